@@ -1,0 +1,190 @@
+"""The recorded session on disk (DESIGN.md): models for session.json and events.jsonl, and a
+tolerant reader. The recorder writes this format; the pipeline reads it."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+log = logging.getLogger("datamakr.session")
+
+SCHEMA_VERSION = 1
+
+
+class Monitor(BaseModel):
+    index: int
+    left: int
+    top: int
+    width: int
+    height: int
+    scale: float = 1.0
+
+
+class SessionMeta(BaseModel):
+    """session.json. Unknown keys are kept (newer recorders may add some)."""
+
+    model_config = ConfigDict(extra="allow")
+    schema_version: int = SCHEMA_VERSION
+    id: str
+    started_at: float
+    ended_at: float | None = None
+    platform: str = "unknown"
+    monitors: list[Monitor] = Field(default_factory=list)
+    recorder: dict[str, Any] = Field(default_factory=dict)
+    task: str | None = None
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    t: float
+
+
+class MouseMove(_Event):
+    type: Literal["mouse_move"]
+    x: int
+    y: int
+
+
+class Click(_Event):
+    type: Literal["click"]
+    x: int
+    y: int
+    button: str = "left"
+    pressed: bool = True
+    frame_before: str | None = None
+    frame_after: str | None = None
+
+
+class Scroll(_Event):
+    type: Literal["scroll"]
+    x: int
+    y: int
+    dx: int = 0
+    dy: int = 0
+    frame_before: str | None = None
+    frame_after: str | None = None
+
+
+class Key(_Event):
+    type: Literal["key"]
+    key: str
+    char: str | None = None
+    pressed: bool = True
+    frame_before: str | None = None
+    frame_after: str | None = None
+
+
+class Window(_Event):
+    type: Literal["window"]
+    title: str = ""
+    app: str = ""
+    bounds: tuple[int, int, int, int] | None = None  # left, top, width, height
+
+
+class Frame(_Event):
+    type: Literal["frame"]
+    file: str
+    monitor: int = 0
+    width: int
+    height: int
+    reason: str = ""
+    hash: str = ""
+
+
+class Marker(_Event):
+    type: Literal["marker"]
+    kind: str
+    text: str | None = None
+
+
+Event = Annotated[Union[MouseMove, Click, Scroll, Key, Window, Frame, Marker], Field(discriminator="type")]
+EVENT_TYPES = {"mouse_move", "click", "scroll", "key", "window", "frame", "marker"}
+_event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+@dataclass
+class Session:
+    path: Path
+    meta: SessionMeta
+    events: list[Event]
+    problems: list[str] = field(default_factory=list)  # one line each: file, line, what
+
+    @property
+    def id(self) -> str:
+        return self.meta.id
+
+    def frame_path(self, frame: Frame) -> Path:
+        return self.path / frame.file
+
+
+class SessionError(Exception):
+    """The session cannot be read at all (no or unreadable session.json)."""
+
+
+def parse_event_line(raw: bytes) -> Event | None:
+    """Parse one events.jsonl line; None for an unknown event type (skipped by readers)."""
+    data = orjson.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    if data.get("type") not in EVENT_TYPES:
+        return None
+    return _event_adapter.validate_python(data)
+
+
+def read_session(path: str | Path) -> Session:
+    """Read a session folder. Bad lines are skipped and named in `problems`; a truncated last
+    line (the recorder was killed mid-write) is expected and only noted."""
+    folder = Path(path)
+    meta_file = folder / "session.json"
+    try:
+        meta = SessionMeta.model_validate(orjson.loads(meta_file.read_bytes()))
+    except FileNotFoundError as exc:
+        raise SessionError(f"{meta_file}: missing") from exc
+    except (orjson.JSONDecodeError, ValidationError, OSError) as exc:
+        first = str(exc).splitlines()[0]
+        raise SessionError(f"{meta_file}: unreadable ({first})") from exc
+
+    events: list[Event] = []
+    problems: list[str] = []
+    events_file = folder / "events.jsonl"
+    try:
+        lines = events_file.read_bytes().split(b"\n")
+    except FileNotFoundError:
+        lines = []
+        problems.append(f"{events_file}: missing; session has no events")
+    last = len(lines)
+    while last and not lines[last - 1].strip():
+        last -= 1
+    for number, raw in enumerate(lines[:last], start=1):
+        if not raw.strip():
+            continue
+        try:
+            event = parse_event_line(raw)
+        except (orjson.JSONDecodeError, ValueError, ValidationError) as exc:
+            if number == last:
+                problems.append(f"{events_file}:{number}: truncated last line skipped")
+            else:
+                reason = str(exc).splitlines()[0][:120]
+                problems.append(f"{events_file}:{number}: unreadable event skipped ({reason})")
+            continue
+        if event is None:
+            kind = orjson.loads(raw).get("type")
+            problems.append(f"{events_file}:{number}: unknown event type {kind!r} skipped")
+            continue
+        events.append(event)
+    events.sort(key=lambda e: e.t)
+    for problem in problems:
+        log.warning(problem)
+    return Session(path=folder, meta=meta, events=events, problems=problems)
+
+
+def find_sessions(root: str | Path) -> list[Path]:
+    """Session folders under root (root itself if it is one), sorted by name (= start time)."""
+    base = Path(root)
+    if (base / "session.json").exists():
+        return [base]
+    return sorted(p.parent for p in base.glob("*/session.json"))
