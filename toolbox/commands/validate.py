@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import orjson
+
+from toolbox.cli import FORMATS, subcommand
+from toolbox.core import registry
+
+
+def validate_file(path: Path, format_name: str) -> tuple[int, list[str]]:
+    """(rows read, one line per bad row: `path:line: reason`)."""
+    fmt = registry.get("formats", format_name)()
+    problems: list[str] = []
+    rows = 0
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            rows += 1
+            try:
+                row = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                problems.append(f"{path}:{number}: not JSON ({exc})")
+                continue
+            errors = fmt.validate(row)
+            if errors:
+                problems.append(f"{path}:{number}: {'; '.join(errors)}")
+    return rows, problems
+
+
+@subcommand("validate")
+def validate_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="build_data.py validate", description="Check every row of a JSONL file against a format's rules.")
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--format", required=True, choices=FORMATS)
+    args = parser.parse_args(argv)
+    try:
+        rows, problems = validate_file(args.file, args.format)
+    except OSError as exc:
+        print(f"error: {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    for line in problems:
+        print(line)
+    print(f"{args.file}: {rows} rows, {len(problems)} invalid ({args.format})")
+    return 1 if problems else 0

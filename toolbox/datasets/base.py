@@ -1,0 +1,13 @@
+"""Datasets read raw material and yield records (recorded sessions, episodes from files, ...)."""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from toolbox.core.plugin import Plugin
+
+
+class Dataset(Plugin):
+    """Yield records. Report unreadable input with `self.ctx.stats.problem(...)` and go on."""
+
+    def records(self) -> Iterator[Any]:
+        raise NotImplementedError

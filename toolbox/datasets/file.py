@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+import orjson
+
+from toolbox.core import registry
+from toolbox.core.models import Episode, Source, stable_id
+from toolbox.core.plugin import Options
+from toolbox.core.registry import register_dataset
+from toolbox.datasets.base import Dataset
+from toolbox.formats.base import FormatError
+
+
+def detect_format(row: Any) -> str | None:
+    if isinstance(row, dict):
+        if "chat" in row:
+            return "glaive"
+        if "conversations" in row:
+            return "sharegpt"
+        if "messages" in row:
+            return "openai"
+    return None
+
+
+@register_dataset("file")
+class EpisodeFile(Dataset):
+    """Existing glaive / sharegpt / openai data (JSONL or a JSON list); yields Episodes."""
+
+    class Options(Options):
+        path: str
+        format: Literal["auto", "glaive", "sharegpt", "openai"] = "auto"
+
+    def records(self) -> Iterator[Episode]:
+        pattern = self.options.path
+        files = sorted(self.ctx.base_dir.glob(pattern)) if any(c in pattern for c in "*?[") else [self.ctx.path(pattern)]
+        for file in files:
+            yield from self._read(file)
+
+    def _read(self, file: Path) -> Iterator[Episode]:
+        stats = self.ctx.stats
+        formats: dict[str, Any] = {}
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            stats.problem("files", f"{file}: cannot read ({exc.strerror or exc})")
+            return
+        if data.lstrip()[:1] == b"[":
+            try:
+                rows = [(i + 1, row) for i, row in enumerate(orjson.loads(data))]
+            except orjson.JSONDecodeError as exc:
+                stats.problem("files", f"{file}: not valid JSON ({exc})")
+                return
+        else:
+            rows = self._lines(file, data)
+        for number, row in rows:
+            name = self.options.format if self.options.format != "auto" else detect_format(row)
+            if name is None:
+                stats.problem("rows", f"{file}:{number}: cannot tell the format of this row; skipped")
+                continue
+            fmt = formats.get(name) or formats.setdefault(name, registry.get("formats", name)(None, self.ctx))
+            source = Source(dataset=self.plugin_name, path=str(file), line=number)
+            try:
+                yield fmt.decode(row, stable_id(file.name, number), source)
+            except (FormatError, ValueError, KeyError, TypeError) as exc:
+                stats.problem("rows", f"{file}:{number}: {name} row not parsed ({str(exc).splitlines()[0][:160]}); skipped")
+
+    def _lines(self, file: Path, data: bytes) -> list[tuple[int, Any]]:
+        rows = []
+        lines = data.split(b"\n")
+        for number, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            try:
+                rows.append((number, orjson.loads(raw)))
+            except orjson.JSONDecodeError:
+                last = number == len(lines) or (number == len(lines) - 1 and not lines[-1].strip())
+                what = "truncated last line" if last else "line is not JSON"
+                self.ctx.stats.problem("rows", f"{file}:{number}: {what}; skipped")
+        return rows

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Iterator
+
+from toolbox.core.plugin import Options
+from toolbox.core.registry import register_dataset
+from toolbox.core.session import Session, SessionError, find_sessions, read_session
+from toolbox.datasets.base import Dataset
+
+
+@register_dataset("sessions")
+class RecordedSessions(Dataset):
+    """Recorded sessions (record.py's folders) under a path; yields Session records."""
+
+    class Options(Options):
+        path: str = "data/sessions"
+
+    def records(self) -> Iterator[Session]:
+        root = self.ctx.path(self.options.path)
+        if not root.exists():
+            self.ctx.stats.problem("sessions", f"{root}: no such folder")
+            return
+        for folder in find_sessions(root):
+            try:
+                session = read_session(folder)
+            except SessionError as exc:
+                self.ctx.stats.problem("sessions", f"{exc}; session skipped")
+                continue
+            for problem in session.problems:
+                self.ctx.stats.problem("event lines", problem)
+            yield session

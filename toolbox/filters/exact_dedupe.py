@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import hashlib
+import re
+
+from toolbox.core.models import Episode
+from toolbox.core.plugin import Options
+from toolbox.core.registry import register_filter
+from toolbox.filters.base import Drop, Filter, Verdict
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalized(text: str) -> str:
+    return _SPACE.sub(" ", text.casefold()).strip()
+
+
+@register_filter("exact_dedupe")
+class ExactDedupe(Filter):
+    """Drop episodes whose normalized text (case and whitespace folded) was seen before."""
+
+    class Options(Options):
+        include_system: bool = False
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.seen: dict[bytes, str] = {}
+
+    def check(self, episode: Episode) -> Verdict:
+        text = episode.text() + ("\n" + (episode.system or "") if self.options.include_system else "")
+        key = hashlib.blake2b(normalized(text).encode(), digest_size=16).digest()
+        first = self.seen.setdefault(key, episode.id)
+        return episode if first == episode.id else Drop("exact duplicate", f"same text as {first}")

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from toolbox.core.models import Episode
+from toolbox.core.plugin import Options
+from toolbox.core.registry import register_filter
+from toolbox.core.tokens import turn_tokens
+from toolbox.filters.base import Drop, Filter, Verdict
+
+
+@register_filter("max_length")
+class MaxLength(Filter):
+    """Keep episodes within a token budget (tiktoken cl100k_base): trim whole turns from the end, or drop."""
+
+    class Options(Options):
+        max_tokens: int = Field(4096, gt=0)
+        mode: Literal["trim", "drop"] = "trim"
+
+    def check(self, episode: Episode) -> Verdict:
+        head, counts = turn_tokens(episode)
+        total = head + sum(counts)
+        limit = self.options.max_tokens
+        if total <= limit:
+            return episode
+        if self.options.mode == "trim":
+            # Cut only after an assistant text turn (a final answer): never between a call and
+            # its result, and every format can end there.
+            running, keep = head, 0
+            for i, (turn, count) in enumerate(zip(episode.turns, counts)):
+                running += count
+                if running > limit:
+                    break
+                if turn.role == "assistant" and not turn.tool_calls and turn.content:
+                    keep = i + 1
+            if keep:
+                trimmed = episode.model_copy(update={"turns": episode.turns[:keep]})
+                trimmed.metadata = {**episode.metadata, "trimmed_turns": len(episode.turns) - keep}
+                return trimmed
+        return Drop("too long", f"{total} > {limit} tokens")

@@ -1,0 +1,16 @@
+"""Tasks turn records into episodes."""
+from __future__ import annotations
+
+from typing import Any, ClassVar, Iterator
+
+from toolbox.core.models import Episode
+from toolbox.core.plugin import Plugin
+
+
+class Task(Plugin):
+    """Make episodes from every record whose type is in `accepts`."""
+
+    accepts: ClassVar[tuple[type, ...]] = ()
+
+    def run(self, record: Any) -> Iterator[Episode]:
+        raise NotImplementedError
