@@ -1,0 +1,381 @@
+"""The processing thread: turns raw input into session events and decides when to take frames.
+
+Frame policy (DESIGN.md `frame` reasons):
+- `before`: at the start of an action group (mouse-down, the first key of a typing burst, the
+  first notch of a scroll), named in that event's `frame_before`;
+- `after`: when the group settles (`settle` s after its last event, or at once when another
+  action starts), named in the group's last event's `frame_after` (that event is held back
+  until then, at most `settle` + one grab, so a kill still loses under a second);
+- `window` shortly after a focus or title change, `idle_end` when input resumes after `idle`
+  s, `resume` after a pause, `start` and `end`.
+Within `min_frame_interval` of the last grab on that monitor the last frame is reused; a grab
+identical to the monitor's previous frame is not stored again (FramePipeline)."""
+from __future__ import annotations
+
+import platform
+import queue
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from toolbox.core.session import SCHEMA_VERSION, SessionMeta
+
+from .config import Hotkey, RecorderConfig
+from .frames import FramePipeline, Screen
+from .keys import MODIFIER_GROUP, describe
+from .window import UNKNOWN, WindowInfo, open_tracker
+from .writer import SessionWriter, WriteError, new_session_id
+
+TICK = 0.05
+WINDOW_FRAME_DELAY = 0.3  # let a newly focused window paint before grabbing it
+
+
+@dataclass
+class _Group:
+    kind: str
+    held: dict[str, Any]
+    deadline: float
+    monitor: int
+
+
+@dataclass
+class Stats:
+    started: float = field(default_factory=time.time)
+    inputs: int = 0
+    max_queue: int = 0
+
+
+class Recorder:
+    def __init__(self, cfg: RecorderConfig, *, listen: bool = True,
+                 on_fatal: Callable[[str], None] | None = None) -> None:
+        self.cfg = cfg
+        self.listen = listen
+        self.inputs: "queue.SimpleQueue[tuple[Any, ...]]" = queue.SimpleQueue()
+        self.stop_requested = threading.Event()
+        self.fatal: str | None = None
+        self._on_fatal = on_fatal
+        self._done = threading.Event()
+        self._finish = threading.Event()
+        self._patterns = [re.compile(p, re.IGNORECASE) for p in cfg.exclude_window]
+        self._pause_key = Hotkey.parse(cfg.pause_hotkey) if cfg.pause_hotkey else None
+        self._stop_key = Hotkey.parse(cfg.stop_hotkey) if cfg.stop_hotkey else None
+        self.paused = False
+        self.excluded = False
+        self.stats = Stats()
+        self.writer: SessionWriter | None = None
+        self.frames: FramePipeline | None = None
+        self.listeners = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._start_error: BaseException | None = None
+
+    # lifecycle (main thread) ------------------------------------------------------------
+    def start(self) -> Path:
+        """Create the session folder and start capturing. Raises WriteError if the folder cannot
+        be written, RuntimeError if the screen cannot be opened."""
+        started = time.time()
+        meta = SessionMeta(schema_version=SCHEMA_VERSION, id=new_session_id(started), started_at=started,
+                           platform=f"{platform.system().lower()}", recorder=self.cfg.public(), task=self.cfg.task)
+        self._meta = meta
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._start_error is not None:
+            raise self._start_error
+        assert self.writer is not None
+        if self.listen:
+            from .inputs import InputListeners
+
+            self.listeners = InputListeners(self.inputs)
+            self.listeners.start()
+        return self.writer.path
+
+    def stop(self) -> None:
+        """Finish: stop listening, let the processing thread drain and take the last frame,
+        wait for the encoder, then write ended_at."""
+        if self.listeners is not None:
+            stopper = threading.Thread(target=self.listeners.stop, daemon=True)
+            stopper.start()
+            stopper.join(3.0)
+        self._finish.set()
+        if self._thread is not None:
+            self._thread.join(30.0)
+
+    def fail(self, message: str) -> None:
+        """A write failed: remember the first message and ask everything to stop."""
+        if self.fatal is None:
+            self.fatal = message
+            if self._on_fatal:
+                self._on_fatal(message)
+        self.stop_requested.set()
+
+    # processing thread ------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self.screen = Screen()
+            self.tracker = open_tracker()
+            self._meta.monitors = list(self.screen.monitors)
+            self.writer = SessionWriter(self.cfg.out, self._meta, self.cfg.flush_interval)
+            self.frames = FramePipeline(self.writer, self.screen, fmt=self.cfg.frame_format,
+                                        quality=self.cfg.frame_quality, scale=self.cfg.scale,
+                                        gray=self.cfg.gray, max_queue=self.cfg.frame_queue, on_error=self.fail)
+        except BaseException as exc:  # noqa: BLE001 - reported to start()
+            self._start_error = exc
+            self._ready.set()
+            return
+        self._init_state()
+        self._ready.set()
+        try:
+            self._begin()
+            while not self._finish.is_set() and self.fatal is None:
+                try:
+                    item = self.inputs.get(timeout=TICK)
+                except queue.Empty:
+                    item = None
+                if item is not None:
+                    self._handle(item)
+                self._timers(time.time())
+                self.writer.flush()
+            if self.fatal is None:
+                self._end()
+        except WriteError as exc:
+            self.fail(str(exc))
+        finally:
+            self._shutdown()
+
+    def _init_state(self) -> None:
+        self.window: WindowInfo = UNKNOWN
+        self._window_checked = 0.0
+        self._group: _Group | None = None
+        self._last_input = time.time()
+        self._last_move = 0.0
+        self._pending_move: tuple[float, int, int] | None = None
+        self._pos: tuple[int, int] | None = None
+        self._held_mods: set[str] = set()
+        self._swallow: set[str] = set()  # key releases not to record (hotkeys, unrecorded presses)
+        self._last_grab: dict[int, tuple[float, str | None]] = {}
+        self._window_frame_at: float | None = None
+
+    def _begin(self) -> None:
+        now = time.time()
+        if self.cfg.task:
+            self._emit({"t": now, "type": "marker", "kind": "task", "text": self.cfg.task})
+        self._check_window(now, schedule_frame=False)
+        if not self.excluded:
+            self._capture(self._window_monitor(), "start", force=True, unique=True)
+        self.writer.flush(force=True)
+
+    def _end(self) -> None:
+        while True:  # input that arrived before stop was asked
+            try:
+                self._handle(self.inputs.get_nowait())
+            except queue.Empty:
+                break
+        self._flush_move()
+        if not (self.paused or self.excluded):
+            self._close_group(capture=True)
+            self._capture(self._window_monitor(), "end", force=True, unique=True)
+        else:
+            self._close_group(capture=False)
+
+    def _shutdown(self) -> None:
+        assert self.writer is not None and self.frames is not None
+        self.frames.close()
+        self._meta.ended_at = time.time()
+        self._meta.monitors = list(self.screen.monitors)
+        self._meta.__pydantic_extra__ = dict(self._meta.__pydantic_extra__ or {})
+        self._meta.__pydantic_extra__["stats"] = self.summary()
+        try:
+            self.writer.close()
+            self.writer.write_meta()
+        except (WriteError, OSError) as exc:
+            self.fail(str(exc))
+        self.tracker.close()
+        self.screen.close()
+        self._done.set()
+
+    def summary(self) -> dict[str, Any]:
+        f = self.frames
+        return {
+            "events": self.writer.events_written if self.writer else 0,
+            "frames": f.stored if f else 0,
+            "frames_duplicate": f.duplicates if f else 0,
+            "frames_dropped": f.dropped if f else 0,
+            "bytes": self.writer.bytes_written if self.writer else 0,
+        }
+
+    # events -----------------------------------------------------------------------------
+    def _emit(self, event: dict[str, Any]) -> None:
+        event["t"] = round(event["t"], 3)
+        self.writer.append({k: v for k, v in event.items() if v is not None})
+
+    def _handle(self, item: tuple[Any, ...]) -> None:
+        t, kind = item[0], item[1]
+        self.stats.inputs += 1
+        if kind == "key":
+            self._on_key(t, item[2], item[3])
+            return
+        if self.paused:
+            return
+        if self._patterns:
+            self._check_window(t)
+        if self.excluded:
+            return
+        idle_end = t - self._last_input >= self.cfg.idle
+        self._last_input = t
+        if kind == "move":
+            self._pos = (item[2], item[3])
+            if idle_end:
+                self._capture(self.screen.monitor_at(*self._pos), "idle_end", force=True)
+            if t - self._last_move >= self.cfg.move_interval:
+                self._emit({"t": t, "type": "mouse_move", "x": item[2], "y": item[3]})
+                self._last_move, self._pending_move = t, None
+            else:
+                self._pending_move = (t, item[2], item[3])
+        elif kind == "click":
+            x, y, button, pressed = item[2:]
+            self._pos = (x, y)
+            event = {"t": t, "type": "click", "x": x, "y": y,
+                     "button": getattr(button, "name", str(button)), "pressed": pressed}
+            self._action("click", event, self.screen.monitor_at(x, y), new_group=pressed, idle_end=idle_end)
+        elif kind == "scroll":
+            x, y, dx, dy = item[2:]
+            self._pos = (x, y)
+            event = {"t": t, "type": "scroll", "x": x, "y": y, "dx": int(dx), "dy": int(dy)}
+            self._action("scroll", event, self.screen.monitor_at(x, y), new_group=False, idle_end=idle_end)
+
+    def _on_key(self, t: float, key: Any, pressed: bool) -> None:
+        name, char = describe(key)
+        group = MODIFIER_GROUP.get(name)
+        if group:
+            (self._held_mods.add if pressed else self._held_mods.discard)(group)
+        if not pressed and name.lower() in self._swallow:
+            self._swallow.discard(name.lower())
+            return
+        if pressed and not group:
+            for hotkey, action in ((self._stop_key, self._hotkey_stop), (self._pause_key, self._toggle_pause)):
+                if hotkey is not None and hotkey.matches(self._held_mods, name):
+                    self._swallow.add(name.lower())
+                    action(t)
+                    return
+        if self.paused:
+            if pressed:
+                self._swallow.add(name.lower())
+            return
+        if self._patterns:
+            self._check_window(t)
+        if self.excluded:
+            if pressed:
+                self._swallow.add(name.lower())
+            return
+        idle_end = t - self._last_input >= self.cfg.idle
+        self._last_input = t
+        event = {"t": t, "type": "key", "key": name, "char": char if pressed else None, "pressed": pressed}
+        monitor = self.screen.monitor_at(*self._pos) if self._pos else self._window_monitor()
+        self._action("key", event, monitor, new_group=False, idle_end=idle_end)
+
+    def _action(self, kind: str, event: dict[str, Any], monitor: int, *, new_group: bool, idle_end: bool) -> None:
+        self._flush_move()
+        group = self._group
+        if group is not None and (new_group or group.kind != kind or group.monitor != monitor):
+            self._close_group(capture=True)
+            group = None
+        if group is None:
+            self._window_frame_at = None  # the before frame shows the new window too
+            event["frame_before"] = self._capture(monitor, "idle_end" if idle_end else "before", force=idle_end)
+            self._group = _Group(kind, event, event["t"] + self.cfg.settle, monitor)
+        else:
+            self._emit(group.held)
+            group.held = event
+            group.deadline = event["t"] + self.cfg.settle
+
+    def _close_group(self, capture: bool) -> None:
+        group, self._group = self._group, None
+        if group is None:
+            return
+        if capture:
+            group.held["frame_after"] = self._capture(group.monitor, "after")
+        self._emit(group.held)
+
+    def _flush_move(self) -> None:
+        if self._pending_move is not None:
+            t, x, y = self._pending_move
+            self._emit({"t": t, "type": "mouse_move", "x": x, "y": y})
+            self._last_move, self._pending_move = t, None
+
+    def _timers(self, now: float) -> None:
+        if self._pending_move is not None and now - self._last_move >= self.cfg.move_interval:
+            self._flush_move()
+        if self._group is not None and now >= self._group.deadline:
+            self._close_group(capture=not (self.paused or self.excluded))
+        if now - self._window_checked >= self.cfg.window_poll:
+            self._check_window(now)
+        if self._window_frame_at is not None and now >= self._window_frame_at:
+            self._window_frame_at = None
+            if not (self.paused or self.excluded):
+                self._capture(self._window_monitor(), "window")
+
+    # hotkeys ----------------------------------------------------------------------------
+    def _hotkey_stop(self, t: float) -> None:
+        self._emit({"t": t, "type": "marker", "kind": "note", "text": "stop hotkey"})
+        self.stop_requested.set()
+
+    def _toggle_pause(self, t: float) -> None:
+        if not self.paused:
+            self._flush_move()
+            self._close_group(capture=False)
+            self._window_frame_at = None
+            self.paused = True
+            self._emit({"t": t, "type": "marker", "kind": "pause", "text": None})
+        else:
+            self.paused = False
+            self._emit({"t": t, "type": "marker", "kind": "resume", "text": None})
+            self.window = UNKNOWN  # re-announce the focused window
+            self._check_window(t, schedule_frame=False)
+            if not self.excluded:
+                self._capture(self._window_monitor(), "resume", force=True)
+        self.writer.flush(force=True)
+
+    # windows and frames -----------------------------------------------------------------
+    def _check_window(self, now: float, schedule_frame: bool = True) -> None:
+        self._window_checked = now
+        if self.paused:
+            return
+        info = self.tracker.current()
+        if info.key() == self.window.key():
+            return
+        self.window = info
+        excluded = any(p.search(info.title) or p.search(info.app) for p in self._patterns)
+        if excluded:
+            if not self.excluded:
+                self._flush_move()
+                self._close_group(capture=False)  # the screen may already show the excluded window
+                self._window_frame_at = None
+                self._emit({"t": now, "type": "marker", "kind": "redacted", "text": "excluded window focused"})
+            self.excluded = True
+            return
+        self.excluded = False
+        self._emit({"t": now, "type": "window", "title": info.title, "app": info.app,
+                    "bounds": list(info.bounds) if info.bounds else None})
+        if schedule_frame:
+            self._window_frame_at = now + WINDOW_FRAME_DELAY
+
+    def _window_monitor(self) -> int:
+        b = self.window.bounds
+        if b:
+            return self.screen.monitor_at(b[0] + b[2] // 2, b[1] + b[3] // 2)
+        return self.screen.monitor_at(*self._pos) if self._pos else 0
+
+    def _capture(self, monitor: int, reason: str, force: bool = False, unique: bool = False) -> str | None:
+        now = time.time()
+        last = self._last_grab.get(monitor)
+        if not force and last is not None and last[1] is not None and now - last[0] < self.cfg.min_frame_interval:
+            return last[1]
+        if unique:
+            self.frames.forget(monitor)
+        file = self.frames.capture(monitor, reason, now)
+        self._last_grab[monitor] = (now, file)
+        return file
