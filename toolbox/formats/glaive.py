@@ -17,6 +17,7 @@ EOT = " <|endoftext|>"
 PREFIXES = ("USER: ", "ASSISTANT: ", "FUNCTION RESPONSE: ")
 # real-world rows also use two newlines between turns
 TURN_SPLIT = re.compile(r"\n{2,}(?=(?:USER|ASSISTANT|FUNCTION RESPONSE):)")
+EMBEDDED_TURN = re.compile(r"\n(?:USER|ASSISTANT|FUNCTION RESPONSE): ")
 CALL_RE = re.compile(r"^<functioncall>\s*(\{.*\})\s*(?:<\|endoftext\|>)?\s*$", re.S)
 
 
@@ -102,6 +103,8 @@ class GlaiveFormat(Format):
             if not turn.startswith(PREFIXES):
                 errors.append(f"{where}: must start with 'USER: ', 'ASSISTANT: ' or 'FUNCTION RESPONSE: ' (turns are separated by three newlines)")
                 continue
+            if EMBEDDED_TURN.search(turn):
+                errors.append(f"{where}: holds another turn; turns are separated by three newlines")
             if i == 0 and not turn.startswith("USER: "):
                 errors.append(f"{where}: the chat must start with a USER turn")
             if turn.startswith("ASSISTANT: "):

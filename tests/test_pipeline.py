@@ -1,0 +1,246 @@
+"""The build as a user runs it: CLI, YAML, plugins, filters, determinism, atomic output."""
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from toolbox.core import registry
+from toolbox.core.plugin import BuildContext
+from toolbox.filters.base import Drop
+
+from episodes import sample_episode
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "build_data.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})})
+
+
+def write_glaive(path: Path, n: int = 3, bad_rows: bool = True) -> None:
+    from toolbox.formats.glaive import GlaiveFormat
+    rows = [json.dumps(GlaiveFormat().encode(sample_episode(i, f"request number {i} about llama runs"))) for i in range(n)]
+    if bad_rows:
+        rows.insert(1, '{"system": "x", "chat": "ASSISTANT: <functioncall> {broken <|endoftext|>"}')
+        rows.insert(2, "not json at all")
+        rows.append('{"system": "SYSTEM: You are a helpful assistant, with no access')  # truncated last line
+    path.write_text("\n".join(rows) + "\n")
+
+
+def write_config(folder: Path, body: str) -> Path:
+    config = folder / "exp.yaml"
+    config.write_text(body)
+    return config
+
+
+def test_demo_config_builds_valid_data_in_every_format(tmp_path):
+    for fmt in ("glaive", "sharegpt", "openai"):
+        out = tmp_path / f"demo.{fmt}.jsonl"
+        result = cli("--config", "configs/demo.yaml", "--format", fmt, "--output-file", str(out))
+        assert result.returncode == 0, result.stderr
+        assert out.stat().st_size > 0
+        assert "written" in result.stdout
+        check = cli("validate", str(out), "--format", fmt)
+        assert check.returncode == 0, check.stdout
+
+
+def test_list_shows_every_kind_with_descriptions():
+    result = cli("--list")
+    assert result.returncode == 0
+    for name in ("sessions", "file", "exact_dedupe", "quality", "max_length", "glaive", "sharegpt", "openai"):
+        assert re.search(rf"^\s+{name}\s+\S", result.stdout, re.M), name
+
+
+@pytest.mark.parametrize("body,message", [
+    ("datasets: [sessions]\nfilterz: []\n", "filterz: unknown key; did you mean 'filters'?"),
+    ("datasets: [sessions]\nseed: many\n", "seed: Input should be a valid integer"),
+    ("datasets: [sessions]\nfilters: [exact_dedup]\n", "filters[0]: unknown filter 'exact_dedupe'"),
+    ("datasets: [sessions]\nfilters:\n  - name: quality\n    min_turn: 3\n", "filters[0] (quality).min_turn: unknown key; did you mean 'min_turns'?"),
+    ("datasets: [sessions]\nfilters:\n  - name: quality\n    min_turns: lots\n", "filters[0] (quality).min_turns: Input should be a valid integer"),
+    ("datasets: [{name: sessions\n", "exp.yaml:"),
+    ("datasets: [sessions]\nformat: csv\n", "format: unknown format 'csv'"),
+    ("datasets: [sessions]\nplugins: [nothere.py]\n", "plugins: file not found"),
+])
+def test_config_errors_are_one_line_with_the_key_path(tmp_path, body, message):
+    result = cli("--config", str(write_config(tmp_path, body)))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert message.replace("'exact_dedupe'", "'exact_dedup'") in lines[0] if "unknown filter" in message else message in lines[0]
+    if "unknown filter" in message:
+        assert "did you mean 'exact_dedupe'" in lines[0]
+
+
+def test_missing_config_file_is_a_clear_error(tmp_path):
+    result = cli("--config", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2 and "nope.yaml: config file not found" in result.stderr
+
+
+def test_glaive_file_converts_to_openai_and_bad_rows_are_counted(tmp_path):
+    write_glaive(tmp_path / "in.jsonl")
+    config = write_config(tmp_path, "datasets:\n  - name: file\n    path: in.jsonl\nformat: openai\noutput: out.jsonl\n")
+    result = cli("--config", str(config))
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert len(rows) == 3
+    assert rows[0]["messages"][0] == {"role": "user", "content": "request number 0 about llama runs"}
+    assert "in.jsonl:2:" in result.stderr and "in.jsonl:3: line is not JSON" in result.stderr and "in.jsonl:6: truncated last line" in result.stderr
+    stats = json.loads((tmp_path / "out.jsonl.stats.json").read_text())
+    assert stats["skipped"] == {"rows": 3} and stats["written"] == 3
+
+
+def test_same_inputs_and_seed_give_byte_identical_output(tmp_path):
+    write_glaive(tmp_path / "in.jsonl", n=20, bad_rows=False)
+    config = write_config(tmp_path, "datasets:\n  - {name: file, path: in.jsonl}\nfilters: [exact_dedupe, near_dedupe, quality]\nformat: sharegpt\noutput: a.jsonl\nseed: 7\n")
+    assert cli("--config", str(config)).returncode == 0
+    assert cli("--config", str(config), "--output-file", str(tmp_path / "b.jsonl")).returncode == 0
+    assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+
+
+def test_limit_builds_from_the_first_records_only(tmp_path):
+    write_glaive(tmp_path / "in.jsonl", n=10, bad_rows=False)
+    config = write_config(tmp_path, "datasets:\n  - {name: file, path: in.jsonl}\noutput: out.jsonl\n")
+    assert cli("--config", str(config), "--limit", "4").returncode == 0
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 4
+
+
+def test_a_crash_mid_build_leaves_no_partial_output(tmp_path):
+    write_glaive(tmp_path / "in.jsonl", n=5, bad_rows=False)
+    (tmp_path / "boom.py").write_text(
+        "from toolbox.core.registry import register_filter\n"
+        "seen = []\n"
+        "@register_filter('boom')\n"
+        "def boom(episode):\n"
+        "    seen.append(1)\n"
+        "    if len(seen) == 3:\n"
+        "        raise RuntimeError('disk on fire')\n"
+    )
+    (tmp_path / "out.jsonl").write_text("previous build\n")
+    config = write_config(tmp_path, "datasets:\n  - {name: file, path: in.jsonl}\nfilters: [boom]\nplugins: [boom.py]\noutput: out.jsonl\n")
+    result = cli("--config", str(config))
+    assert result.returncode != 0 and "disk on fire" in result.stderr
+    assert (tmp_path / "out.jsonl").read_text() == "previous build\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["boom.py", "exp.yaml", "in.jsonl", "out.jsonl"]
+
+
+def readme_filter_example() -> str:
+    text = (ROOT / "README.md").read_text()
+    match = re.search(r"<!-- custom-filter -->\s*```python\n(.*?)```", text, re.S)
+    assert match, "README lost its custom filter example"
+    return match.group(1)
+
+
+def test_the_readme_custom_filter_works_as_written(tmp_path):
+    code = readme_filter_example()
+    assert len(code.strip().splitlines()) <= 15
+    (tmp_path / "my_filters.py").write_text(code)
+    ok = sample_episode(1, "first request")
+    secret = sample_episode(2, "second request")
+    ok.metadata["windows"] = ["Weights & Biases - Chromium"]
+    secret.metadata["windows"] = ["Sign in - Bank of Examples"]
+    from toolbox.formats.openai import OpenAIFormat
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(OpenAIFormat().encode(e)) + "\n" for e in (ok, secret)))
+    # the openai format does not carry metadata, so read episodes from a tiny dataset plugin instead
+    (tmp_path / "eps.py").write_text(
+        "from toolbox.core.registry import register_dataset\n"
+        "from toolbox.datasets.base import Dataset\n"
+        "from toolbox.core.models import Episode\n"
+        "import json, pathlib\n"
+        "@register_dataset('eps')\n"
+        "class Eps(Dataset):\n"
+        "    def records(self):\n"
+        f"        for line in pathlib.Path({str(tmp_path / 'eps.jsonl')!r}).read_text().splitlines():\n"
+        "            yield Episode.model_validate_json(line)\n"
+    )
+    (tmp_path / "eps.jsonl").write_text(ok.model_dump_json() + "\n" + secret.model_dump_json() + "\n")
+    match = re.search(r"<!-- custom-filter-yaml -->\s*```yaml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert match
+    yaml_text = match.group(1).replace("plugins: [my_filters.py]", "plugins: [my_filters.py, eps.py]")
+    yaml_text = re.sub(r"datasets:\n(  .*\n)+", "datasets: [eps]\n", yaml_text)
+    config = write_config(tmp_path, yaml_text + "output: out.jsonl\n")
+    result = cli("--config", str(config))
+    assert result.returncode == 0, result.stderr
+    rows = (tmp_path / "out.jsonl").read_text().splitlines()
+    assert len(rows) == 1 and "first request" in rows[0]
+    assert re.search(r"dropped\s.*drop_window", result.stdout)
+
+
+def test_validate_reports_bad_rows_with_line_numbers(tmp_path):
+    good = json.dumps({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]})
+    (tmp_path / "x.jsonl").write_text(good + "\n" + json.dumps({"messages": [{"role": "user", "content": "a"}]}) + "\n{oops\n")
+    result = cli("validate", str(tmp_path / "x.jsonl"), "--format", "openai")
+    assert result.returncode == 1
+    assert "x.jsonl:2: no assistant message" in result.stdout
+    assert "x.jsonl:3: not JSON" in result.stdout
+
+
+def test_entry_point_plugins_register(tmp_path):
+    (tmp_path / "thirdparty_filters.py").write_text(
+        "from toolbox.core.registry import register_filter\n"
+        "@register_filter('third_party')\n"
+        "def third_party(episode):\n"
+        "    '''A filter from an installed package.'''\n"
+    )
+    dist = tmp_path / "thirdparty_filters-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: thirdparty-filters\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[datamakr.plugins]\nthird = thirdparty_filters\n")
+    result = cli("--list", env={"PYTHONPATH": str(tmp_path)})
+    assert re.search(r"third_party\s+A filter from an installed package", result.stdout)
+
+
+def test_duplicate_names_are_refused():
+    @registry.register_filter("twice_test")
+    def first(episode):
+        return None
+
+    with pytest.raises(registry.PluginError, match="registered twice"):
+        @registry.register_filter("twice_test")
+        def second(episode):
+            return None
+
+
+def filter_instance(name, **options):
+    cls = registry.get("filters", name)
+    return cls(cls.Options(**options), BuildContext())
+
+
+def test_max_length_trims_whole_turns_after_a_final_answer_or_drops():
+    ep = sample_episode()
+    ep.turns.insert(3, ep.turns[-1].model_copy())  # an early final answer after the first call
+    short = filter_instance("max_length", max_tokens=185).check(ep)
+    assert not isinstance(short, Drop)
+    assert len(short.turns) == 4 and short.turns[-1].role == "assistant" and short.metadata["trimmed_turns"] == 4
+    assert isinstance(filter_instance("max_length", max_tokens=185, mode="drop").check(ep), Drop)
+    assert isinstance(filter_instance("max_length", max_tokens=20).check(ep), Drop)
+    assert filter_instance("max_length", max_tokens=100000).check(ep) is ep
+
+
+def test_quality_reasons():
+    ep = sample_episode()
+    assert filter_instance("quality").check(ep) is ep
+    assert filter_instance("quality", min_turns=50).check(ep).reason == "too few turns"
+    noise = sample_episode(text="▓▒░" * 40 + "ok")
+    assert filter_instance("quality").check(noise).reason == "too much non-text"
+    ep.turns = [t for t in ep.turns if not t.tool_calls and t.role != "tool"]
+    assert filter_instance("quality", require_tool_call=True).check(ep).reason == "no tool call"
+
+
+def test_exact_dedupe_folds_case_and_whitespace():
+    flt = filter_instance("exact_dedupe")
+    a, b, c = sample_episode(1, "Find the run"), sample_episode(2, "find   the RUN "), sample_episode(3, "find another run")
+    out = list(flt.apply(iter([a, b, c])))
+    assert out[0] is a and out[2] is c
+    assert out[1].reason == "exact duplicate" and "ep1" in out[1].detail
+
+
+def test_per_episode_random_does_not_depend_on_order():
+    ctx = BuildContext(seed=3)
+    first = [ctx.rng(i).random() for i in ("a", "b")]
+    assert [ctx.rng(i).random() for i in ("b", "a")] == first[::-1]
+    assert BuildContext(seed=4).rng("a").random() != first[0]
