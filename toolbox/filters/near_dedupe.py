@@ -1,0 +1,259 @@
+"""Near-duplicate removal: MinHash LSH blocking on word shingles, rapidfuzz verification.
+
+No all-pairs loop: every episode's text is normalized (lower case, whitespace collapsed),
+exact copies are folded together, the rest get a MinHash signature over word n-grams (numpy,
+vectorized, threads over chunks), and episodes that share a band of the signature become
+candidate pairs. Only those pairs are scored with rapidfuzz (`process.cpdist`, C++ threads),
+and pairs scoring at least `threshold` are joined with union-find. The first episode of each
+cluster (in input order) is kept; the others are dropped with a reason naming it.
+
+The result depends only on the input and the options (seeded hashes, ids given in input
+order, sorted pair lists), never on the worker count.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from itertools import chain, count
+from typing import Iterable, Iterator, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+from rapidfuzz import fuzz, process
+
+from toolbox.core.models import Episode
+from toolbox.core.plugin import Options as BaseOptions
+from toolbox.core.registry import register_filter
+from toolbox.filters.base import Dropped, Filter
+
+_SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+SCORERS = {
+    "ratio": fuzz.ratio,
+    "partial_ratio": fuzz.partial_ratio,
+    "token_sort_ratio": fuzz.token_sort_ratio,
+    "token_set_ratio": fuzz.token_set_ratio,
+    "token_ratio": fuzz.token_ratio,
+    "WRatio": fuzz.WRatio,
+    "QRatio": fuzz.QRatio,
+}
+
+
+class NearDedupeOptions(BaseOptions):
+    threshold: float = Field(90.0, ge=0, le=100, description="rapidfuzz similarity (0-100) at or above which two episodes are duplicates")
+    scorer: Literal["ratio", "partial_ratio", "token_sort_ratio", "token_set_ratio", "token_ratio", "WRatio", "QRatio"] = "ratio"
+    ngram: int = Field(3, ge=1, le=10, description="words per shingle")
+    bands: int = Field(24, ge=1, description="LSH bands; more bands find more candidates")
+    rows: int = Field(4, ge=1, le=16, description="MinHash values per band; more rows, fewer (stricter) candidates")
+    window: int = Field(32, ge=1, description="in a crowded LSH bucket, compare each episode with the next `window` members only")
+    seed: int = 0
+    workers: int = Field(-1, description="threads for hashing and scoring; -1 = all cores")
+
+    @model_validator(mode="after")
+    def _workers(self) -> "NearDedupeOptions":
+        if self.workers == 0 or self.workers < -1:
+            raise ValueError("workers must be -1 (all cores) or a positive number")
+        return self
+
+
+@register_filter("near_dedupe")
+class NearDedupe(Filter):
+    """Drop near-duplicate episodes (MinHash LSH candidates verified with rapidfuzz); keeps the first."""
+
+    Options = NearDedupeOptions
+    options: NearDedupeOptions
+
+    def apply(self, episodes: Iterator[Episode]) -> Iterator[Episode | Dropped]:
+        batch = list(episodes)
+        keep_of = near_duplicate_clusters([e.text() for e in batch], self.options)
+        for i, episode in enumerate(batch):
+            root = keep_of[i]
+            if root == i:
+                yield episode
+            else:
+                yield Dropped(episode, self.plugin_name, f"near duplicate of {batch[root].id}")
+
+
+def normalize(text: str) -> str:
+    """Lower case, whitespace runs collapsed to one space, trimmed."""
+    return _SPACE.sub(" ", text.lower()).strip()
+
+
+def near_duplicate_clusters(texts: list[str], options: NearDedupeOptions | None = None) -> list[int]:
+    """For each text, the index of the text kept for its cluster (itself if kept)."""
+    opts = options or NearDedupeOptions()
+    workers = (os.cpu_count() or 1) if opts.workers == -1 else opts.workers
+    n = len(texts)
+    parent = list(range(n))
+    if n < 2:
+        return parent
+    norm = [normalize(t) for t in texts]
+
+    # exact copies after normalization: fold onto the first, only representatives go on
+    first: dict[str, int] = {}
+    reps: list[int] = []
+    for i, t in enumerate(norm):
+        j = first.setdefault(t, i)
+        if j == i:
+            reps.append(i)
+        else:
+            parent[i] = j
+
+    if len(reps) > 1:
+        rep_texts = [norm[i] for i in reps]
+        sig = minhash_signatures(rep_texts, opts, workers)
+        left, right = candidate_pairs(sig, opts)
+        if len(left):
+            scores = process.cpdist(
+                [rep_texts[i] for i in left.tolist()],
+                [rep_texts[j] for j in right.tolist()],
+                scorer=SCORERS[opts.scorer],
+                score_cutoff=opts.threshold,
+                workers=workers,
+            )
+            hit = scores >= opts.threshold
+            reps_arr = np.asarray(reps)
+            _union_all(parent, reps_arr[left[hit]].tolist(), reps_arr[right[hit]].tolist())
+    return [_find(parent, i) for i in range(n)]
+
+
+def _find(parent: list[int], i: int) -> int:
+    root = i
+    while parent[root] != root:
+        root = parent[root]
+    while parent[i] != root:  # path compression
+        parent[i], i = root, parent[i]
+    return root
+
+
+def _union_all(parent: list[int], left: Iterable[int], right: Iterable[int]) -> None:
+    """Join pairs; the smaller index (the earlier episode) always becomes the root."""
+    for a, b in zip(left, right):
+        ra, rb = _find(parent, a), _find(parent, b)
+        if ra < rb:
+            parent[rb] = ra
+        elif rb < ra:
+            parent[ra] = rb
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """A fast, well-mixing 64-bit hash (in place on a uint64 array)."""
+    with np.errstate(over="ignore"):
+        x += np.uint64(0x9E3779B97F4A7C15)
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    return x
+
+
+def shingle_hashes(texts: list[str], ngram: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """32-bit hashes of every word n-gram of every text, concatenated, and the offset of each
+    text's first shingle (length len(texts) + 1). A text shorter than `ngram` words has one
+    shingle of all its words; an empty text has none."""
+    words = [_WORD.findall(t) for t in texts]
+    lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    vocab: defaultdict[str, int] = defaultdict(count().__next__)  # ids in order of first use
+    ids = np.fromiter(map(vocab.__getitem__, chain.from_iterable(words)), dtype=np.uint64, count=int(lengths.sum()))
+    tokens = _splitmix64(ids + np.uint64(seed * 0x100000001B3 + 1))
+
+    starts = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    total = int(starts[-1])
+    end_of = np.repeat(starts[1:], lengths)  # for each token, the end of its text
+    pos = np.arange(total, dtype=np.int64)
+    h = np.zeros(total, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(ngram):
+            inside = pos + k < end_of
+            shifted = np.zeros(total, dtype=np.uint64)
+            shifted[: total - k] = tokens[k:] if k else tokens
+            h = h * np.uint64(0x100000001B3) + np.where(inside, shifted, np.uint64(0))
+    h = _splitmix64(h)
+    # a shingle starts at every position with `ngram` words left, or at a short text's start
+    valid = (pos + ngram <= end_of) | ((pos == np.repeat(starts[:-1], lengths)) & (np.repeat(lengths, lengths) < ngram))
+    counts = np.where(lengths >= ngram, lengths - ngram + 1, np.minimum(lengths, 1))
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return (h[valid] >> np.uint64(32)).astype(np.uint32), offsets
+
+
+def minhash_signatures(texts: list[str], opts: NearDedupeOptions, workers: int) -> np.ndarray:
+    """(len(texts), bands * rows) uint32 MinHash signatures; texts without words get unique
+    signatures so that they never collide."""
+    shingles, offsets = shingle_hashes(texts, opts.ngram, opts.seed)
+    k = opts.bands * opts.rows
+    rng = np.random.default_rng(opts.seed)
+    a = (rng.integers(0, 2**32, size=k, dtype=np.uint64) | np.uint64(1)).astype(np.uint32)
+    b = rng.integers(0, 2**32, size=k, dtype=np.uint64).astype(np.uint32)
+    n = len(texts)
+    sig = np.empty((n, k), dtype=np.uint32)
+    counts = np.diff(offsets)
+    empty = counts == 0
+    nonempty = np.flatnonzero(~empty)
+
+    # chunks of whole texts of about `per_chunk` shingles; each writes its own rows of `sig`
+    per_chunk = max(1, (1 << 22) // k)
+    bounds = [0]
+    target = per_chunk
+    cum = offsets[1:][nonempty]
+    while bounds[-1] < len(nonempty):
+        nxt = int(np.searchsorted(cum, target, side="right"))
+        nxt = max(nxt, bounds[-1] + 1)
+        bounds.append(min(nxt, len(nonempty)))
+        target = int(cum[bounds[-1] - 1]) + per_chunk
+
+    def run(span: tuple[int, int]) -> None:
+        docs = nonempty[span[0] : span[1]]
+        lo, hi = int(offsets[docs[0]]), int(offsets[docs[-1] + 1])
+        vals = shingles[lo:hi, None] * a[None, :]
+        vals += b[None, :]
+        sig[docs] = np.minimum.reduceat(vals, offsets[docs] - lo, axis=0)
+
+    spans = list(zip(bounds[:-1], bounds[1:]))
+    if workers > 1 and len(spans) > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(run, spans))
+    else:
+        for span in spans:
+            run(span)
+    if empty.any():  # no words: a signature no other text can share
+        idx = np.flatnonzero(empty).astype(np.uint64)
+        sig[empty] = (_splitmix64(idx[:, None] * np.uint64(k) + np.arange(k, dtype=np.uint64)[None, :]) >> np.uint64(32)).astype(np.uint32)
+    return sig
+
+
+def candidate_pairs(sig: np.ndarray, opts: NearDedupeOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Unique (i, j), i < j, of texts sharing at least one LSH band, sorted. In a bucket, each
+    text is paired with the next `window` members (all pairs when the bucket is small)."""
+    n = sig.shape[0]
+    found: list[np.ndarray] = []
+    idx = np.arange(n, dtype=np.int64)
+    for band in range(opts.bands):
+        cols = sig[:, band * opts.rows : (band + 1) * opts.rows]
+        key = _band_key(cols)
+        order = np.lexsort((idx, key))  # by key, then by index: pairs come out as (earlier, later)
+        sk = key[order]
+        for d in range(1, min(opts.window, n - 1) + 1):
+            same = np.flatnonzero(sk[:-d] == sk[d:])
+            if not len(same):
+                break  # no bucket has more than d members
+            found.append(order[same] * n + order[same + d])
+    if not found:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    pairs = np.unique(np.concatenate(found))
+    return pairs // n, pairs % n
+
+
+def _band_key(cols: np.ndarray) -> np.ndarray:
+    """One uint64 per row of a band (a hash of its values)."""
+    h = np.zeros(cols.shape[0], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for c in range(cols.shape[1]):
+            h = _splitmix64(h ^ cols[:, c].astype(np.uint64))
+    return h
