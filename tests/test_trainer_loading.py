@@ -38,3 +38,20 @@ def test_output_loads_with_hf_datasets(tmp_path, name):
         assert json.loads(data[1]["tools"])[0]["name"] == "set_volume"
     if name == "glaive":
         assert data[0]["chat"].startswith("USER: ")
+
+
+def test_export_writes_a_dataset_that_loads_back(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from datasets import load_from_disk
+
+    fmt = registry.get("formats", "sharegpt")()
+    src = tmp_path / "d.jsonl"
+    src.write_text("".join(json.dumps(fmt.encode(e)) + "\n" for e in varied_episodes()))
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, str(root / "build_data.py"), "export", str(src), "--to", str(tmp_path / "hf")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    data = load_from_disk(str(tmp_path / "hf"))
+    assert len(data) == 2 and data[0]["conversations"][0]["from"] == "human"
