@@ -95,7 +95,12 @@ class SessionWriter:
             self._buffer.clear()
             self._last_flush = now
             try:
-                self._events.write(data)  # unbuffered file: one write() to the OS
+                view = memoryview(data)
+                while view:  # unbuffered file: write() may be partial (e.g. file size limit)
+                    written = self._events.write(view)
+                    if not written:
+                        raise OSError(28, "No space left on device", str(self.path / "events.jsonl"))
+                    view = view[written:]
             except OSError as exc:
                 raise WriteError(_describe(exc, self.path / "events.jsonl")) from exc
             self.bytes_written += len(data)
