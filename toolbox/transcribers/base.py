@@ -20,6 +20,7 @@ class OcrWord(BaseModel):
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 in frame pixels
     conf: float
     mid: tuple[float, float]  # normalized midpoint: x / width, y / height
+    line: int = 0  # words with the same number were read as one line (a label, a sentence)
 
 
 class FrameRef(BaseModel):
@@ -31,6 +32,11 @@ class FrameRef(BaseModel):
     hash: str = ""
     monitor_left: int = 0  # the frame's monitor offset in virtual-screen coordinates
     monitor_top: int = 0
+    scale: float = 1.0  # frame pixels per screen pixel (recorders may store frames downscaled)
+
+    def to_frame(self, x: int, y: int) -> tuple[int, int]:
+        """A virtual-screen point in this frame's pixels."""
+        return round((x - self.monitor_left) * self.scale), round((y - self.monitor_top) * self.scale)
 
 
 class Action(BaseModel):
@@ -50,6 +56,7 @@ class Action(BaseModel):
     dy: int = 0
     title: str | None = None  # window title (switch_window), or the window the action happened in
     target: str | None = None  # the screen text under the pointer, when OCR has it
+    shortcut: str | None = None  # a hotkey's name when known: "copy", "paste", "switch_app"
     frame_before: FrameRef | None = None
     frame_after: FrameRef | None = None
     result: str | None = None  # screen text that appeared after the action

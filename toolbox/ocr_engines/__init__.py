@@ -1,0 +1,1 @@
+"""OCR engine plugins (`@register_ocr_engine`) and the runner that caches and pools them."""

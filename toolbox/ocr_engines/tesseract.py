@@ -1,0 +1,61 @@
+"""Tesseract through its command line (Debian's tesseract-ocr): word boxes from TSV output."""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import subprocess
+
+from PIL import Image
+
+from toolbox.core.plugin import Options
+from toolbox.core.registry import register_ocr_engine
+from toolbox.ocr_engines.base import OcrEngine, RawWord
+
+
+class OcrEngineError(RuntimeError):
+    """The engine cannot run (not installed, crashed); one line for the user."""
+
+
+@register_ocr_engine("tesseract")
+class TesseractEngine(OcrEngine):
+    """Tesseract 5 via the `tesseract` CLI (apt install tesseract-ocr): word boxes, LSTM model."""
+
+    class Options(Options):
+        lang: str = "eng"
+        psm: int = 11  # page segmentation: 11 = sparse text (UI labels scattered over a window)
+        min_conf: float = 0.3  # drop words read with less confidence (0..1)
+        binary: str = "tesseract"
+
+    def read(self, image: Image.Image) -> list[RawWord]:
+        exe = shutil.which(self.options.binary)
+        if exe is None:
+            raise OcrEngineError(f"{self.options.binary!r} not found; install tesseract-ocr (apt) or pick ocr: rapidocr")
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, format="PNG", compress_level=1)
+        env = dict(os.environ)
+        if self.threads:
+            env["OMP_THREAD_LIMIT"] = str(self.threads)
+        proc = subprocess.run(
+            [exe, "stdin", "stdout", "-l", self.options.lang, "--psm", str(self.options.psm), "tsv"],
+            input=buffer.getvalue(), capture_output=True, env=env, check=False)
+        if proc.returncode != 0:
+            raise OcrEngineError(f"tesseract failed ({proc.returncode}): {proc.stderr.decode(errors='replace').strip()[:200]}")
+        return parse_tsv(proc.stdout.decode("utf-8", errors="replace"), self.options.min_conf)
+
+
+def parse_tsv(text: str, min_conf: float) -> list[RawWord]:
+    words: list[RawWord] = []
+    lines: dict[tuple[str, str, str, str], int] = {}
+    for row in csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE):
+        if row.get("level") != "5" or not (row.get("text") or "").strip():
+            continue
+        conf = float(row["conf"]) / 100.0
+        if conf < min_conf:
+            continue
+        key = (row["page_num"], row["block_num"], row["par_num"], row["line_num"])
+        line = lines.setdefault(key, len(lines))
+        left, top, width, height = (int(row[k]) for k in ("left", "top", "width", "height"))
+        words.append(RawWord(row["text"].strip(), left, top, left + width, top + height, conf, line))
+    return words
