@@ -1,0 +1,239 @@
+"""Detectors: each finds spans of one or more kinds in a text.
+
+`regex` rules cover provider keys whose shape is documented (a fixed prefix and length), plus
+cards, IBANs and e-mail addresses, each confirmed by a checksum or a score where one exists.
+Phones come from Google's libphonenumber (`phonenumbers`), which knows every country's
+numbering plan. Yelp's `detect-secrets` plugins can be added for secrets (option
+`secrets_engine`); bench/privacy_bench.py measures what each one catches and costs.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+from toolbox.privacy.checks import card_issuer_ok, char_classes, entropy, iban_ok, luhn_ok
+
+# Which kind wins when two findings overlap: higher first (then the longer span).
+PRIORITY = {"private_key": 9, "api_key": 8, "token": 7, "card": 6, "iban": 6, "password": 5, "secret": 4, "email": 3, "phone": 2}
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    start: int
+    end: int
+    value: str
+    detector: str = ""
+    key: str = ""  # a normal form when spellings differ (a phone number in E.164)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A pattern for one kind; `group` is the part to replace, `check` confirms a match."""
+
+    name: str
+    kind: str
+    pattern: re.Pattern[str]
+    group: int | str = 0
+    check: Callable[[re.Match[str]], bool] | None = None
+
+    def find(self, text: str) -> Iterator[Finding]:
+        for m in self.pattern.finditer(text):
+            if m.group(self.group) is None or (self.check is not None and not self.check(m)):
+                continue
+            start, end = m.span(self.group)
+            yield Finding(self.kind, start, end, m.group(self.group), self.name)
+
+
+_B = r"(?<![A-Za-z0-9_])"  # token start: not inside a longer word
+_E = r"(?![A-Za-z0-9_])"
+
+PROVIDER_RULES: list[Rule] = [
+    Rule("private key block", "private_key", re.compile(
+        # the whole block; cut off (no END line on screen): the header and the base64 lines after it
+        r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY((?: BLOCK)?)-----"
+        r"(?:[\s\S]*?-----END \1PRIVATE KEY\2-----|(?:\r?\n[ \t]*(?:[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9+/]{1,15}={1,2}|[A-Za-z-]+: [^\r\n]*)(?=[ \t]*(?:\r?\n|$)))*)")),
+    Rule("anthropic", "api_key", re.compile(_B + r"sk-ant-[a-z]{2,8}\d{0,3}-[A-Za-z0-9_-]{20,}")),
+    Rule("openai", "api_key", re.compile(_B + r"sk-(?!ant-)(?:[a-z]{2,8}-)?[A-Za-z0-9_-]{20,}" + _E), check=lambda m: char_classes(m.group()) >= 3),
+    Rule("aws access key id", "api_key", re.compile(_B + r"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}" + _E)),
+    Rule("github", "api_key", re.compile(_B + r"(?:(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{40,255})" + _E)),
+    Rule("gitlab", "api_key", re.compile(_B + r"gl(?:pat|dt|ft|soat|rt|cbt)-[A-Za-z0-9_-]{20,50}" + _E)),
+    Rule("slack", "api_key", re.compile(_B + r"xox[abposre]-[A-Za-z0-9-]{10,}" + _E)),
+    Rule("slack webhook", "api_key", re.compile(r"https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+")),
+    Rule("google api key", "api_key", re.compile(_B + r"AIza[0-9A-Za-z_-]{35}" + _E)),
+    Rule("google oauth token", "token", re.compile(_B + r"ya29\.[0-9A-Za-z_-]{20,}")),
+    Rule("stripe", "api_key", re.compile(_B + r"(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,}" + _E)),
+    Rule("sendgrid", "api_key", re.compile(_B + r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}" + _E)),
+    Rule("npm", "api_key", re.compile(_B + r"npm_[A-Za-z0-9]{36}" + _E)),
+    Rule("pypi", "api_key", re.compile(_B + r"pypi-AgE[A-Za-z0-9_-]{50,}")),
+    Rule("hugging face", "api_key", re.compile(_B + r"hf_[A-Za-z]{34}" + _E)),
+    Rule("jwt", "token", re.compile(_B + r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")),
+    Rule("bearer", "token", re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)"), group=1, check=lambda m: char_classes(m.group(1)) >= 2),
+    Rule("url password", "password", re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:([^\s:/@]+)@"), group=1),
+]
+
+# Words that name a secret in `name = value`, `name: value`, `"name": "value"`, `name is value`.
+_PASSWORD_WORDS = r"passw(?:or)?d|passwd|pwd|passphrase|passcode|passwort|kennwort|mot de passe|contrase[nñ]a|senha"
+_SECRET_WORDS = (
+    r"secret|token|api[ _-]?key|apikey|access[ _-]?key|private[ _-]?key|client[ _-]?secret|"
+    r"auth[ _-]?key|credentials?|license[ _-]?key|signing[ _-]?key|encryption[ _-]?key|\bkey"
+)
+_KEYWORD = re.compile(
+    r"(?i)(?P<name>[A-Za-z0-9_.-]*?(?:(?P<pw>" + _PASSWORD_WORDS + r")|" + _SECRET_WORDS + r")[A-Za-z0-9_-]*)"
+    r"""["'\]]?[ \t]*(?::=|=>|[:=]|[ \t]is\b|[ \t]was\b)[ \t]*"""
+    r"""(?:(?P<q>["'`])(?P<qv>[^"'`\r\n]{3,200}?)(?P=q)|(?P<v>[^\s"'`,;<>(){}\[\]]{4,200}))"""
+)
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\.?")
+_NOT_VALUES = {"none", "null", "nil", "true", "false", "undefined", "required", "optional", "incorrect", "invalid", "empty", "hidden", "string", "str", "bytes"}
+
+
+def _masked(value: str) -> bool:
+    return set(value) <= set("*•●·x.")
+
+
+def keyword_findings(text: str, min_entropy: float) -> Iterator[Finding]:
+    """Values after password/secret words. Passwords need only look unlike a word or a name
+    in code; other secrets must also be long and random enough (entropy, character mix)."""
+    for m in _KEYWORD.finditer(text):
+        quoted = m.group("qv") is not None
+        group = "qv" if quoted else "v"
+        value = m.group(group).strip()
+        if not value or value.lower() in _NOT_VALUES or _masked(value) or value[0] in "$%{#@<&" or value.startswith("[") or "{{" in value:
+            continue
+        if not quoted and (_IDENTIFIER.fullmatch(value) and (value.islower() or "." in value or "_" in value or value[:1].isupper() and value[1:].islower())):
+            continue  # `password = password`, `token = self.token`, `key: Required`
+        if not quoted and text[m.end(group) : m.end(group) + 1] in "([":
+            continue  # a call or subscript in code
+        start, end = m.span(group)
+        if quoted:
+            start += len(m.group(group)) - len(m.group(group).lstrip())
+            end = start + len(value)
+        if m.group("pw"):
+            if quoted and " " in value and value.count(" ") > 2:
+                continue  # a sentence in quotes, not a password
+            yield Finding("password", start, end, value, "keyword")
+        elif len(value) >= 8 and char_classes(value) >= 2 and entropy(value) >= min_entropy and " " not in value:
+            yield Finding("secret", start, end, value, "keyword")
+
+
+_CARD = re.compile(r"(?<![\d.,/:-])\d{4}(?:([ -]?)\d{4})(?:\1\d{4}){1,2}(?:\1\d{1,3})?(?![\d.,/:-]\d|\d)|(?<![\d.,/:-])\d{4}([ -]?)\d{6}\2\d{4,5}(?![\d]|[.,/:-]\d)")
+
+
+def card_findings(text: str) -> Iterator[Finding]:
+    for m in _CARD.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if card_issuer_ok(digits) and luhn_ok(digits):
+            yield Finding("card", m.start(), m.end(), m.group(), "luhn")
+
+
+_IBAN = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]{4}){2,7}(?:[ ]?[A-Za-z0-9]{1,3})?)(?![A-Za-z0-9])")
+
+
+def iban_findings(text: str) -> Iterator[Finding]:
+    for m in _IBAN.finditer(text):
+        raw = m.group(1)
+        compact = raw.replace(" ", "").upper()
+        if not iban_ok(compact):
+            continue
+        yield Finding("iban", m.start(1), m.end(1), raw, "mod97")
+
+
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])")
+_NOT_PERSONAL_LOCAL = {"git"}  # git@github.com:owner/repo is a host, not an address
+
+
+def email_findings(text: str) -> Iterator[Finding]:
+    if "@" not in text:
+        return
+    for m in _EMAIL.finditer(text):
+        if m.group().split("@", 1)[0].lower() in _NOT_PERSONAL_LOCAL:
+            continue
+        yield Finding("email", m.start(), m.end(), m.group(), "regex")
+
+
+def phone_findings_libphonenumber(text: str, region: str) -> Iterator[Finding]:
+    """Numbers libphonenumber finds and calls valid for their country (Leniency.VALID)."""
+    import phonenumbers
+
+    for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+        if m.raw_string.isdigit() and not _PHONE_WORD.search(text, max(0, m.start - 40), m.start):
+            continue  # a bare run of digits is an id or a constant unless the text says phone
+        e164 = phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164)
+        yield Finding("phone", m.start, m.end, m.raw_string, "phonenumbers", e164)
+
+
+_PHONE_WORD = re.compile(r"(?i)\b(?:phone|tel|mobile|cell|call|fax|sms|text me|whatsapp|signal|contact|number|nr|no|telefon|t[ée]l[ée]phone|handy)\b")
+
+
+_PHONE = re.compile(
+    r"(?<![\w.+-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?|\d{2,4}[ .-])\d{2,4}[ .-]\d{2,4}(?:[ .-]\d{2,4})?(?![\w]|[.-]\d)"
+)
+
+
+def phone_findings_regex(text: str) -> Iterator[Finding]:
+    """A plain pattern (for comparison in the bench): grouped digits, optional +country."""
+    for m in _PHONE.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if 7 <= len(digits) <= 15 and not m.group().isdigit():
+            yield Finding("phone", m.start(), m.end(), m.group(), "regex")
+
+
+# detect-secrets secret types -> our kinds (types not listed: api_key)
+_DS_KIND = {"JSON Web Token": "token", "Secret Keyword": "secret", "Private Key": "private_key", "Basic Auth Credentials": "password"}
+_DS_SKIP = {"Public IP (ipv4)", "Base64 High Entropy String", "Hex High Entropy String"}
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-.+/=]*")
+
+
+class DetectSecretsEngine:
+    """Yelp detect-secrets' plugins run on each line. They report a value, not a span (and
+    some report only a prefix, e.g. `ghp` for a GitHub token), so each value is found again
+    in its line and widened to the whole token around it. Its entropy plugins flag every
+    quoted word and are left out; IP addresses are not secrets here."""
+
+    def __init__(self) -> None:
+        from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+        from detect_secrets.settings import default_settings
+
+        with default_settings():
+            self.plugins = [cls() for name, cls in get_mapping_from_secret_type_to_class().items() if name not in _DS_SKIP]
+
+    def find(self, text: str) -> Iterator[Finding]:
+        offset = 0
+        for line in text.splitlines(keepends=True):
+            if len(line.strip()) >= 8:
+                yield from self._line(line, offset)
+            offset += len(line)
+
+    def _line(self, line: str, offset: int) -> Iterator[Finding]:
+        for plugin in self.plugins:
+            for secret in plugin.analyze_line(filename="screen.txt", line=line, line_number=1):
+                value = secret.secret_value or ""
+                at = line.find(value) if value else -1
+                if at < 0:
+                    continue
+                end = at + len(value)
+                end += _TOKEN_CHARS.match(line, end).end() - end  # type: ignore[union-attr]
+                kind = _DS_KIND.get(secret.type, "api_key")
+                if kind == "secret" and re.search(_PASSWORD_WORDS, line[:at], re.I):
+                    kind = "password"
+                yield Finding(kind, offset + at, offset + end, line[at:end], f"detect-secrets:{secret.type}")
+
+
+def regex_secret_findings(text: str, min_entropy: float) -> Iterator[Finding]:
+    for rule in PROVIDER_RULES:
+        yield from rule.find(text)
+    yield from keyword_findings(text, min_entropy)
+
+
+def resolve_overlaps(findings: Iterable[Finding]) -> list[Finding]:
+    """Keep non-overlapping findings: the higher-priority kind, then the longer span, wins."""
+    ranked = sorted(findings, key=lambda f: (-PRIORITY[f.kind], -(f.end - f.start), f.start))
+    kept: list[Finding] = []
+    taken: list[tuple[int, int]] = []
+    for f in ranked:
+        if f.end <= f.start or any(f.start < e and s < f.end for s, e in taken):
+            continue
+        kept.append(f)
+        taken.append((f.start, f.end))
+    return sorted(kept, key=lambda f: f.start)

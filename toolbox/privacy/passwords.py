@@ -1,0 +1,109 @@
+"""Passwords typed into sign-in forms, and what to black out on frames sent to a vision model."""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from toolbox.transcribers.base import OcrWord
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from toolbox.privacy.redactor import RedactionMap, Redactor
+
+Box = tuple[int, int, int, int]
+
+_SIGN_IN = re.compile(
+    r"(?i)\b(?:sign[ -]?in|sign[ -]?on|log[ -]?in|log[ -]?on|passw(?:or)?d|passwd|passphrase|passcode|"
+    r"passwort|kennwort|anmelden|mot de passe|connexion|contrase[nñ]a|iniciar sesi[oó]n|senha|"
+    r"authenticat(?:e|ion)|verification code|one[- ]time code|2fa|two[- ]factor|unlock|sudo)\b"
+)
+_PASSWORD_LABEL = re.compile(r"(?i)^(?:passw(?:or)?d|passwd|passphrase|passcode|pin|passwort|kennwort|contrase[nñ]a|senha|wachtwoord|hasło|salasana)$")
+_MASK = re.compile(r"^[*•●·∙⬤]{3,}$")
+
+
+def is_sign_in_context(window_title: str | None, screen_text: str | None = None) -> bool:
+    """True when the window title or the screen text around the typing speaks of signing in
+    or a password: text typed there is treated as a password. Errs on the side of privacy (a
+    page *about* passwords counts too)."""
+    return any(_SIGN_IN.search(text) for text in (window_title, screen_text) if text)
+
+
+def _frame_size(words: Sequence[OcrWord]) -> tuple[int, int] | None:
+    """The frame size, recovered from a word's box and its normalized midpoint."""
+    for w in words:
+        mx, my = w.mid
+        if mx > 0.05 and my > 0.05:
+            return round((w.box[0] + w.box[2]) / 2 / mx), round((w.box[1] + w.box[3]) / 2 / my)
+    return None
+
+
+def _label(text: str) -> str:
+    return text.strip().strip(":*?.").strip()
+
+
+def password_field_boxes(words: Sequence[OcrWord], frame_size: tuple[int, int] | None = None) -> list[Box]:
+    """Boxes to black out for every field labelled "Password" (or a translation, or a run of
+    mask dots): the band to the right of the label on its line, where a field beside its label
+    sits, and the band under it, where a field below its label sits. Generous on purpose: a
+    blacked-out bit of form costs less than a readable password."""
+    size = frame_size or _frame_size(words)
+    width, height = size if size else (max((w.box[2] for w in words), default=0) * 2, max((w.box[3] for w in words), default=0) * 2)
+    boxes: list[Box] = []
+    for i, word in enumerate(words):
+        text = _label(word.text)
+        nxt = _label(words[i + 1].text) if i + 1 < len(words) else ""
+        labelled = bool(_PASSWORD_LABEL.match(text)) or (text.lower() == "mot" and nxt.lower() == "de")
+        if _MASK.match(word.text.strip()):
+            x0, y0, x1, y1 = word.box
+            boxes.append((x0, y0, x1, y1))
+            continue
+        if not labelled:
+            continue
+        x0, y0, x1, y1 = word.box
+        h = max(y1 - y0, 8)
+        boxes.append((x1, max(0, y0 - h // 2), min(width, x1 + 40 * h), min(height, y1 + h // 2)))  # beside
+        boxes.append((max(0, x0 - h), y1, min(width, x0 + 40 * h), min(height, y1 + 3 * h)))  # below
+    return boxes
+
+
+def sensitive_word_boxes(words: Sequence[OcrWord], redactor: "Redactor", mapping: "RedactionMap | None" = None) -> list[Box]:
+    """Boxes of OCR words that hold redacted text. Words are joined into lines first, so a
+    card number or phone split over several words is still found."""
+    lines: list[list[OcrWord]] = []
+    for word in sorted(words, key=lambda w: (w.mid[1], w.mid[0])):
+        if lines and abs(lines[-1][-1].mid[1] - word.mid[1]) < 0.01:
+            lines[-1].append(word)
+        else:
+            lines.append([word])
+    boxes: list[Box] = []
+    for line in lines:
+        line.sort(key=lambda w: w.mid[0])
+        spans: list[tuple[int, int, OcrWord]] = []
+        parts: list[str] = []
+        at = 0
+        for w in line:
+            spans.append((at, at + len(w.text), w))
+            parts.append(w.text)
+            at += len(w.text) + 1
+        findings = redactor.find(" ".join(parts), mapping)
+        for start, end, w in spans:
+            if any(start < f.end and f.start < end for f in findings):
+                boxes.append(tuple(w.box))  # type: ignore[arg-type]
+    return boxes
+
+
+def blackout(image: "Image", boxes: Iterable[Box], pad: int = 2) -> "Image":
+    """A copy of `image` with every box filled black (padded a little, clipped to the image)."""
+    out = image.copy()
+    if out.mode not in ("RGB", "RGBA", "L"):
+        out = out.convert("RGB")
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(out)
+    w, h = out.size
+    for x0, y0, x1, y1 in boxes:
+        box = (max(0, x0 - pad), max(0, y0 - pad), min(w - 1, x1 + pad), min(h - 1, y1 + pad))
+        if box[2] > box[0] and box[3] > box[1]:
+            draw.rectangle(box, fill=0 if out.mode == "L" else (0, 0, 0))
+    return out

@@ -1,0 +1,152 @@
+"""Replace sensitive text with typed placeholders that stay consistent within an episode."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any, Iterator
+
+from toolbox.privacy.detectors import (
+    DetectSecretsEngine,
+    Finding,
+    card_findings,
+    email_findings,
+    iban_findings,
+    phone_findings_libphonenumber,
+    phone_findings_regex,
+    regex_secret_findings,
+    resolve_overlaps,
+)
+from toolbox.privacy.options import KINDS, RedactionOptions
+
+PASSWORD = "[PASSWORD]"
+_PLACEHOLDER = re.compile(r"\[(?:%s)(?:_\d+)?\]" % "|".join(KINDS.values()))
+# argument / metadata keys whose string value is a secret as a whole
+_SECRET_KEY = re.compile(r"(?i)(passw(or)?d|passwd|passphrase|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|private[_-]?key)")
+
+
+def _identity(kind: str, value: str) -> str:
+    """What makes two spellings the same value (`4111 1111 ...` and `4111-1111-...`)."""
+    if kind in ("card", "iban", "phone"):
+        return re.sub(r"[^0-9A-Za-z+]", "", value).upper()
+    if kind == "email":
+        return value.lower()
+    return value
+
+
+class RedactionMap:
+    """The placeholders given out within one episode (or session): the same value always gets
+    the same placeholder, different values get different numbers. Make a new one for each
+    episode, so numbers do not link episodes. It holds the raw values, so it is never written
+    anywhere: its repr shows counts only."""
+
+    def __init__(self) -> None:
+        self._placeholders: dict[tuple[str, str], str] = {}
+        self._numbers: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter()  # replacements made, per kind
+        self._known: dict[str, str] = {}  # value -> kind, replaced literally wherever it shows up
+        self._values: dict[str, None] = {}  # raw values replaced, in order
+
+    def placeholder(self, kind: str, value: str, identity: str = "") -> str:
+        """The placeholder of `value`; `identity` (a normal form) overrides the value's own."""
+        self._values[value] = None
+        if kind == "password":
+            return PASSWORD
+        key = (kind, identity or _identity(kind, value))
+        found = self._placeholders.get(key)
+        if found is None:
+            self._numbers[kind] += 1
+            found = self._placeholders[key] = f"[{KINDS[kind]}_{self._numbers[kind]}]"
+        return found
+
+    def remember(self, kind: str, value: str) -> None:
+        """A value known to be secret (a password typed into a sign-in field): replaced wherever
+        it appears later, even where no pattern would catch it."""
+        value = value.strip()
+        if len(value) >= 4 and kind in KINDS:
+            self._known[value] = kind
+
+    def known(self) -> dict[str, str]:
+        return dict(self._known)
+
+    def values(self) -> list[str]:
+        """Every raw value replaced so far (for checks that no secret got through)."""
+        return list(self._values) + list(self._known)
+
+    def __repr__(self) -> str:
+        return f"RedactionMap(counts={dict(self.counts)})"
+
+
+class Redactor:
+    """Finds and replaces sensitive text. Stateless apart from its options: the per-episode
+    state lives in the `RedactionMap` passed to each call."""
+
+    def __init__(self, options: RedactionOptions | None = None) -> None:
+        self.options = options or RedactionOptions()
+        self._detect_secrets = DetectSecretsEngine() if self.options.secrets_engine != "regex" else None
+
+    def find(self, text: str, mapping: RedactionMap | None = None) -> list[Finding]:
+        """Non-overlapping findings of the enabled kinds, in text order."""
+        if not text:
+            return []
+        o = self.options
+        found: list[Finding] = list(self._known_findings(text, mapping))
+        if o.secrets_engine != "detect_secrets":
+            found.extend(regex_secret_findings(text, o.min_secret_entropy))
+        if self._detect_secrets is not None:
+            found.extend(self._detect_secrets.find(text))
+        if o.cards:
+            found.extend(card_findings(text))
+        if o.ibans:
+            found.extend(iban_findings(text))
+        if o.emails:
+            found.extend(email_findings(text))
+        if o.phones:
+            if o.phones_engine == "phonenumbers":
+                found.extend(phone_findings_libphonenumber(text, o.phone_region))
+            else:
+                found.extend(phone_findings_regex(text))
+        found = [f for f in found if o.enabled(f.kind) and not _PLACEHOLDER.fullmatch(f.value)]
+        return resolve_overlaps(found)
+
+    def _known_findings(self, text: str, mapping: RedactionMap | None) -> Iterator[Finding]:
+        if mapping is None:
+            return
+        for value, kind in mapping.known().items():
+            start = text.find(value)
+            while start >= 0:
+                yield Finding(kind, start, start + len(value), value, "known")
+                start = text.find(value, start + len(value))
+
+    def redact(self, text: str, mapping: RedactionMap) -> str:
+        """`text` with every finding replaced by its placeholder."""
+        findings = self.find(text, mapping)
+        if not findings:
+            return text
+        out: list[str] = []
+        at = 0
+        for f in findings:
+            out.append(text[at : f.start])
+            out.append(mapping.placeholder(f.kind, f.value, f.key))
+            mapping.counts[f.kind] += 1
+            at = f.end
+        out.append(text[at:])
+        return "".join(out)
+
+    def redact_data(self, value: Any, mapping: RedactionMap, key: str | None = None) -> Any:
+        """Strings anywhere inside dicts and lists redacted; a string under a key that names a
+        password or secret (`password`, `api_key`, ...) is replaced as a whole."""
+        if isinstance(value, str):
+            if key is not None and value and _SECRET_KEY.search(key) and not _PLACEHOLDER.fullmatch(value):
+                kind = "password" if re.search(r"(?i)pass|pwd", key) else "secret"
+                if self.options.enabled(kind):
+                    mapping.counts[kind] += 1
+                    mapping.remember(kind, value)
+                    return mapping.placeholder(kind, value)
+            return self.redact(value, mapping)
+        if isinstance(value, dict):
+            return {k: self.redact_data(v, mapping, str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.redact_data(v, mapping, key) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.redact_data(v, mapping, key) for v in value)
+        return value
