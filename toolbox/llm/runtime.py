@@ -1,0 +1,93 @@
+"""What the LLM plugins of one build share: the budget, the metrics and the stop flag.
+
+One runtime per BuildContext, so the transcriber, the judge and the synthetic dataset of a
+build draw on the same budget. After each request the totals are copied into
+`ctx.stats.extra` (the build summary prints them); after the build a hook writes
+`<output>.llm-metrics.json`.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from pathlib import Path
+from typing import Any
+
+from toolbox.core.plugin import BuildContext
+from toolbox.llm.budget import Budget
+from toolbox.llm.metrics import Metrics, RequestRecord
+
+log = logging.getLogger("datamakr")
+
+
+class LLMRuntime:
+    def __init__(self, ctx: BuildContext) -> None:
+        self.stats = ctx.stats
+        self.budget = Budget()
+        self.metrics = Metrics()
+        self.stop = threading.Event()  # set on Ctrl+C: running requests give up their retries
+        self._lock = threading.Lock()
+
+    def record(self, record: RequestRecord) -> None:
+        self.metrics.add(record)
+        self.publish()
+
+    def item_done(self, failure_reason: str | None) -> None:
+        self.metrics.item_done(failure_reason)
+        self.publish()
+
+    def publish(self) -> None:
+        summary = self.metrics.summary()
+        with self._lock:
+            self.stats.extra.update({k: v for k, v in summary.items() if not isinstance(v, dict)})
+            if summary["llm_failures"]:
+                self.stats.extra["llm_failures"] = summary["llm_failures"]
+
+    def budget_stopped(self, cap: float) -> None:
+        """Say once, loudly, that the budget stopped the LLM work."""
+        with self._lock:
+            if self.stats.extra.get("budget_stopped"):
+                return
+            self.stats.extra["budget_stopped"] = True
+        spent = self.metrics.cost()
+        log.warning(
+            "LLM budget of $%.4f reached ($%.4f spent): no further requests; every finished episode is still written",
+            cap,
+            spent,
+        )
+
+
+_runtimes: dict[int, LLMRuntime] = {}
+_runtimes_lock = threading.Lock()
+
+
+def runtime_for(ctx: BuildContext) -> LLMRuntime:
+    with _runtimes_lock:
+        runtime = _runtimes.get(id(ctx))
+        if runtime is None:
+            runtime = _runtimes[id(ctx)] = LLMRuntime(ctx)
+            weakref.finalize(ctx, _runtimes.pop, id(ctx), None)
+        return runtime
+
+
+def existing_runtime(ctx: BuildContext) -> LLMRuntime | None:
+    with _runtimes_lock:
+        return _runtimes.get(id(ctx))
+
+
+def metrics_path(output: Path) -> Path:
+    return output.with_name(output.name + ".llm-metrics.json")
+
+
+def write_metrics_hook(config: Any, pipeline: Any, output: Path) -> None:
+    """BUILD_HOOK: write the metrics file beside the output when the build used an LLM."""
+    runtime = existing_runtime(pipeline.ctx)
+    if runtime is not None:
+        runtime.metrics.write(metrics_path(output))
+
+
+def install_build_hook() -> None:
+    from toolbox import cli
+
+    if write_metrics_hook not in cli.BUILD_HOOKS:
+        cli.BUILD_HOOKS.append(write_metrics_hook)
