@@ -103,7 +103,7 @@ def keyword_findings(text: str, min_entropy: float) -> Iterator[Finding]:
             continue
         if not quoted and (_IDENTIFIER.fullmatch(value) and (value.islower() or "." in value or "_" in value or value[:1].isupper() and value[1:].islower())):
             continue  # `password = password`, `token = self.token`, `key: Required`
-        if not quoted and text[m.end(group) : m.end(group) + 1] in "([":
+        if not quoted and text[m.end(group) : m.end(group) + 1] in ("(", "["):
             continue  # a call or subscript in code
         start, end = m.span(group)
         if quoted:
