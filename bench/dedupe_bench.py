@@ -162,9 +162,9 @@ def perturb(rng: random.Random, vocab: Vocabulary, episode: Episode, eid: str) -
             for turn in texts:
                 turn.content = turn.content.replace(" ", rng.choice(["  ", " \n", "\t", " "]), rng.randint(1, 4))
         elif kind == "typo":
-            edit_words(lambda w: _typo(rng, w), rng.randint(1, 4))
+            edit_words(lambda w: _typo(rng, w), rng.randint(1, 8))
         elif kind == "words":
-            edit_words(lambda w: rng.choice(vocab.words), rng.randint(1, 6))
+            edit_words(lambda w: rng.choice(vocab.words), rng.randint(1, 12))
         elif kind == "case":
             edit_words(str.upper, rng.randint(1, 5))
         elif kind == "coords":
@@ -236,6 +236,11 @@ def run_datatrove(texts: list[str], tokenizer: str, cores: int, workdir: Path) -
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.utils.word_tokenizers import WhitespaceTokenizer
 
+    _patch_xxhash()
+    from loguru import logger
+
+    logger.remove()  # datatrove logs every stage at INFO; keep warnings
+    logger.add(sys.stderr, level="WARNING")
     shutil.rmtree(workdir, ignore_errors=True)
     data = workdir / "data"
     data.mkdir(parents=True)
@@ -274,6 +279,19 @@ def run_datatrove(texts: list[str], tokenizer: str, cores: int, workdir: Path) -
     seconds = time.perf_counter() - start
     kept_ids = {int(line) for p in kept.glob("*.txt") for line in p.read_text().split()}
     return [i not in kept_ids for i in range(len(texts))], seconds
+
+
+def _patch_xxhash() -> None:
+    """datatrove 0.10.1 passes str to xxhash, which xxhash >= 4 refuses (3.x encoded it as
+    UTF-8 itself). Encode first, as xxhash 3 did: same hashes, same cost."""
+    import xxhash
+    from datatrove.utils.hashes import xxhash as dt_xxhash
+
+    try:
+        xxhash.xxh64_intdigest("a")
+    except TypeError:
+        dt_xxhash.xxhash64 = lambda data: xxhash.xxh64_intdigest(data.encode() if isinstance(data, str) else data)
+        dt_xxhash.xxhash32 = lambda data: xxhash.xxh32_intdigest(data.encode() if isinstance(data, str) else data)
 
 
 try:  # a plain str.split tokenizer for datatrove (its own "whitespace" one is spaCy's xx tokenizer)
@@ -324,9 +342,9 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--datatrove-sizes", default="1000,10000", help="sizes to run datatrove on (it is slow)")
+    parser.add_argument("--datatrove-sizes", default="1000,10000,100000", help="sizes to run datatrove on")
     parser.add_argument("--datatrove-tokenizers", default="default,spacy_xx,split")
-    parser.add_argument("--datatrove-default-max", type=int, default=1000, help="largest size for the slow default (spaCy en) tokenizer")
+    parser.add_argument("--datatrove-slow-max", type=int, default=10000, help="largest size for the slow spaCy tokenizers (default, spacy_xx)")
     parser.add_argument("--dup-share", type=float, default=0.1)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
@@ -346,7 +364,7 @@ def main() -> None:
         if n in dt_sizes:
             texts = [e.text() for e in episodes]
             for tok in args.datatrove_tokenizers.split(","):
-                if tok == "default" and n > args.datatrove_default_max:
+                if tok != "split" and n > args.datatrove_slow_max:
                     continue
                 with tempfile.TemporaryDirectory(prefix="dtbench") as tmp:
                     dropped, seconds = run_datatrove(texts, tok, args.cores, Path(tmp) / "w")
@@ -374,7 +392,7 @@ def render(rows: list[Row], args: argparse.Namespace, options: NearDedupeOptions
         "# near_dedupe vs datatrove MinHash: results",
         "",
         f"Machine: {machine()}. Both tools limited to {args.cores} cores. rapidfuzz {rapidfuzz.__version__}, datatrove {dt_version}.",
-        f"Command: `python bench/dedupe_bench.py --sizes {args.sizes} --datatrove-sizes {args.datatrove_sizes} --cores {args.cores}`",
+        f"Command: `python bench/dedupe_bench.py --sizes {args.sizes} --datatrove-sizes {args.datatrove_sizes} --datatrove-slow-max {args.datatrove_slow_max} --cores {args.cores}`",
         f"Corpus: synthetic computer-use episodes (`make_corpus`, seed {args.seed}), {args.dup_share:.0%} planted near-duplicates; text = `Episode.text()`.",
         f"near_dedupe options: {options.model_dump()}.",
         "datatrove: default `MinhashConfig` (5-grams, 14 buckets x 8 hashes), all four stages, JSONL input on disk.",

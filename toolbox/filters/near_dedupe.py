@@ -13,10 +13,8 @@ order, sorted pair lists), never on the worker count.
 from __future__ import annotations
 
 import os
-import re
-from collections import defaultdict
+import string
 from concurrent.futures import ThreadPoolExecutor
-from itertools import chain, count
 from typing import Iterable, Iterator, Literal
 
 import numpy as np
@@ -28,8 +26,6 @@ from toolbox.core.plugin import Options as BaseOptions
 from toolbox.core.registry import register_filter
 from toolbox.filters.base import Dropped, Filter
 
-_SPACE = re.compile(r"\s+")
-_WORD = re.compile(r"\w+")
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 SCORERS = {
     "ratio": fuzz.ratio,
@@ -79,7 +75,7 @@ class NearDedupe(Filter):
 
 def normalize(text: str) -> str:
     """Lower case, whitespace runs collapsed to one space, trimmed."""
-    return _SPACE.sub(" ", text.lower()).strip()
+    return " ".join(text.lower().split())
 
 
 def near_duplicate_clusters(texts: list[str], options: NearDedupeOptions | None = None) -> list[int]:
@@ -151,15 +147,57 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
     return x
 
 
+# ASCII whitespace and punctuation become spaces; other bytes (incl. UTF-8) are word bytes
+_SEPARATORS = bytes(range(0, 33)) + string.punctuation.encode()
+_TABLE = bytes.maketrans(_SEPARATORS, b" " * len(_SEPARATORS))
+_BASE = np.uint64(0x100000001B3)
+_BASE_INV = np.uint64(pow(0x100000001B3, -1, 1 << 64))
+
+
+def token_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """A 64-bit hash of every word of every text, concatenated, and the word count per text.
+
+    Vectorized: the texts are joined into one byte buffer, word boundaries found with numpy,
+    and each word hashed as a polynomial over its bytes from prefix sums (mod 2**64), so no
+    Python object is made per word."""
+    encoded = [t.encode() for t in texts]
+    sizes = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    chars = np.frombuffer(b" ".join(encoded).translate(_TABLE), dtype=np.uint8)
+    text_start = np.zeros(len(texts), dtype=np.int64)
+    np.cumsum(sizes[:-1] + 1, out=text_start[1:])
+    word = chars != 32
+    edge = np.diff(word.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
+    hashes = np.empty(len(starts), dtype=np.uint64)
+    # slices of whole words of about 4 MB, to bound memory; B**k and B**-k are shared by all
+    cuts = [0]
+    while cuts[-1] < len(starts):
+        nxt = int(np.searchsorted(starts, starts[cuts[-1]] + (1 << 22), side="left"))
+        cuts.append(max(nxt, cuts[-1] + 1))
+    longest = max((int(ends[b - 1] - starts[a]) for a, b in zip(cuts, cuts[1:])), default=0)
+    with np.errstate(over="ignore"):
+        powers = np.full(longest + 1, _BASE, dtype=np.uint64)
+        powers[0] = 1
+        np.cumprod(powers, out=powers)
+        inverse = np.full(longest + 1, _BASE_INV, dtype=np.uint64)
+        inverse[0] = 1
+        np.cumprod(inverse, out=inverse)
+        for a, b in zip(cuts, cuts[1:]):
+            lo, hi = int(starts[a]), int(ends[b - 1])
+            prefix = np.zeros(hi - lo + 1, dtype=np.uint64)
+            np.cumsum(chars[lo:hi] * powers[: hi - lo], out=prefix[1:])
+            s, e = starts[a:b] - lo, ends[a:b] - lo
+            hashes[a:b] = (prefix[e] - prefix[s]) * inverse[s]
+    counts = np.bincount(np.searchsorted(text_start, starts, side="right") - 1, minlength=len(texts))
+    return _splitmix64(hashes), counts.astype(np.int64)
+
+
 def shingle_hashes(texts: list[str], ngram: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """32-bit hashes of every word n-gram of every text, concatenated, and the offset of each
     text's first shingle (length len(texts) + 1). A text shorter than `ngram` words has one
     shingle of all its words; an empty text has none."""
-    words = [_WORD.findall(t) for t in texts]
-    lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-    vocab: defaultdict[str, int] = defaultdict(count().__next__)  # ids in order of first use
-    ids = np.fromiter(map(vocab.__getitem__, chain.from_iterable(words)), dtype=np.uint64, count=int(lengths.sum()))
-    tokens = _splitmix64(ids + np.uint64(seed * 0x100000001B3 + 1))
+    words, lengths = token_hashes(texts)
+    tokens = _splitmix64(words ^ np.uint64(seed))
 
     starts = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(lengths, out=starts[1:])
