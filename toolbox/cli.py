@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-length", type=int, help="token limit per episode (tiktoken cl100k_base)")
     parser.add_argument("--seed", type=int, help="random seed")
     parser.add_argument("--limit", type=int, help="build from the first N records only")
+    parser.add_argument("--report", help="also write an HTML report of the build (e.g. out/report.html)")
     parser.add_argument("--list", action="store_true", help="list every registered plugin and exit")
     parser.add_argument("-q", "--quiet", action="store_true", help="no summary table")
     return parser
@@ -83,6 +84,7 @@ def build(args: argparse.Namespace) -> int:
         "max_length": args.max_length,
         "seed": args.seed,
         "limit": args.limit,
+        "report": args.report and str(Path(args.report).resolve()),
     }
     config, base_dir = load_config(args.config, overrides)
     pipeline = make_pipeline(config, base_dir)

@@ -1,12 +1,13 @@
 """datasets -> tasks -> filters -> format -> output, as a stream of generators."""
 from __future__ import annotations
 
+import contextlib
 import inspect
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, Any, Iterator
 
 import orjson
 from tqdm import tqdm
@@ -30,6 +31,11 @@ class Pipeline:
     filters: list[Filter]
     format: Format
     ctx: BuildContext
+    # When set, run() also writes every episode it saw, kept or dropped (with the drop reason),
+    # one JSON object a line, to this file: the full episodes the HTML report renders.
+    episodes_log: Path | None = None
+    _log: IO[bytes] | None = field(default=None, repr=False)
+    _logged_drops: set[str] = field(default_factory=set, repr=False)
 
     @property
     def stats(self) -> BuildStats:
@@ -45,6 +51,11 @@ def instantiate(kind: str, ref: PluginRef, where: str, ctx: BuildContext) -> Plu
     instance = plugin(options, ctx)
     instance.plugin_name = ref.name
     return instance
+
+
+def episodes_log_path(output: Path) -> Path:
+    """Where a build asked for a report keeps its episodes: `<output>.episodes.jsonl`."""
+    return output.with_name(output.name + ".episodes.jsonl")
 
 
 def make_pipeline(config: ExperimentConfig, base_dir: Path) -> Pipeline:
@@ -69,6 +80,7 @@ def make_pipeline(config: ExperimentConfig, base_dir: Path) -> Pipeline:
         filters=[instantiate("filters", r, f"filters[{i}]", ctx) for i, r in enumerate(filters)],  # type: ignore[misc]
         format=instantiate("formats", PluginRef.model_validate(config.format), "format", ctx),  # type: ignore[arg-type]
         ctx=ctx,
+        episodes_log=episodes_log_path(ctx.path(config.output)) if config.report else None,
     )
 
 
@@ -113,6 +125,7 @@ def _drop_counted(pipeline: Pipeline, stream: Iterator[Episode | Dropped]) -> It
     for item in stream:
         if isinstance(item, Dropped):
             pipeline.stats.drop(item.filter, item.reason, item.episode.id, item.detail)
+            _log_episode(pipeline, item.episode, (item.filter, item.reason, item.detail))
         else:
             yield item
 
@@ -120,18 +133,49 @@ def _drop_counted(pipeline: Pipeline, stream: Iterator[Episode | Dropped]) -> It
 def run(pipeline: Pipeline, output: Path) -> BuildStats:
     """Build and write `output` atomically; every row is validated before it is written."""
     stats = pipeline.stats
-    with atomic_writer(output) as handle:
+    log_file = atomic_writer(pipeline.episodes_log) if pipeline.episodes_log else contextlib.nullcontext()
+    with atomic_writer(output) as handle, log_file as log:
+        pipeline._log = log
         for episode in filtered(pipeline, episodes(pipeline)):
             try:
                 row = pipeline.format.encode(episode)
             except FormatError as exc:
                 stats.drop("format", "cannot be written in this format", episode.id, str(exc))
+                _log_episode(pipeline, episode, ("format", "cannot be written in this format", str(exc)))
                 continue
             problems = pipeline.format.validate(row)
             if problems:
                 stats.drop("format", "invalid row", episode.id, problems[0])
+                _log_episode(pipeline, episode, ("format", "invalid row", problems[0]))
                 continue
             handle.write(orjson.dumps(row) + b"\n")
             stats.written += 1
-            stats.tokens += episode_tokens(episode)
+            tokens = episode_tokens(episode)
+            stats.tokens += tokens
+            _log_episode(pipeline, episode, None, tokens)
+        _log_episodeless_drops(pipeline)
+        pipeline._log = None
     return stats
+
+
+def _log_episode(pipeline: Pipeline, episode: Episode, drop: tuple[str, str, str] | None, tokens: int | None = None) -> None:
+    if pipeline._log is None:
+        return
+    row: dict[str, Any] = {"status": "kept" if drop is None else "dropped", "id": episode.id}
+    if drop is not None:
+        row.update(filter=drop[0], reason=drop[1], detail=drop[2])
+        pipeline._logged_drops.add(episode.id)
+    if tokens is not None:
+        row["tokens"] = tokens
+    row["episode"] = episode.model_dump(mode="json", exclude_defaults=True)
+    pipeline._log.write(orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+
+
+def _log_episodeless_drops(pipeline: Pipeline) -> None:
+    """Drops made before an episode existed (e.g. a transcriber giving up on an interval)."""
+    if pipeline._log is None:
+        return
+    for episode_id, flt, reason, detail in pipeline.stats.dropped_episodes:
+        if episode_id not in pipeline._logged_drops:
+            row = {"status": "dropped", "id": episode_id, "filter": flt, "reason": reason, "detail": detail, "episode": None}
+            pipeline._log.write(orjson.dumps(row) + b"\n")

@@ -1,0 +1,107 @@
+"""The images of the report: a small WebP thumbnail of every frame, and the full-size image.
+
+- `link` (default): thumbnails go to `<report stem>_files/` beside the page; the full-size image
+  is the recorded frame itself, referenced by a relative URL (nothing is copied).
+- `embed`: thumbnail and a downscaled full image are inlined as data URIs, so the page is one
+  file that can be mailed around (bigger; meant for small builds).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from PIL import Image, UnidentifiedImageError
+
+FrameMode = Literal["link", "embed"]
+THUMB_SIZE = (320, 320)
+EMBED_FULL_SIZE = (1280, 1280)
+
+
+@dataclass(frozen=True)
+class FrameImage:
+    thumb: str  # URL of the thumbnail
+    full: str  # URL of the full-size image
+    width: int  # of the original frame, the coordinate space of clicks and OCR boxes
+    height: int
+
+
+class FrameStore:
+    def __init__(self, report: Path, mode: FrameMode = "link", workers: int = 2) -> None:
+        self.report_dir = report.parent
+        self.assets = report.with_name(report.stem + "_files")
+        self.mode = mode
+        self.workers = workers
+        self.images: dict[Path, FrameImage | None] = {}
+        self.problems: list[str] = []
+
+    def prepare(self, sources: list[Path]) -> None:
+        """Make the images of every frame, a few at a time (Pillow releases the GIL)."""
+        todo = list(dict.fromkeys(s for s in sources if s not in self.images))
+        if self.mode == "link" and todo:
+            self.assets.mkdir(parents=True, exist_ok=True)
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            for source, image in zip(todo, pool.map(self._make, todo)):
+                self.images[source] = image
+        if self.mode == "link" and self.assets.is_dir():
+            self._prune()
+
+    def get(self, source: Path) -> FrameImage | None:
+        if source not in self.images:
+            self.prepare([source])
+        return self.images[source]
+
+    def _thumb_path(self, source: Path) -> Path:
+        return self.assets / (hashlib.sha1(str(source).encode()).hexdigest()[:20] + ".webp")
+
+    def _url(self, path: Path) -> str:
+        return quote(Path(os.path.relpath(path, self.report_dir)).as_posix())
+
+    def _make(self, source: Path) -> FrameImage | None:
+        try:
+            with Image.open(source) as image:
+                width, height = image.size
+                if self.mode == "embed":
+                    return FrameImage(_data_uri(image, THUMB_SIZE, 60), _data_uri(image, EMBED_FULL_SIZE, 75), width, height)
+                thumb = self._thumb_path(source)
+                if not (thumb.exists() and thumb.stat().st_mtime >= source.stat().st_mtime):
+                    _save_webp(image, THUMB_SIZE, 70, thumb)
+                return FrameImage(self._url(thumb), self._url(source), width, height)
+        except FileNotFoundError:
+            self.problems.append(f"{source}: frame file not found; shown as missing")
+        except (OSError, UnidentifiedImageError, ValueError) as exc:
+            self.problems.append(f"{source}: cannot read the frame ({str(exc).splitlines()[0][:120]}); shown as missing")
+        return None
+
+    def _prune(self) -> None:
+        """Drop thumbnails of an earlier report that this one no longer uses."""
+        used = {self._thumb_path(s).name for s, image in self.images.items() if image is not None}
+        for old in self.assets.glob("*.webp"):
+            if old.name not in used:
+                old.unlink(missing_ok=True)
+
+
+def _scaled(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    if image.mode not in ("RGB", "RGBA"):
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    small = image.copy()
+    small.thumbnail(size, Image.Resampling.LANCZOS)
+    return small
+
+
+def _save_webp(image: Image.Image, size: tuple[int, int], quality: int, target: Path) -> None:
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    _scaled(image, size).save(tmp, "WEBP", quality=quality, method=4)
+    os.replace(tmp, target)
+
+
+def _data_uri(image: Image.Image, size: tuple[int, int], quality: int) -> str:
+    buffer = io.BytesIO()
+    _scaled(image, size).save(buffer, "WEBP", quality=quality, method=4)
+    return "data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
