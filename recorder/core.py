@@ -24,12 +24,14 @@ from typing import Any, Callable
 from toolbox.core.session import SCHEMA_VERSION, SessionMeta
 
 from .config import Hotkey, RecorderConfig
-from .frames import FramePipeline, Screen
+from .frames import FramePipeline, Grab, Screen
 from .keys import MODIFIER_GROUP, describe
 from .window import UNKNOWN, WindowInfo, open_tracker
 from .writer import SessionWriter, WriteError, new_session_id
 
 TICK = 0.05
+PREGRAB_INTERVAL = 1.0  # seconds between unstored grabs while active
+PRE_MAX_AGE = 1.5  # a pre-grab older than this is not used as a 'before' frame
 WINDOW_FRAME_DELAY = 0.3  # let a newly focused window paint before grabbing it
 
 
@@ -157,6 +159,8 @@ class Recorder:
         self._held_mods: set[str] = set()
         self._swallow: set[str] = set()  # key releases not to record (hotkeys, unrecorded presses)
         self._last_grab: dict[int, tuple[float, str | None]] = {}
+        self._pre: dict[int, Grab] = {}  # latest grab per monitor, stored or not
+        self._last_action = 0.0  # t of the last action event (click, key, scroll)
         self._window_frame_at: float | None = None
 
     def _begin(self) -> None:
@@ -281,23 +285,31 @@ class Recorder:
         self._flush_move()
         group = self._group
         if group is not None and (new_group or group.kind != kind or group.monitor != monitor):
-            self._close_group(capture=True)
+            self._close_group(capture=True, until=event["t"])
             group = None
         if group is None:
             self._window_frame_at = None  # the before frame shows the new window too
-            event["frame_before"] = self._capture(monitor, "idle_end" if idle_end else "before", force=idle_end)
+            # Clicks act on release, so a grab at mouse-down is still 'before'; keys and wheel
+            # notches act at once, so they use the latest grab taken before them.
+            span = None if kind == "click" or idle_end else (self._last_action, event["t"])
+            event["frame_before"] = self._capture(monitor, "idle_end" if idle_end else "before",
+                                                  force=idle_end, window=span)
             self._group = _Group(kind, event, event["t"] + self.cfg.settle, monitor)
         else:
             self._emit(group.held)
             group.held = event
             group.deadline = event["t"] + self.cfg.settle
+        self._last_action = event["t"]
 
-    def _close_group(self, capture: bool) -> None:
+    def _close_group(self, capture: bool, until: float | None = None) -> None:
+        """End the open action group; its last event gets the 'after' frame. `until`: a new
+        action starts then, so prefer a grab taken before it."""
         group, self._group = self._group, None
         if group is None:
             return
         if capture:
-            group.held["frame_after"] = self._capture(group.monitor, "after")
+            span = (group.held["t"], until) if until is not None else None
+            group.held["frame_after"] = self._capture(group.monitor, "after", window=span)
         self._emit(group.held)
 
     def _flush_move(self) -> None:
@@ -317,6 +329,7 @@ class Recorder:
             self._window_frame_at = None
             if not (self.paused or self.excluded):
                 self._capture(self._window_monitor(), "window")
+        self._pregrab(now)
 
     # hotkeys ----------------------------------------------------------------------------
     def _hotkey_stop(self, t: float) -> None:
@@ -328,6 +341,7 @@ class Recorder:
             self._flush_move()
             self._close_group(capture=False)
             self._window_frame_at = None
+            self._pre.clear()
             self.paused = True
             self._emit({"t": t, "type": "marker", "kind": "pause", "text": None})
         else:
@@ -354,6 +368,7 @@ class Recorder:
                 self._flush_move()
                 self._close_group(capture=False)  # the screen may already show the excluded window
                 self._window_frame_at = None
+                self._pre.clear()
                 self._emit({"t": now, "type": "marker", "kind": "redacted", "text": "excluded window focused"})
             self.excluded = True
             return
@@ -369,13 +384,45 @@ class Recorder:
             return self.screen.monitor_at(b[0] + b[2] // 2, b[1] + b[3] // 2)
         return self.screen.monitor_at(*self._pos) if self._pos else 0
 
-    def _capture(self, monitor: int, reason: str, force: bool = False, unique: bool = False) -> str | None:
+    def _capture(self, monitor: int, reason: str, force: bool = False, unique: bool = False,
+                 window: tuple[float, float] | None = None) -> str | None:
+        """The frame for `reason`. With `window=(since, until)`, a pre-grab taken in that span is
+        used instead of grabbing now (a key's echo is on screen within milliseconds, so a grab
+        taken after the key press is no longer 'before')."""
         now = time.time()
+        pre = self._pre.get(monitor)
+        if window is not None and pre is not None and window[0] <= pre.t < window[1] and now - pre.t <= PRE_MAX_AGE:
+            file = self.frames.store(pre, reason)
+            self._last_grab[monitor] = (pre.t, file)
+            return file
         last = self._last_grab.get(monitor)
         if not force and last is not None and last[1] is not None and now - last[0] < self.cfg.min_frame_interval:
             return last[1]
         if unique:
             self.frames.forget(monitor)
-        file = self.frames.capture(monitor, reason, now)
-        self._last_grab[monitor] = (now, file)
+        grab = self.frames.grab(monitor)
+        file = self.frames.store(grab, reason)
+        self._keep_pre(grab)
+        self._last_grab[monitor] = (grab.t, file)
         return file
+
+    def _keep_pre(self, grab: Grab) -> None:
+        if self.frames.is_stored(grab):
+            grab.raw = b""  # store() will only need the checksum to name the stored file
+        self._pre[grab.monitor] = grab
+
+    def _pregrab(self, now: float) -> None:
+        """While the person is active (not idle, paused or excluded, no action open), keep a
+        grab at most PREGRAB_INTERVAL old in memory: the 'before' frame for the next key or
+        scroll. Not stored unless used."""
+        if self.paused or self._group is not None or now - self._last_input >= self.cfg.idle:
+            return
+        latest = max((g.t for g in self._pre.values()), default=0.0)
+        if now - latest < PREGRAB_INTERVAL:
+            return
+        if self._patterns:
+            self._check_window(now)  # never keep a grab of an excluded window
+        if self.excluded:
+            return
+        monitor = self.screen.monitor_at(*self._pos) if self._pos else self._window_monitor()
+        self._keep_pre(self.frames.grab(monitor))

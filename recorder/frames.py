@@ -1,4 +1,4 @@
-"""Frames: grab + hash on the caller's thread (cheap: ~10 ms at 1080p), compress + write on one
+"""Frames: grab + checksum on the caller's thread (cheap: a few ms at 1080p), hash + compress + write on one
 encoder worker. When the encoder falls behind, new frames are dropped and counted; the caller
 never waits, so input processing never stalls on encoding."""
 from __future__ import annotations
@@ -10,12 +10,24 @@ import queue
 import sys
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Callable
 
 from toolbox.core.session import Monitor
 
 from .writer import SessionWriter, WriteError
+
+
+@dataclass
+class Grab:
+    """One screenshot, not yet stored: BGRA bytes at physical resolution + a fast checksum."""
+
+    t: float
+    monitor: int
+    raw: bytes
+    size: tuple[int, int]
+    crc: int
 
 
 @dataclass
@@ -91,28 +103,40 @@ class FramePipeline:
         self._thread = threading.Thread(target=self._run, name="frame-encoder", daemon=True)
         self._thread.start()
 
-    def capture(self, monitor: int, reason: str, t: float | None = None) -> str | None:
-        """Grab now. Returns the frame file (a new one, or the previous one if the screen is
-        identical), or None if it had to be dropped."""
+    def grab(self, monitor: int) -> Grab:
         started = time.perf_counter()
-        t = time.time() if t is None else t
+        t = time.time()
         raw, size = self.screen.grab(monitor)
-        digest = hashlib.sha1(raw).hexdigest()[:16]
+        crc = zlib.crc32(raw)
         self.grab_seconds += time.perf_counter() - started
-        last = self._last.get(monitor)
-        if last and last[0] == digest:
+        return Grab(t, monitor, raw, size, crc)
+
+    def is_stored(self, grab: Grab) -> bool:
+        last = self._last.get(grab.monitor)
+        return last is not None and last[0] == grab.crc
+
+    def store(self, grab: Grab, reason: str) -> str | None:
+        """Queue a grab for encoding. Returns its frame file (or the previous file if the screen
+        is identical to the monitor's last stored frame), or None if it had to be dropped."""
+        last = self._last.get(grab.monitor)
+        if last and last[0] == grab.crc:
             self.duplicates += 1
             return last[1]
         self._seq += 1
         file = f"frames/{self._seq:06d}.{self.fmt}"
-        out = size if self.scale >= 1.0 else (max(1, round(size[0] * self.scale)), max(1, round(size[1] * self.scale)))
+        w, h = grab.size
+        out = grab.size if self.scale >= 1.0 else (max(1, round(w * self.scale)), max(1, round(h * self.scale)))
         try:
-            self._queue.put_nowait(_Job(file, raw, size, out, t, monitor, reason, digest))
+            self._queue.put_nowait(_Job(file, grab.raw, grab.size, out, grab.t, grab.monitor, reason, ""))
         except queue.Full:
             self.dropped += 1
             return None
-        self._last[monitor] = (digest, file)
+        self._last[grab.monitor] = (grab.crc, file)
         return file
+
+    def capture(self, monitor: int, reason: str) -> str | None:
+        """Grab now and store (see `store`)."""
+        return self.store(self.grab(monitor), reason)
 
     def forget(self, monitor: int) -> None:
         """Store the next grab of this monitor even if identical (start and end frames)."""
@@ -156,6 +180,7 @@ class FramePipeline:
                 continue
             started = time.perf_counter()
             try:
+                job.hash = hashlib.sha1(job.raw).hexdigest()[:16]
                 data = self.encode(job)
                 self.writer.write_frame(job.file.split("/", 1)[1], data)
             except WriteError as exc:

@@ -130,6 +130,8 @@ def test_typing_clicks_and_frames_then_ctrl_c(x11: XServer, rec_factory) -> None
     ordered = of(s.events, "frame")
     assert ordered[0].reason == "start" and ordered[-1].reason == "end"
     assert len({f.hash for f in ordered}) >= 2
+    # 'before' means before: the first key's frame is the screen before anything was typed.
+    assert keys[0].frame_before == ordered[0].file
     assert len(ordered) == len(list((s.path / "frames").iterdir()))  # each stored once
     # Private: folders 0700, files 0600.
     assert stat.S_IMODE(s.path.stat().st_mode) == 0o700
