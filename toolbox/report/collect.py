@@ -191,7 +191,7 @@ def episode_frames(episode: Episode) -> list[FrameFile]:
             index.by_path[str(frame.source)] = i
             index.by_path[ref.get("path") or ref.get("file")] = i
     _add_marks(index, meta.get("actions") or [])
-    _add_ocr(index, meta.get("ocr"), meta.get("ocr_frame"))
+    _add_ocr(index, meta.get("ocr"), meta.get("main_frame") or meta.get("ocr_frame"))
     return index.frames
 
 
@@ -206,11 +206,15 @@ def _add_marks(index: FrameIndex, actions: list[Any]) -> None:
             where = index.at_time(_num(action.get("t")))
         if where is None:
             continue
-        fx, fy = index.to_frame(where, x, y)
+        frame_xy = _num(action.get("frame_x")), _num(action.get("frame_y"))
+        if frame_xy[0] is not None and frame_xy[1] is not None and where == index.find(_frame_key(action.get("frame_before"))):
+            fx, fy = frame_xy  # the task mapped the point onto its frame (monitor offset, scale)
+        else:
+            fx, fy = index.to_frame(where, x, y)
         mark: dict[str, Any] = {"n": number, "kind": str(action.get("kind") or "click"), "x": round(fx, 1), "y": round(fy, 1)}
         x2, y2 = _num(action.get("x2")), _num(action.get("y2"))
         if x2 is not None and y2 is not None:
-            mark["x2"], mark["y2"] = (round(v, 1) for v in index.to_frame(where, x2, y2))
+            mark["x2"], mark["y2"] = round(fx + x2 - x, 1), round(fy + y2 - y, 1)  # the drag's end, same offset
         if action.get("target"):
             mark["target"] = str(action["target"])
         index.frames[where].marks.append(mark)
@@ -297,6 +301,7 @@ def episode_view(entry: LoggedEpisode, episode: Episode | None) -> dict[str, Any
         interval=[float(v) for v in interval] if all(_num(v) is not None for v in interval) else None,
         index=meta.get("interval") if isinstance(meta.get("interval"), int) else None,
         task=meta.get("task") if isinstance(meta.get("task"), str) else None,
+        cut=meta.get("cut") if isinstance(meta.get("cut"), str) else None,
         windows=windows,
         apps=[str(a) for a in meta.get("apps") or [] if a],
         system=episode.system,

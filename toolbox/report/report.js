@@ -25,6 +25,11 @@ function s(tag, attrs, ...children) {
   return el;
 }
 
+function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+}
+
 function setAttrs(el, attrs) {
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value === null || value === undefined || value === false) continue;
@@ -35,7 +40,7 @@ function setAttrs(el, attrs) {
 }
 
 function append(el, children) {
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -70,15 +75,15 @@ function renderSummary() {
     const isCost = /cost|usd/i.test(key) && typeof value === "number";
     cards.push([key.replace(/_/g, " "), isCost ? `$${value.toFixed(value < 1 ? 4 : 2)}` : value, key.startsWith("llm") ? "LLM" : "", isCost ? "cost" : ""]);
   }
-  $("cards").replaceChildren(...cards.map(([label, value, note, cls]) =>
+  fill($("cards"), ...cards.map(([label, value, note, cls]) =>
     h("div", { class: `card ${cls || ""}`, "data-key": label },
       h("div", { class: "value", text: typeof value === "number" ? fmtInt(value) : value ?? "–" }),
       h("div", { class: "label", text: label }),
       note ? h("div", { class: "note", text: note }) : null)));
 
   const body = $("drops").tBodies[0];
-  if (!drops.length) body.replaceChildren(h("tr", {}, h("td", { colspan: 3, class: "muted", text: "nothing was dropped" })));
-  else body.replaceChildren(...drops.map((d, i) => h("tr", { id: `drop-${i}` },
+  if (!drops.length) fill(body, h("tr", {}, h("td", { colspan: 3, class: "muted", text: "nothing was dropped" })));
+  else fill(body, ...drops.map((d, i) => h("tr", { id: `drop-${i}` },
     h("td", { text: d.filter }),
     h("td", {}, h("a", { href: "#", class: "reason-link", text: d.reason, onclick: (ev) => { ev.preventDefault(); setFilter("reason", `${d.filter}: ${d.reason}`); } })),
     h("td", { class: "num", text: fmtInt(d.count) }))));
@@ -91,7 +96,7 @@ function renderSummary() {
     const box = $("problems");
     box.hidden = false;
     box.querySelector("summary").textContent = `${problems.length} problem${problems.length === 1 ? "" : "s"} while reading the input or making the report`;
-    box.querySelector("ul").replaceChildren(...problems.map((p) => h("li", { text: p })));
+    fill(box.querySelector("ul"), ...problems.map((p) => h("li", { text: p })));
   }
 }
 
@@ -103,14 +108,14 @@ function countDrops() {
 
 function renderHistogram({ edges, counts }) {
   const box = $("histogram");
-  if (!counts.length) { box.replaceChildren(h("p", { class: "muted", text: "no written episodes" })); return; }
+  if (!counts.length) { fill(box, h("p", { class: "muted", text: "no written episodes" })); return; }
   const W = 520, H = 150, pad = 24, max = Math.max(...counts), bw = (W - pad) / counts.length;
   const bars = counts.map((c, i) => {
     const bh = c ? Math.max(2, (c / max) * (H - pad - 8)) : 0;
     return s("rect", { x: pad + i * bw + 1, y: H - pad - bh, width: Math.max(1, bw - 2), height: bh, class: "bar" },
       s("title", { text: `${fmtInt(edges[i])}–${fmtInt(edges[i + 1] - 1)} tokens: ${c} episode${c === 1 ? "" : "s"}` }));
   });
-  box.replaceChildren(s("svg", { viewBox: `0 0 ${W} ${H}`, class: "hist", role: "img", "aria-label": "token histogram" },
+  fill(box, s("svg", { viewBox: `0 0 ${W} ${H}`, class: "hist", role: "img", "aria-label": "token histogram" },
     s("line", { x1: pad, y1: H - pad, x2: W, y2: H - pad, class: "axis" }),
     s("text", { x: pad, y: H - 8, class: "tick", text: fmtInt(edges[0]) }),
     s("text", { x: W, y: H - 8, class: "tick end", text: fmtInt(edges[edges.length - 1]) }),
@@ -173,7 +178,7 @@ function renderList() {
   state.page = Math.min(state.page, pages - 1);
   const rows = filtered.slice(state.page * PAGE_SIZE, (state.page + 1) * PAGE_SIZE);
   const current = currentId();
-  $("list").tBodies[0].replaceChildren(...(rows.length ? rows.map((ep) => listRow(ep, ep.id === current)) :
+  fill($("list").tBodies[0], ...(rows.length ? rows.map((ep) => listRow(ep, ep.id === current)) :
     [h("tr", {}, h("td", { colspan: 7, class: "muted", text: "no episode matches" }))]));
   $("count").textContent = filtered.length === EPISODES.length ? `${fmtInt(EPISODES.length)} episodes` : `${fmtInt(filtered.length)} of ${fmtInt(EPISODES.length)} episodes`;
   $("page").textContent = `page ${state.page + 1} of ${pages}`;
@@ -219,19 +224,20 @@ function renderDetail(scroll) {
   const id = currentId();
   const box = $("detail");
   const ep = id === null ? null : BY_ID.get(id);
-  if (!ep) { box.hidden = true; box.replaceChildren(); return; }
+  if (!ep) { box.hidden = true; fill(box); return; }
   box.hidden = false;
   box.classList.toggle("show-ocr", state.showOcr);
   const meta = [
     ep.session && ["session", ep.session],
     ep.interval && ["interval", `${day(ep.interval[0])} ${clock(ep.interval[0])}–${clock(ep.interval[1])} UTC (${secs(ep.interval[1] - ep.interval[0])})`],
     ep.task && ["task", ep.task],
+    ep.cut && ["interval cut by", ep.cut],
     (ep.windows || []).length && ["windows", ep.windows.join(" · ")],
     (ep.apps || []).length && ["apps", ep.apps.join(", ")],
     ep.source && ep.source.path && ["source", `${ep.source.path}${ep.source.line ? ":" + ep.source.line : ""}`],
     ["tokens", fmtInt(ep.tokens)],
   ].filter(Boolean);
-  box.replaceChildren(
+  fill(box,
     h("div", { class: "detail-head" },
       h("span", { class: `badge ${ep.status}`, text: ep.status }),
       h("h2", { text: ep.title || "(no user message)" }),
@@ -344,7 +350,7 @@ function openLightbox(ep, i) {
   $("lb-ocr").checked = state.showOcr;
   const stage = $("lb-stage");
   stage.classList.toggle("show-ocr", state.showOcr);
-  stage.replaceChildren(h("div", { class: "frame-box full", style: `aspect-ratio: ${f.w} / ${f.h}` },
+  fill(stage, h("div", { class: "frame-box full", style: `aspect-ratio: ${f.w} / ${f.h}` },
     h("img", { src: f.full, alt: f.name, width: f.w, height: f.h }), overlay(f)));
   $("lightbox").hidden = false;
   $("lb-close").focus();
@@ -352,7 +358,7 @@ function openLightbox(ep, i) {
 
 function closeLightbox() {
   $("lightbox").hidden = true;
-  $("lb-stage").replaceChildren();
+  fill($("lb-stage"));
 }
 
 // ---------------------------------------------------------------------------------------------

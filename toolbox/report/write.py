@@ -71,6 +71,10 @@ def write_report(
     result.episodes = len(views)
     result.kept = sum(v["status"] == "kept" for v in views)
     result.dropped = result.episodes - result.kept
+    sessions = timelines(views, session_paths)
+    for view in views:  # an interval's task is its session's label unless the task said otherwise
+        if not view.get("task") and view.get("session") in sessions:
+            view["task"] = sessions[view["session"]]["task"]
     kept_tokens = [v["tokens"] for v in views if v["status"] == "kept" and isinstance(v.get("tokens"), int)]
     data = {
         "title": title or (f"datamakr build: {output.name}" if output else "datamakr build"),
@@ -80,7 +84,7 @@ def write_report(
         "summary": stats,
         "histogram": token_histogram(kept_tokens),
         "episodes": views,
-        "sessions": timelines(views, session_paths),
+        "sessions": sessions,
         "problems": result.problems[:MAX_PROBLEMS],
     }
     page = (
