@@ -125,3 +125,35 @@ def make_sample_build(root: Path, episodes: int = 12, sessions: int = 2, frames_
         "skipped": {}, "problems": [], "written": kept, "tokens": 180 * kept,
         "llm_cost_usd": 0.0123, "llm_requests": kept + dropped}))
     return SampleBuild(output, stats, log, session_dirs, kept, dropped)
+
+
+def make_sample_session(root: Path, session_id: str = "20260401T090000Z-test") -> Path:
+    """A small recorded session on disk (session.json, events.jsonl, PNG and WebP frames) with three
+    bursts of activity 18 s apart: click + typing, a lone click, click + typing again (so a build
+    with exact_dedupe and quality(min_turns=5) keeps one interval and drops two, for two reasons)."""
+    folder = root / session_id
+    (folder / "frames").mkdir(parents=True, exist_ok=True)
+    t0 = 1775034000.0
+    (folder / "session.json").write_bytes(orjson.dumps({
+        "schema_version": 1, "id": session_id, "started_at": t0, "ended_at": t0 + 60, "platform": "linux",
+        "monitors": [{"index": 0, "left": 0, "top": 0, "width": 640, "height": 400}], "recorder": {}, "task": "File the expense report"}))
+    events: list[dict] = [{"t": t0 + 1, "type": "window", "title": "Expenses - Browser", "app": "firefox", "bounds": [0, 0, 640, 400]}]
+
+    def frame(n: int, t: float, reason: str, ext: str) -> str:
+        rel = f"frames/{n:06d}{ext}"
+        draw_frame(folder / rel, (640, 400), f"Expenses - Browser ({n})", [("Submit", (100, 100, 220, 130)), ("Amount", (100, 160, 260, 190))], shade=n * 9)
+        events.append({"t": t, "type": "frame", "file": rel, "monitor": 0, "width": 640, "height": 400, "reason": reason, "hash": str(n)})
+        return rel
+
+    for k, base in enumerate([t0 + 2, t0 + 20, t0 + 40]):
+        before = frame(2 * k, base, "before", ".png")
+        events.append({"t": base + 0.1, "type": "click", "x": 160, "y": 115, "button": "left", "pressed": True, "frame_before": before})
+        events.append({"t": base + 0.2, "type": "click", "x": 160, "y": 115, "button": "left", "pressed": False})
+        if k != 1:
+            for i, char in enumerate("hello"):
+                events.append({"t": base + 1 + i * 0.1, "type": "key", "key": char, "char": char, "pressed": True})
+                events.append({"t": base + 1.05 + i * 0.1, "type": "key", "key": char, "char": char, "pressed": False})
+        frame(2 * k + 1, base + 3, "after", ".webp")
+    events.sort(key=lambda e: e["t"])
+    (folder / "events.jsonl").write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
+    return folder
