@@ -12,6 +12,8 @@ Within `min_frame_interval` of the last grab on that monitor the last frame is r
 identical to the monitor's previous frame is not stored again (FramePipeline)."""
 from __future__ import annotations
 
+import json
+import os
 import platform
 import queue
 import re
@@ -30,6 +32,7 @@ from .window import UNKNOWN, WindowInfo, open_tracker
 from .writer import SessionWriter, WriteError, new_session_id
 
 TICK = 0.05
+TIMINGS_ENV = "DATAMAKR_RECORDER_TIMINGS"  # bench: file to write input-callback durations to
 PREGRAB_INTERVAL = 1.0  # seconds between unstored grabs while active
 PRE_MAX_AGE = 1.5  # a pre-grab older than this is not used as a 'before' frame
 WINDOW_FRAME_DELAY = 0.3  # let a newly focused window paint before grabbing it
@@ -91,7 +94,7 @@ class Recorder:
         if self.listen:
             from .inputs import InputListeners
 
-            self.listeners = InputListeners(self.inputs)
+            self.listeners = InputListeners(self.inputs, measure=bool(os.environ.get(TIMINGS_ENV)))
             self.listeners.start()
         return self.writer.path
 
@@ -102,6 +105,8 @@ class Recorder:
             stopper = threading.Thread(target=self.listeners.stop, daemon=True)
             stopper.start()
             stopper.join(3.0)
+            if os.environ.get(TIMINGS_ENV):  # benchmark hook: seconds spent in each input callback
+                Path(os.environ[TIMINGS_ENV]).write_text(json.dumps(self.listeners.timings))
         self._finish.set()
         if self._thread is not None:
             self._thread.join(30.0)
