@@ -52,6 +52,8 @@ def test_every_kind_is_caught_in_a_sentence(redactor: Redactor, kind: str, value
         ("export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "[SECRET_1]"),
         ('{"client_secret": "9c1f7e2a44b05d83c6e1aa90f3b2d7e8"}', "9c1f7e2a44b05d83c6e1aa90f3b2d7e8", "[SECRET_1]"),
         ("my api key is Zq81mX0pLk27Vb93NcRt", "Zq81mX0pLk27Vb93NcRt", "[SECRET_1]"),
+        ("API_TOKEN=e5a2af69f111ea25bcb26ee8f4642cd1", "e5a2af69f111ea25bcb26ee8f4642cd1", "[SECRET_1]"),
+        ("send it to AT611904300234573201 and then stop", "AT611904300234573201", "[IBAN_1] and then stop"),
         ("Authorization: Bearer 7fG2kLq9XzP4mN8vR1tY6wE3", "7fG2kLq9XzP4mN8vR1tY6wE3", "[TOKEN_1]"),
         ("password = 'hunter2xyz!'", "hunter2xyz!", "[PASSWORD]"),
         ("Password: Tr0ub4dor&3", "Tr0ub4dor&3", "[PASSWORD]"),

@@ -101,8 +101,8 @@ def keyword_findings(text: str, min_entropy: float) -> Iterator[Finding]:
         value = m.group(group).strip()
         if not value or value.lower() in _NOT_VALUES or _masked(value) or value[0] in "$%{#@<&" or value.startswith("[") or "{{" in value:
             continue
-        if not quoted and (_IDENTIFIER.fullmatch(value) and (value.islower() or "." in value or "_" in value or value[:1].isupper() and value[1:].islower())):
-            continue  # `password = password`, `token = self.token`, `key: Required`
+        if not quoted and _IDENTIFIER.fullmatch(value) and ("." in value or not any(c.isdigit() for c in value)):
+            continue  # a name, not a value: `password = password`, `token = self.token`, `key: Required`
         if not quoted and text[m.end(group) : m.end(group) + 1] in ("(", "["):
             continue  # a call or subscript in code
         start, end = m.span(group)
@@ -133,10 +133,12 @@ _IBAN = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]{4}){2,7
 def iban_findings(text: str) -> Iterator[Finding]:
     for m in _IBAN.finditer(text):
         raw = m.group(1)
-        compact = raw.replace(" ", "").upper()
-        if not iban_ok(compact):
-            continue
-        yield Finding("iban", m.start(1), m.end(1), raw, "mod97")
+        while not iban_ok(raw.replace(" ", "").upper()):
+            if " " not in raw:  # the match may run into the next word ("... 3000 and"): drop it
+                break
+            raw = raw.rsplit(" ", 1)[0]
+        else:
+            yield Finding("iban", m.start(1), m.start(1) + len(raw), raw, "mod97")
 
 
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])")
@@ -191,12 +193,12 @@ class DetectSecretsEngine:
     in its line and widened to the whole token around it. Its entropy plugins flag every
     quoted word and are left out; IP addresses are not secrets here."""
 
-    def __init__(self) -> None:
+    def __init__(self, all_plugins: bool = False) -> None:
         from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
         from detect_secrets.settings import default_settings
 
         with default_settings():
-            self.plugins = [cls() for name, cls in get_mapping_from_secret_type_to_class().items() if name not in _DS_SKIP]
+            self.plugins = [cls() for name, cls in get_mapping_from_secret_type_to_class().items() if all_plugins or name not in _DS_SKIP]
 
     def find(self, text: str) -> Iterator[Finding]:
         offset = 0
