@@ -40,7 +40,7 @@ class IntervalEpisodes(Task):
         transcriber: PluginRef = Field(default_factory=lambda: PluginRef(name="heuristic"))
         ocr: PluginRef | None = Field(default_factory=lambda: PluginRef(name=DEFAULT_OCR))  # null: no OCR
         ocr_region: Literal["window", "pointer", "full"] = "window"  # what part of a frame to read
-        ocr_scale: float = Field(default=1.0, ge=0.5, le=4.0)  # upscale before reading
+        ocr_scale: float = Field(default=1.0, ge=0.5, le=4.0)  # upscale the whole region before reading
         ocr_workers: int = Field(default=0, ge=0)  # processes for OCR; 0 = one per CPU core
         near_duplicate: float = Field(default=0.0005, ge=0, le=0.1)  # thumbnail pixel share; 0 = read every frame
         result_chars: int = Field(default=600, ge=0)
