@@ -1,0 +1,132 @@
+"""Privacy for interval evidence, before a transcriber (offline or LLM) sees it: excluded
+windows dropped, passwords typed in sign-in contexts replaced, every text redacted with one
+map per interval, and frames for a vision model blacked out."""
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path
+from typing import Sequence
+
+from toolbox.privacy.passwords import Box, blackout, is_sign_in_context, ocr_lines, password_field_boxes
+from toolbox.privacy.redactor import PASSWORD, RedactionMap, Redactor
+from toolbox.transcribers.base import FrameRef, Interval, OcrWord
+
+
+def _matches(value: str, patterns: Sequence[str]) -> bool:
+    """Case-insensitive: a glob (`*Bank*`) if it has wildcards, else a substring."""
+    low = value.lower()
+    for pattern in patterns:
+        p = pattern.lower()
+        if (fnmatch.fnmatchcase(low, p) if any(c in p for c in "*?[") else p in low):
+            return True
+    return False
+
+
+def is_excluded(interval: Interval, exclude_windows: Sequence[str] = (), exclude_apps: Sequence[str] = ()) -> bool:
+    """True when any window the interval touched matches `exclude_windows`, or any app
+    matches `exclude_apps`: the whole interval is dropped, not just the matching part."""
+    titles = list(interval.windows) + [a.title for a in interval.actions if a.title]
+    return any(_matches(t, exclude_windows) for t in titles) or any(_matches(a, exclude_apps) for a in interval.apps)
+
+
+def redact_words(words: Sequence[OcrWord], redactor: Redactor, mapping: RedactionMap) -> list[OcrWord]:
+    """OCR words with redacted text: per line, so a secret split over words is found; the first
+    word of a finding takes the placeholder, the others of it are dropped; words inside a
+    password field become [PASSWORD]."""
+    field_boxes = password_field_boxes(words) if redactor.options.passwords else []
+    out: list[OcrWord] = []
+    for line in ocr_lines(words):
+        text = " ".join(w.text for w in line)
+        findings = redactor.find(text, mapping)
+        at = 0
+        used: set[int] = set()
+        for w in line:
+            start, end = at, at + len(w.text)
+            at = end + 1
+            hit = next((i for i, f in enumerate(findings) if start < f.end and f.start < end), None)
+            if hit is not None:
+                if hit in used:
+                    continue
+                used.add(hit)
+                f = findings[hit]
+                mapping.counts[f.kind] += 1
+                out.append(w.model_copy(update={"text": mapping.placeholder(f.kind, f.value, f.key)}))
+            elif _inside(w.box, field_boxes) and not _is_label(w.text):
+                mapping.counts["password"] += 1
+                mapping.remember("password", w.text)
+                out.append(w.model_copy(update={"text": PASSWORD}))
+            else:
+                out.append(w)
+    return out
+
+
+def _is_label(text: str) -> bool:
+    from toolbox.privacy.passwords import _PASSWORD_LABEL, _label
+
+    return bool(_PASSWORD_LABEL.match(_label(text)))
+
+
+def _inside(box: tuple[int, int, int, int], boxes: Sequence[Box]) -> bool:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return any(x0 <= cx <= x1 and y0 <= cy <= y1 for x0, y0, x1, y1 in boxes)
+
+
+def _whole_finding(text: str, redactor: Redactor) -> bool:
+    """The typed text is one e-mail address, phone or card (a user name, not a password):
+    it gets its own placeholder instead of [PASSWORD]."""
+    found = redactor.find(text)
+    return len(found) == 1 and found[0].start == 0 and found[0].end == len(text) and found[0].kind in ("email", "phone", "card", "iban")
+
+
+def redact_interval(interval: Interval, redactor: Redactor, mapping: RedactionMap | None = None) -> Interval:
+    """A copy of `interval` safe to show a model: text typed in a sign-in context is
+    `[PASSWORD]` (and remembered, so it goes wherever else it shows up), then every text
+    (titles, typed and submitted text, action targets and results, OCR words, metadata) is
+    redacted with one map."""
+    mapping = mapping if mapping is not None else RedactionMap()
+    copy = interval.model_copy(deep=True)
+    screen = interval.screen_text()  # OCR of the main frame: the first action's window
+    main_window = interval.windows[0] if interval.windows else None
+    if redactor.options.passwords:
+        for action in copy.actions:
+            title = action.title or main_window
+            nearby = screen if title == main_window else action.target
+            typed = (action.text or "").strip()
+            if action.kind == "type" and typed and is_sign_in_context(title, nearby) and not _whole_finding(typed, redactor):
+                mapping.remember("password", typed)
+                mapping.counts["password"] += 1
+                action.text = PASSWORD
+    red = redactor.redact
+    copy.screen_words = redact_words(copy.screen_words, redactor, mapping)
+    copy.windows = [red(t, mapping) for t in copy.windows]
+    copy.typed_text = red(copy.typed_text, mapping)
+    copy.submitted = red(copy.submitted, mapping) if copy.submitted else copy.submitted
+    copy.task = red(copy.task, mapping) if copy.task else copy.task
+    for action in copy.actions:
+        for name in ("text", "title", "target", "result"):
+            value = getattr(action, name)
+            if value and value != PASSWORD:
+                setattr(action, name, red(value, mapping))
+    copy.metadata = redactor.redact_data(copy.metadata, mapping)
+    if "ocr" in copy.metadata:  # the report's copy of the OCR words
+        copy.metadata["ocr"] = [{"text": w.text, "box": list(w.box), "conf": w.conf, "mid": list(w.mid)} for w in copy.screen_words]
+    return copy
+
+
+def blacked_out_frame(frame: FrameRef, words: Sequence[OcrWord], redactor: Redactor, mapping: RedactionMap, out_dir: Path) -> FrameRef:
+    """A copy of `frame` (written under `out_dir`, a 0700 folder) with password fields and
+    redacted words blacked out; the FrameRef returned points at it. `words` are the frame's
+    OCR words, unredacted."""
+    from PIL import Image
+
+    from toolbox.privacy.passwords import sensitive_word_boxes
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(out_dir, 0o700)
+    boxes = password_field_boxes(words) + sensitive_word_boxes(words, redactor, mapping)
+    target = out_dir / f"{Path(frame.path).stem}-{frame.hash or 'x'}-redacted.png"
+    with Image.open(frame.path) as image:
+        blackout(image, boxes).save(target)
+    os.chmod(target, 0o600)
+    return frame.model_copy(update={"path": str(target)})
