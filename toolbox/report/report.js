@@ -155,9 +155,12 @@ function matches(ep) {
   if (state.window && !(ep.windows || []).includes(state.window)) return false;
   if (state.task && ep.task !== state.task) return false;
   if (state.reason && reasonKey(ep) !== state.reason) return false;
-  if (state.q) return state.q.split(/\s+/).every((word) => ep._text.includes(word));
+  if (state.q) return queryTerms(state.q).every((term) => ep._text.includes(term));
   return true;
 }
+
+// words must all appear, anywhere; "quoted words" must appear together
+const queryTerms = (q) => (q.match(/"[^"]+"|\S+/g) || []).map((t) => t.replace(/^"|"$/g, ""));
 
 function setFilter(key, value) {
   state[key] = value;
