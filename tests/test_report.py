@@ -67,7 +67,7 @@ def test_build_report_page_shows_kept_and_dropped_episodes_with_thumbnails(real_
     assert frames and not any(f.get("missing") for f in frames)
     for frame in frames:
         thumb = real_build / "out" / frame["thumb"]
-        assert thumb.suffix == ".webp" and max(Image.open(thumb).size) <= 320
+        assert thumb.suffix == ".webp" and max(Image.open(thumb).size) <= 400
         assert (real_build / "out" / frame["full"]).resolve().is_file()  # the recorded frame, referenced in place
     clicks = [m for f in frames for m in f["marks"]]
     assert clicks and all((m["x"], m["y"]) == (160, 115) for m in clicks)

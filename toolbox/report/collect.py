@@ -265,6 +265,15 @@ def first_user_text(episode: Episode) -> str:
     return ""
 
 
+def gist(episode: Episode, limit: int = 160) -> str:
+    """What the episode did, in one line: its tool calls, then the assistant's last words."""
+    calls = [c.name for t in episode.turns for c in t.tool_calls]
+    last = next((t.content for t in reversed(episode.turns) if t.role == "assistant" and t.content), "")
+    parts = [" → ".join(calls[:6]) + (" …" if len(calls) > 6 else "") if calls else "", " ".join(last.split())]
+    text = " · ".join(p for p in parts if p)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def turns_view(episode: Episode) -> list[dict[str, Any]]:
     out = []
     for turn in episode.turns:
@@ -297,6 +306,7 @@ def episode_view(entry: LoggedEpisode, episode: Episode | None) -> dict[str, Any
     windows = [str(w) for w in meta.get("windows") or [] if w]
     view.update(
         title=first_user_text(episode)[:200],
+        gist=gist(episode),
         session=meta.get("session") or episode.source.session,
         interval=[float(v) for v in interval] if all(_num(v) is not None for v in interval) else None,
         index=meta.get("interval") if isinstance(meta.get("interval"), int) else None,

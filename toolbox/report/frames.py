@@ -20,7 +20,8 @@ from urllib.parse import quote
 from PIL import Image, UnidentifiedImageError
 
 FrameMode = Literal["link", "embed"]
-THUMB_SIZE = (320, 320)
+THUMB_SIZE = (400, 400)  # shown ~350 CSS px wide
+THUMB_QUALITY = 70
 EMBED_FULL_SIZE = (1280, 1280)
 
 
@@ -58,7 +59,8 @@ class FrameStore:
         return self.images[source]
 
     def _thumb_path(self, source: Path) -> Path:
-        return self.assets / (hashlib.sha1(str(source).encode()).hexdigest()[:20] + ".webp")
+        key = f"{source}\x1f{THUMB_SIZE}\x1f{THUMB_QUALITY}"  # a new size or quality makes new files
+        return self.assets / (hashlib.sha1(key.encode()).hexdigest()[:20] + ".webp")
 
     def _url(self, path: Path) -> str:
         return quote(Path(os.path.relpath(path, self.report_dir)).as_posix())
@@ -71,7 +73,7 @@ class FrameStore:
                     return FrameImage(_data_uri(image, THUMB_SIZE, 60), _data_uri(image, EMBED_FULL_SIZE, 75), width, height)
                 thumb = self._thumb_path(source)
                 if not (thumb.exists() and thumb.stat().st_mtime >= source.stat().st_mtime):
-                    _save_webp(image, THUMB_SIZE, 70, thumb)
+                    _save_webp(image, THUMB_SIZE, THUMB_QUALITY, thumb)
                 return FrameImage(self._url(thumb), self._url(source), width, height)
         except FileNotFoundError:
             self.problems.append(f"{source}: frame file not found; shown as missing")

@@ -196,6 +196,7 @@ function listRow(ep, selected) {
     onkeydown: (ev) => { if (ev.key === "Enter") openEpisode(ep.id); } },
     h("td", {}, h("span", { class: `badge ${ep.status}`, text: ep.status })),
     h("td", { class: "ep" }, h("div", { class: "ep-title", text: ep.title || "(no user message)" }),
+      ep.gist ? h("div", { class: "ep-gist small", text: ep.gist }) : null,
       h("div", { class: "muted small", text: [ep.id, ep.session, when].filter(Boolean).join(" · ") })),
     h("td", { class: "small", text: (ep.windows || []).join(", ") }),
     h("td", { class: "num", text: (ep.turns || []).length }),
