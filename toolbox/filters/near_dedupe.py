@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import string
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable, Iterator, Literal
+from typing import Callable, Iterable, Iterator, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -86,34 +86,54 @@ def near_duplicate_clusters(texts: list[str], options: NearDedupeOptions | None 
     parent = list(range(n))
     if n < 2:
         return parent
-    norm = [normalize(t) for t in texts]
+    words, counts = token_hashes(texts, workers)
 
-    # exact copies after normalization: fold onto the first, only representatives go on
-    first: dict[str, int] = {}
-    reps: list[int] = []
-    for i, t in enumerate(norm):
-        j = first.setdefault(t, i)
-        if j == i:
-            reps.append(i)
-        else:
-            parent[i] = j
+    # texts with the same words in the same order: only the first goes through LSH; each copy
+    # is compared with the first and with the previous copy
+    key = sequence_keys(words, counts)
+    order = np.lexsort((np.arange(n), key))
+    new_group = np.ones(n, dtype=bool)
+    new_group[1:] = key[order[1:]] != key[order[:-1]]
+    copies = ~new_group
+    group_first = order[np.flatnonzero(new_group)][np.cumsum(new_group) - 1]
+    pairs = [np.stack([group_first[copies], order[copies]]), np.stack([order[:-1][copies[1:]], order[1:][copies[1:]]])]
 
+    reps = np.sort(order[new_group])
     if len(reps) > 1:
-        rep_texts = [norm[i] for i in reps]
-        sig = minhash_signatures(rep_texts, opts, workers)
-        left, right = candidate_pairs(sig, opts)
-        if len(left):
-            scores = process.cpdist(
-                [rep_texts[i] for i in left.tolist()],
-                [rep_texts[j] for j in right.tolist()],
-                scorer=SCORERS[opts.scorer],
-                score_cutoff=opts.threshold,
-                workers=workers,
-            )
-            hit = scores >= opts.threshold
-            reps_arr = np.asarray(reps)
-            _union_all(parent, reps_arr[left[hit]].tolist(), reps_arr[right[hit]].tolist())
+        keep = np.zeros(n, dtype=bool)
+        keep[reps] = True
+        shingles, offsets = shingle_hashes(words[np.repeat(keep, counts)], counts[reps], opts.ngram, opts.seed)
+        left, right = candidate_pairs(minhash_signatures(shingles, offsets, opts, workers), opts)
+        pairs.append(np.stack([reps[left], reps[right]]))
+    both = np.concatenate(pairs, axis=1)
+    both = np.unique(both[0] * n + both[1])  # sorted, so the scores do not depend on anything else
+    left, right = both // n, both % n
+    if len(left):
+        norm = {i: normalize(texts[i]) for i in np.unique(np.concatenate([left, right])).tolist()}
+        scores = process.cpdist(
+            [norm[i] for i in left.tolist()],
+            [norm[j] for j in right.tolist()],
+            scorer=SCORERS[opts.scorer],
+            score_cutoff=opts.threshold,
+            workers=workers,
+        )
+        hit = scores >= opts.threshold
+        _union_all(parent, left[hit].tolist(), right[hit].tolist())
     return [_find(parent, i) for i in range(n)]
+
+
+def sequence_keys(words: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """A 64-bit key per text that depends on its words and their order (and the word count)."""
+    starts = np.zeros(len(counts), dtype=np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    position = np.arange(len(words), dtype=np.uint64) - np.repeat(starts, counts).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        mixed = _splitmix64(words ^ (position * np.uint64(0x9E3779B97F4A7C15)))
+        sums = np.zeros(len(counts), dtype=np.uint64)
+        nonempty = counts > 0
+        if len(words):
+            sums[nonempty] = np.add.reduceat(mixed, starts[nonempty])
+        return _splitmix64(sums ^ counts.astype(np.uint64))
 
 
 def _find(parent: list[int], i: int) -> int:
@@ -147,34 +167,36 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
     return x
 
 
-# ASCII whitespace and punctuation become spaces; other bytes (incl. UTF-8) are word bytes
-_SEPARATORS = bytes(range(0, 33)) + string.punctuation.encode()
-_TABLE = bytes.maketrans(_SEPARATORS, b" " * len(_SEPARATORS))
+# ASCII whitespace and punctuation become spaces, ASCII capitals small; other bytes (UTF-8 of
+# other scripts) are word bytes as they are
+_TABLE = bytes(32 if c <= 32 or chr(c) in string.punctuation else c + 32 if 65 <= c <= 90 else c for c in range(256))
 _BASE = np.uint64(0x100000001B3)
 _BASE_INV = np.uint64(pow(0x100000001B3, -1, 1 << 64))
 
 
-def token_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def token_hashes(texts: list[str], workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """A 64-bit hash of every word of every text, concatenated, and the word count per text.
 
     Vectorized: the texts are joined into one byte buffer, word boundaries found with numpy,
     and each word hashed as a polynomial over its bytes from prefix sums (mod 2**64), so no
-    Python object is made per word."""
+    Python object is made per word. Words are ASCII-case-folded and split at punctuation."""
     encoded = [t.encode() for t in texts]
     sizes = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
     chars = np.frombuffer(b" ".join(encoded).translate(_TABLE), dtype=np.uint8)
+    del encoded
     text_start = np.zeros(len(texts), dtype=np.int64)
     np.cumsum(sizes[:-1] + 1, out=text_start[1:])
-    word = chars != 32
-    edge = np.diff(word.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    edge = np.diff((chars != 32).view(np.int8), prepend=np.int8(0), append=np.int8(0))
     starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
+    del edge
     hashes = np.empty(len(starts), dtype=np.uint64)
     # slices of whole words of about 4 MB, to bound memory; B**k and B**-k are shared by all
     cuts = [0]
     while cuts[-1] < len(starts):
         nxt = int(np.searchsorted(starts, starts[cuts[-1]] + (1 << 22), side="left"))
         cuts.append(max(nxt, cuts[-1] + 1))
-    longest = max((int(ends[b - 1] - starts[a]) for a, b in zip(cuts, cuts[1:])), default=0)
+    spans = list(zip(cuts, cuts[1:]))
+    longest = max((int(ends[b - 1] - starts[a]) for a, b in spans), default=0)
     with np.errstate(over="ignore"):
         powers = np.full(longest + 1, _BASE, dtype=np.uint64)
         powers[0] = 1
@@ -182,83 +204,87 @@ def token_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         inverse = np.full(longest + 1, _BASE_INV, dtype=np.uint64)
         inverse[0] = 1
         np.cumprod(inverse, out=inverse)
-        for a, b in zip(cuts, cuts[1:]):
-            lo, hi = int(starts[a]), int(ends[b - 1])
-            prefix = np.zeros(hi - lo + 1, dtype=np.uint64)
+
+    def run(span: tuple[int, int]) -> None:
+        a, b = span
+        lo, hi = int(starts[a]), int(ends[b - 1])
+        prefix = np.zeros(hi - lo + 1, dtype=np.uint64)
+        with np.errstate(over="ignore"):
             np.cumsum(chars[lo:hi] * powers[: hi - lo], out=prefix[1:])
             s, e = starts[a:b] - lo, ends[a:b] - lo
             hashes[a:b] = (prefix[e] - prefix[s]) * inverse[s]
+
+    _map(run, spans, workers)
     counts = np.bincount(np.searchsorted(text_start, starts, side="right") - 1, minlength=len(texts))
     return _splitmix64(hashes), counts.astype(np.int64)
 
 
-def shingle_hashes(texts: list[str], ngram: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """32-bit hashes of every word n-gram of every text, concatenated, and the offset of each
-    text's first shingle (length len(texts) + 1). A text shorter than `ngram` words has one
-    shingle of all its words; an empty text has none."""
-    words, lengths = token_hashes(texts)
-    tokens = _splitmix64(words ^ np.uint64(seed))
+def _map(fn: Callable[[tuple[int, int]], None], spans: list[tuple[int, int]], workers: int) -> None:
+    """Run `fn` on every span, on threads (numpy lets go of the GIL in its loops)."""
+    if workers > 1 and len(spans) > 1:
+        with ThreadPoolExecutor(min(workers, len(spans))) as pool:
+            list(pool.map(fn, spans))
+    else:
+        for span in spans:
+            fn(span)
 
-    starts = np.zeros(len(texts) + 1, dtype=np.int64)
+
+def shingle_hashes(words: np.ndarray, lengths: np.ndarray, ngram: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """32-bit hashes of every word n-gram of every text (given its word hashes and word
+    counts), concatenated, and the offset of each text's first shingle (len(lengths) + 1).
+    A text shorter than `ngram` words has one shingle of all its words; an empty one none."""
+    tokens = _splitmix64(words ^ np.uint64(seed))
+    starts = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=starts[1:])
     total = int(starts[-1])
-    end_of = np.repeat(starts[1:], lengths)  # for each token, the end of its text
+    end_of = np.repeat(starts[1:], lengths)  # for each word, the end of its text
     pos = np.arange(total, dtype=np.int64)
     h = np.zeros(total, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for k in range(ngram):
-            inside = pos + k < end_of
             shifted = np.zeros(total, dtype=np.uint64)
-            shifted[: total - k] = tokens[k:] if k else tokens
-            h = h * np.uint64(0x100000001B3) + np.where(inside, shifted, np.uint64(0))
+            shifted[: total - k] = tokens[k:]
+            shifted[pos + k >= end_of] = 0  # past the end of the text
+            h = h * _BASE + shifted
     h = _splitmix64(h)
     # a shingle starts at every position with `ngram` words left, or at a short text's start
     valid = (pos + ngram <= end_of) | ((pos == np.repeat(starts[:-1], lengths)) & (np.repeat(lengths, lengths) < ngram))
     counts = np.where(lengths >= ngram, lengths - ngram + 1, np.minimum(lengths, 1))
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     return (h[valid] >> np.uint64(32)).astype(np.uint32), offsets
 
 
-def minhash_signatures(texts: list[str], opts: NearDedupeOptions, workers: int) -> np.ndarray:
-    """(len(texts), bands * rows) uint32 MinHash signatures; texts without words get unique
-    signatures so that they never collide."""
-    shingles, offsets = shingle_hashes(texts, opts.ngram, opts.seed)
+def minhash_signatures(shingles: np.ndarray, offsets: np.ndarray, opts: NearDedupeOptions, workers: int) -> np.ndarray:
+    """(texts, bands * rows) uint32 MinHash signatures from shingle hashes and per-text
+    offsets; texts without shingles get signatures no other text can share."""
     k = opts.bands * opts.rows
     rng = np.random.default_rng(opts.seed)
     a = (rng.integers(0, 2**32, size=k, dtype=np.uint64) | np.uint64(1)).astype(np.uint32)
     b = rng.integers(0, 2**32, size=k, dtype=np.uint64).astype(np.uint32)
-    n = len(texts)
+    n = len(offsets) - 1
     sig = np.empty((n, k), dtype=np.uint32)
-    counts = np.diff(offsets)
-    empty = counts == 0
+    empty = np.diff(offsets) == 0
     nonempty = np.flatnonzero(~empty)
 
-    # chunks of whole texts of about `per_chunk` shingles; each writes its own rows of `sig`
+    # spans of whole texts of about `per_chunk` shingles; each writes its own rows of `sig`
     per_chunk = max(1, (1 << 22) // k)
-    bounds = [0]
-    target = per_chunk
     cum = offsets[1:][nonempty]
+    bounds = [0]
     while bounds[-1] < len(nonempty):
+        target = int(offsets[nonempty[bounds[-1]]]) + per_chunk
         nxt = int(np.searchsorted(cum, target, side="right"))
-        nxt = max(nxt, bounds[-1] + 1)
-        bounds.append(min(nxt, len(nonempty)))
-        target = int(cum[bounds[-1] - 1]) + per_chunk
+        bounds.append(min(max(nxt, bounds[-1] + 1), len(nonempty)))
 
     def run(span: tuple[int, int]) -> None:
         docs = nonempty[span[0] : span[1]]
         lo, hi = int(offsets[docs[0]]), int(offsets[docs[-1] + 1])
-        vals = shingles[lo:hi, None] * a[None, :]
-        vals += b[None, :]
-        sig[docs] = np.minimum.reduceat(vals, offsets[docs] - lo, axis=0)
+        with np.errstate(over="ignore"):  # one row per hash function: the reduction runs along rows
+            vals = a[:, None] * shingles[None, lo:hi]
+            vals += b[:, None]
+        sig[docs] = np.minimum.reduceat(vals, offsets[docs] - lo, axis=1).T
 
-    spans = list(zip(bounds[:-1], bounds[1:]))
-    if workers > 1 and len(spans) > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(run, spans))
-    else:
-        for span in spans:
-            run(span)
+    _map(run, list(zip(bounds[:-1], bounds[1:])), workers)
     if empty.any():  # no words: a signature no other text can share
         idx = np.flatnonzero(empty).astype(np.uint64)
         sig[empty] = (_splitmix64(idx[:, None] * np.uint64(k) + np.arange(k, dtype=np.uint64)[None, :]) >> np.uint64(32)).astype(np.uint32)
