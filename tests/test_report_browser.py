@@ -202,3 +202,33 @@ def test_report_of_a_real_build_and_of_a_file_without_frames(browser: Browser, t
     assert "no frames for this episode" in page.locator("#detail .frames").inner_text()
     assert opened.errors == []
     page.close()
+
+
+DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+
+
+def test_report_of_the_demo_build_with_real_ocr(browser: Browser, tmp_path: Path) -> None:
+    """configs/demo.yaml as shipped (recorded sample session, rapidocr, heuristic transcriber),
+    with its paths pointed at the repo and the output and OCR cache into tmp_path."""
+    import yaml
+
+    config = yaml.safe_load(DEMO.read_text())
+    config["datasets"][0]["path"] = str((DEMO.parent / config["datasets"][0]["path"]).resolve())
+    config.update(output=str(tmp_path / "demo.jsonl"), cache_dir=str(tmp_path / "cache"))
+    (tmp_path / "demo.yaml").write_text(yaml.safe_dump(config))
+    report = tmp_path / "report.html"
+    assert main(["--config", str(tmp_path / "demo.yaml"), "--report", str(report), "-q"]) == 0
+    opened = Opened(browser, report)
+    page = opened.page
+    rows = page.locator("#list tbody tr.row")
+    assert rows.count() >= 2
+    ocr_boxes = 0
+    for i in range(rows.count()):
+        rows.nth(i).click()
+        expect(page.locator("#detail .msg.user")).to_have_count(1)
+        assert page.locator("#detail .frame img").count() >= 1
+        assert opened.images_loaded() == []
+        ocr_boxes += page.locator("#detail .ocr rect").count()
+    assert ocr_boxes > 0  # rapidocr read words on the frames
+    assert opened.errors == []
+    page.close()
