@@ -42,7 +42,7 @@ class NearDedupeOptions(BaseOptions):
     threshold: float = Field(90.0, ge=0, le=100, description="rapidfuzz similarity (0-100) at or above which two episodes are duplicates")
     scorer: Literal["ratio", "partial_ratio", "token_sort_ratio", "token_set_ratio", "token_ratio", "WRatio", "QRatio"] = "ratio"
     ngram: int = Field(3, ge=1, le=10, description="words per shingle")
-    bands: int = Field(24, ge=1, description="LSH bands; more bands find more candidates")
+    bands: int = Field(32, ge=1, description="LSH bands; more bands find more candidates")
     rows: int = Field(4, ge=1, le=16, description="MinHash values per band; more rows, fewer (stricter) candidates")
     window: int = Field(32, ge=1, description="in a crowded LSH bucket, compare each episode with the next `window` members only")
     seed: int = 0
