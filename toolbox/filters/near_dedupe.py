@@ -1,14 +1,16 @@
 """Near-duplicate removal: MinHash LSH blocking on word shingles, rapidfuzz verification.
 
-No all-pairs loop: every episode's text is normalized (lower case, whitespace collapsed),
-exact copies are folded together, the rest get a MinHash signature over word n-grams (numpy,
-vectorized, threads over chunks), and episodes that share a band of the signature become
-candidate pairs. Only those pairs are scored with rapidfuzz (`process.cpdist`, C++ threads),
-and pairs scoring at least `threshold` are joined with union-find. The first episode of each
-cluster (in input order) is kept; the others are dropped with a reason naming it.
+No all-pairs loop. Every text is cut into words (ASCII case folded, split at whitespace and
+punctuation) and each word hashed, all in numpy over one byte buffer. Texts with the same words
+in the same order are folded onto their first copy; the others get a MinHash signature over
+word n-grams (threads over chunks), and texts that share a band of the signature become
+candidate pairs. Only candidate pairs are scored, with rapidfuzz `process.cpdist` (C++
+threads) on the lower-cased, whitespace-collapsed texts; pairs scoring at least `threshold`
+are joined with union-find. The first episode of each cluster (in input order) is kept; the
+others are dropped with a reason naming it (a chain a~b~c drops c as a duplicate of a).
 
-The result depends only on the input and the options (seeded hashes, ids given in input
-order, sorted pair lists), never on the worker count.
+The result depends only on the input and the options (seeded hashes, sorted pair lists),
+never on the worker count or on timing.
 """
 from __future__ import annotations
 
@@ -26,7 +28,6 @@ from toolbox.core.plugin import Options as BaseOptions
 from toolbox.core.registry import register_filter
 from toolbox.filters.base import Dropped, Filter
 
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 SCORERS = {
     "ratio": fuzz.ratio,
     "partial_ratio": fuzz.partial_ratio,
