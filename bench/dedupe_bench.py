@@ -393,6 +393,7 @@ def render(rows: list[Row], args: argparse.Namespace, options: NearDedupeOptions
         "",
         f"Machine: {machine()}. Both tools limited to {args.cores} cores. rapidfuzz {rapidfuzz.__version__}, datatrove {dt_version}.",
         f"Command: `python bench/dedupe_bench.py --sizes {args.sizes} --datatrove-sizes {args.datatrove_sizes} --datatrove-slow-max {args.datatrove_slow_max} --cores {args.cores}`",
+        f"Load average at the end (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())} (the machine is shared; other work inflates times).",
         f"Corpus: synthetic computer-use episodes (`make_corpus`, seed {args.seed}), {args.dup_share:.0%} planted near-duplicates; text = `Episode.text()`.",
         f"near_dedupe options: {options.model_dump()}.",
         "datatrove: default `MinhashConfig` (5-grams, 14 buckets x 8 hashes), all four stages, JSONL input on disk.",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import sys
 import tempfile
@@ -94,6 +95,7 @@ def main() -> None:
         "",
         f"Machine: {machine()}. orjson {orjson.__version__}. Single process.",
         f"Command: `python bench/format_bench.py -n {args.n} --repeats {args.repeats}` (best of {args.repeats}).",
+        f"Load average at the end (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())} (the machine is shared; other work inflates times).",
         f"Episodes: {args.n:,} synthetic computer-use episodes (system prompt, 5 tools, {turns:.1f} turns and {calls:.1f} tool calls on average).",
         f"Target: {TARGET:,} episodes/s for encode + orjson dumps + write to disk.",
         "",
