@@ -97,6 +97,7 @@ def test_drops_made_before_an_episode_existed_are_logged(tmp_path: Path) -> None
         "        if 'skip' in record.text():\n"
         "            self.ctx.stats.drop('gate', 'no transcript', 'interval/7', 'model refused')\n"
         "        else:\n"
+        "            record.metadata['handle'] = object()  # not JSON: logged without metadata, build goes on\n"
         "            yield record\n")
     rows = [{"messages": [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}]} for text in ("hello there", "skip me")]
     (tmp_path / "in.jsonl").write_bytes(b"\n".join(orjson.dumps(r) for r in rows))
@@ -104,6 +105,9 @@ def test_drops_made_before_an_episode_existed_are_logged(tmp_path: Path) -> None
     assert main(["--config", str(tmp_path / "b.yaml"), "-q"]) == 0
     logged = list(read_episodes_log(tmp_path / "out.jsonl.episodes.jsonl", []))
     assert [(r.status, r.reason, r.episode is None) for r in logged] == [("kept", None, False), ("dropped", "no transcript", True)]
+    assert logged[0].episode.metadata == {}
+    stats = orjson.loads((tmp_path / "out.jsonl.stats.json").read_bytes())
+    assert stats["written"] == 1 and stats["skipped"] == {"report": 1} and "metadata is not JSON" in stats["problems"][0]
     data = page_data(tmp_path / "r.html")
     dropped = [e for e in data["episodes"] if e["status"] == "dropped"]
     assert dropped[0]["id"] == "interval/7" and dropped[0]["drop"]["detail"] == "model refused"

@@ -167,8 +167,12 @@ def _log_episode(pipeline: Pipeline, episode: Episode, drop: tuple[str, str, str
         pipeline._logged_drops.add(episode.id)
     if tokens is not None:
         row["tokens"] = tokens
-    row["episode"] = episode.model_dump(mode="json", exclude_defaults=True)
-    pipeline._log.write(orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+    try:
+        row["episode"] = episode.model_dump(mode="json", exclude_defaults=True)
+    except ValueError as exc:  # metadata a task filled with something JSON cannot hold
+        pipeline.stats.problem("report", f"episode {episode.id}: metadata is not JSON ({str(exc)[:120]}); logged without it")
+        row["episode"] = episode.model_dump(mode="json", exclude_defaults=True, exclude={"metadata"})
+    pipeline._log.write(orjson.dumps(row) + b"\n")
 
 
 def _log_episodeless_drops(pipeline: Pipeline) -> None:

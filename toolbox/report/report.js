@@ -50,6 +50,7 @@ const fmtInt = (n) => (typeof n === "number" ? n.toLocaleString("en-US") : "–"
 const clock = (t) => (typeof t === "number" ? new Date(t * 1000).toISOString().slice(11, 19) : "?");
 const day = (t) => (typeof t === "number" ? new Date(t * 1000).toISOString().slice(0, 10) : "");
 const secs = (d) => (d < 60 ? `${d.toFixed(1)} s` : `${Math.floor(d / 60)} min ${Math.round(d % 60)} s`);
+const offset = (d) => `${d < 0 ? "−" : "+"}${Math.abs(d).toFixed(1)} s`;  // a frame's time from the interval start
 const reasonKey = (ep) => (ep.drop ? `${ep.drop.filter}: ${ep.drop.reason}` : "");
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 
@@ -320,7 +321,7 @@ function framesPanel(ep) {
 }
 
 function frameFigure(ep, f, i, start) {
-  const caption = [f.reason, typeof f.t === "number" && start !== null ? `+${(f.t - start).toFixed(1)} s` : null,
+  const caption = [f.reason, typeof f.t === "number" && start !== null ? offset(f.t - start) : null,
     f.marks.length ? `${f.marks.length} action${f.marks.length === 1 ? "" : "s"}` : null, f.ocr.length ? `${f.ocr.length} OCR words` : null].filter(Boolean).join(" · ");
   if (f.missing) return h("figure", { class: "frame missing" }, h("div", { class: "missing-box", text: `frame missing: ${f.name}` }), h("figcaption", { text: caption }));
   return h("figure", { class: "frame" },
