@@ -65,7 +65,8 @@ def test_page_loads_offline_with_summary_and_every_image(browser: Browser, sampl
     opened = Opened(browser, sample)
     page = opened.page
     assert page.locator("#cards [data-key='written'] .value").inner_text() == "9"
-    assert page.locator("#cards [data-key='llm cost usd'] .value").inner_text() == "$0.0123"
+    assert page.locator("#cards [data-key='llm cost'] .value").inner_text() == "$0.0123"
+    assert page.locator("#cards [data-key='llm requests'] .value").inner_text() == "12"
     assert page.locator("#drops tbody tr").count() == 2
     assert page.locator("#histogram svg rect.bar").count() >= 1
     assert page.locator("#count").inner_text() == "12 episodes"

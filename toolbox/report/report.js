@@ -71,13 +71,20 @@ function renderSummary() {
     cards.push(["skipped input", sum(Object.values(st.skipped)), Object.entries(st.skipped).map(([k, v]) => `${k}: ${v}`).join(", ")]);
   }
   const known = new Set(["read", "episodes", "dropped", "skipped", "problems", "written", "tokens"]);
+  if (typeof st.llm_cost_usd === "number") cards.push(["LLM cost", `$${st.llm_cost_usd.toFixed(st.llm_cost_usd < 1 ? 4 : 2)}`, "llm_cost_usd", "cost"]);
+  if (typeof st.llm_requests === "number") cards.push(["LLM requests", st.llm_requests, typeof st.llm_cache_hits === "number" ? `${fmtInt(st.llm_cache_hits)} from cache` : ""]);
+  const details = [];  // everything else the build recorded (LLM totals, OCR counts, ...), one level deep
   for (const [key, value] of Object.entries(st)) {
-    if (known.has(key) || value === null || typeof value === "object") continue;
-    const isCost = /cost|usd/i.test(key) && typeof value === "number";
-    cards.push([key.replace(/_/g, " "), isCost ? `$${value.toFixed(value < 1 ? 4 : 2)}` : value, key.startsWith("llm") ? "LLM" : "", isCost ? "cost" : ""]);
+    if (known.has(key) || value === null) continue;
+    if (typeof value === "object" && !Array.isArray(value)) for (const [k, v] of Object.entries(value)) details.push([`${key}.${k}`, v]);
+    else details.push([key, value]);
   }
+  const extra = $("extras");
+  extra.hidden = details.length === 0;
+  fill(extra.querySelector("tbody"), details.map(([k, v]) => h("tr", {}, h("td", { class: "mono", text: k }),
+    h("td", { class: "num", text: typeof v === "number" ? fmtInt(v) : typeof v === "object" ? JSON.stringify(v) : String(v) }))));
   fill($("cards"), ...cards.map(([label, value, note, cls]) =>
-    h("div", { class: `card ${cls || ""}`, "data-key": label },
+    h("div", { class: `card ${cls || ""}`, "data-key": label.toLowerCase() },
       h("div", { class: "value", text: typeof value === "number" ? fmtInt(value) : value ?? "–" }),
       h("div", { class: "label", text: label }),
       note ? h("div", { class: "note", text: note }) : null)));
