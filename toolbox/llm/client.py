@@ -11,8 +11,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
 
-import openai
-
 from toolbox.core.plugin import BuildContext
 from toolbox.core.tokens import count_tokens
 from toolbox.llm.budget import BudgetReached
@@ -53,6 +51,14 @@ class RequestFailed(Exception):
         self.detail = detail
 
 
+def _openai() -> Any:
+    """The `openai` package, imported on first use: it takes seconds to import, and builds that
+    use no LLM should not pay for it."""
+    import openai
+
+    return openai
+
+
 def _describe(exc: Exception) -> str:
     status = getattr(exc, "status_code", None)
     text = " ".join(str(getattr(exc, "message", exc)).split())[:300]
@@ -60,6 +66,7 @@ def _describe(exc: Exception) -> str:
 
 
 def _is_transient(exc: Exception) -> bool:
+    openai = _openai()
     if isinstance(exc, (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)):
         return True  # APITimeoutError is an APIConnectionError
     status = getattr(exc, "status_code", None)
@@ -77,7 +84,7 @@ class LLMClient:
         self.options = options
         self.purpose = purpose
         self.endpoint = resolve_endpoint(options, ctx.base_dir, where or purpose)
-        self.client = openai.OpenAI(
+        self.client = _openai().OpenAI(
             api_key=self.endpoint.api_key.get_secret_value(),
             base_url=self.endpoint.base_url,
             max_retries=0,  # retries are ours: counted, budgeted, with jitter
@@ -179,6 +186,7 @@ class LLMClient:
         prompt_estimate = self._prompt_tokens(messages)
         estimate = self._cost(prompt_estimate, self.options.max_tokens or DEFAULT_MAX_TOKENS)
         last_error = ""
+        openai = _openai()
         for attempt in range(self.options.max_retries + 1):
             if self.runtime.stop.is_set():
                 raise RequestFailed("interrupted", "the build was interrupted")
