@@ -26,6 +26,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--frame-quality", type=int, default=60, help="WebP quality 1-100 (default 60)")
     p.add_argument("--scale", type=float, default=1.0, help="downscale frames by this factor, e.g. 0.75 (default 1)")
     p.add_argument("--gray", action="store_true", help="store frames in grayscale (smaller)")
+    p.add_argument("--compact", action="store_true",
+                   help="smallest legible frames: grayscale, scale 0.75, quality 50 (about 30 MB per hour of "
+                        "1080p browser work instead of 50; see bench/RESULTS-recorder.md)")
     p.add_argument("--min-frame-interval", type=float, default=0.3, metavar="S",
                    help="reuse the last frame if one was taken less than S seconds ago (default 0.3)")
     p.add_argument("--settle", type=float, default=0.5, metavar="S",
@@ -41,6 +44,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def build_config(args: argparse.Namespace) -> RecorderConfig:
+    if args.compact:
+        args.gray = True
+        args.scale = min(args.scale, 0.75)
+        args.frame_quality = min(args.frame_quality, 50)
     return RecorderConfig(
         out=args.out, task=args.task, exclude_window=args.exclude_window, frame_format=args.frame_format,
         frame_quality=args.frame_quality, scale=args.scale, gray=args.gray,

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops
 
 from tests.x11 import XServer, session_dirs, wait_for, x11  # noqa: F401 - fixture
 from toolbox.core.session import Session, read_session
@@ -235,13 +235,21 @@ def test_excluded_window_keeps_no_keys_and_no_frames(x11: XServer, rec_factory) 
 
 def test_stop_hotkey_ends_cleanly(x11: XServer, rec_factory) -> None:
     x11.xterm("shell")
-    rec = rec_factory("--stop-hotkey", "ctrl+alt+x")
+    rec = rec_factory("--stop-hotkey", "ctrl+alt+x", "--compact")
     x11.xdotool("key", "ctrl+alt+x")
     code, out, err = rec.wait(timeout=40)
     assert code == 0, err
     s = rec.session()
     assert s.meta.ended_at is not None
-    assert of(s.events, "frame")[-1].reason == "end"
+    end = of(s.events, "frame")[-1]
+    assert end.reason == "end"
+    # --compact: grayscale frames at 0.75 of the screen, and the event says so.
+    assert (end.width, end.height) == (768, 576)
+    with Image.open(s.path / end.file) as img:
+        assert img.size == (768, 576)
+        r, g, b = img.convert("RGB").split()
+        # gray (WebP stores it as YUV, so channels differ by rounding only; xterm's colours would not)
+        assert max(ImageChops.difference(r, g).getextrema()[1], ImageChops.difference(g, b).getextrema()[1]) <= 16
 
 
 def test_unwritable_folder_is_one_clear_line(x11: XServer, tmp_path: Path) -> None:
