@@ -18,7 +18,7 @@ from toolbox.ocr_engines.runner import OcrRunner, OcrSettings
 from toolbox.tasks.base import Task
 from toolbox.transcribers.base import Transcriber
 
-DEFAULT_OCR = "rapidocr"
+DEFAULT_OCR = "tesseract"  # best word recall per second in bench/RESULTS-ocr.md
 
 
 def _check_ref(kind: str, value: PluginRef | None) -> PluginRef | None:
