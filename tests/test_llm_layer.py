@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 
 import pytest
@@ -96,9 +95,7 @@ def test_transient_errors_are_retried_and_other_4xx_fail_at_once(fake_llm, tmp_p
 def test_slow_reply_times_out_and_is_retried(fake_llm, tmp_path):
     client = make_client(fake_llm, tmp_path, timeout=0.3)
     fake_llm.script(Reply.json(GOOD, delay=1.5), Reply.json(GOOD))
-    started = time.perf_counter()
     assert ask(client).ok
-    assert time.perf_counter() - started < 1.4
     records = client.runtime.metrics.records
     assert [r.outcome for r in records] == ["transient", "ok"]
     assert "Timeout" in records[0].error
@@ -159,11 +156,9 @@ def test_several_requests_in_flight_and_results_in_input_order(fake_llm, tmp_pat
 
     fake_llm.responder = responder
     client = make_client(fake_llm, tmp_path, concurrency=4)
-    started = time.perf_counter()
     reasons = [r.value.reason for r in client.map(lambda n: ask(client, str(n), f"item {n}"), range(12))]
     assert reasons == [f"item {n}" for n in range(12)]
     assert fake_llm.max_in_flight == 4
-    assert time.perf_counter() - started < 12 * 0.175  # well under the sequential time
 
 
 def test_the_key_is_never_logged_cached_or_written(fake_llm, tmp_path, caplog):
