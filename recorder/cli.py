@@ -23,12 +23,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="while the focused window's title or app matches (case-insensitive search), keep no keys and "
                         "no frames, only a 'redacted' marker; repeatable")
     p.add_argument("--frame-format", choices=["webp", "png"], default="webp")
-    p.add_argument("--frame-quality", type=int, default=60, help="WebP quality 1-100 (default 60)")
-    p.add_argument("--scale", type=float, default=1.0, help="downscale frames by this factor, e.g. 0.75 (default 1)")
-    p.add_argument("--gray", action="store_true", help="store frames in grayscale (smaller)")
-    p.add_argument("--compact", action="store_true",
-                   help="smallest legible frames: grayscale, scale 0.75, quality 50 (about 30 MB per hour of "
-                        "1080p browser work instead of 50; see bench/RESULTS-recorder.md)")
+    p.add_argument("--frame-quality", type=int, default=50, help="WebP quality 1-100 (default 50)")
+    p.add_argument("--scale", type=float, default=0.75, help="downscale frames by this factor (default 0.75)")
+    p.add_argument("--color", action="store_true", help="keep colour (frames are grayscale by default, which OCR reads as well)")
+    p.add_argument("--full", action="store_true",
+                   help="colour frames at full size, quality 60: about 50 MB per hour of 1080p browser work instead "
+                        "of 30 with the defaults (see bench/RESULTS-recorder.md)")
     p.add_argument("--min-frame-interval", type=float, default=0.3, metavar="S",
                    help="reuse the last frame if one was taken less than S seconds ago (default 0.3)")
     p.add_argument("--settle", type=float, default=0.5, metavar="S",
@@ -44,13 +44,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def build_config(args: argparse.Namespace) -> RecorderConfig:
-    if args.compact:
-        args.gray = True
-        args.scale = min(args.scale, 0.75)
-        args.frame_quality = min(args.frame_quality, 50)
+    if args.full:
+        args.color, args.scale, args.frame_quality = True, 1.0, max(args.frame_quality, 60)
     return RecorderConfig(
         out=args.out, task=args.task, exclude_window=args.exclude_window, frame_format=args.frame_format,
-        frame_quality=args.frame_quality, scale=args.scale, gray=args.gray,
+        frame_quality=args.frame_quality, scale=args.scale, gray=not args.color,
         min_frame_interval=args.min_frame_interval, settle=args.settle, idle=args.idle,
         pause_hotkey=args.pause_hotkey, stop_hotkey=args.stop_hotkey, status=args.status,
     )

@@ -32,8 +32,8 @@ case "${1:-}" in
     exec "$PY" build_data.py --config configs/demo.yaml "$@"
     ;;
   test)
-    install_python
     install_system
+    install_python
     shift
     exec "$PY" -m pytest -q "$@"
     ;;

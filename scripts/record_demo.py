@@ -79,7 +79,7 @@ def main() -> int:
 
         raw = work / "sessions"
         rec = subprocess.Popen([sys.executable, str(ROOT / "record.py"), "--out", str(raw), "--task", TASK,
-                                "--frame-format", "webp", "--no-status"],
+                                "--frame-format", "webp", "--full", "--no-status"],
                                env=xs.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             line = rec.stdout.readline()

@@ -87,7 +87,7 @@ def of(events, kind: str):
 
 def test_typing_clicks_and_frames_then_ctrl_c(x11: XServer, rec_factory) -> None:
     wid = x11.xterm("notes", geometry="80x24+0+0")
-    rec = rec_factory("--task", "write a note")
+    rec = rec_factory("--task", "write a note", "--full")
     text = "Hello, World; a,b=c! (Shift+comma: <)"
     x11.xdotool("type", "--window", wid, "--delay", "40", text)
     x11.xdotool("key", "--window", wid, "Return")
@@ -235,7 +235,7 @@ def test_excluded_window_keeps_no_keys_and_no_frames(x11: XServer, rec_factory) 
 
 def test_stop_hotkey_ends_cleanly(x11: XServer, rec_factory) -> None:
     x11.xterm("shell")
-    rec = rec_factory("--stop-hotkey", "ctrl+alt+x", "--compact")
+    rec = rec_factory("--stop-hotkey", "ctrl+alt+x")
     x11.xdotool("key", "ctrl+alt+x")
     code, out, err = rec.wait(timeout=40)
     assert code == 0, err
@@ -243,7 +243,7 @@ def test_stop_hotkey_ends_cleanly(x11: XServer, rec_factory) -> None:
     assert s.meta.ended_at is not None
     end = of(s.events, "frame")[-1]
     assert end.reason == "end"
-    # --compact: grayscale frames at 0.75 of the screen, and the event says so.
+    # the default: grayscale frames at 0.75 of the screen, and the event says so.
     assert (end.width, end.height) == (768, 576)
     with Image.open(s.path / end.file) as img:
         assert img.size == (768, 576)
