@@ -183,3 +183,41 @@ def test_a_server_that_is_down_drops_items_without_crashing(tmp_path):
     assert list(t.transcribe([interval(0), interval(1)])) == []
     assert dict(ctx.stats.dropped) == {("openai", "LLM unavailable"): 2}
     assert "APIConnectionError" in ctx.stats.dropped_episodes[0][3]
+
+
+def test_shipped_llm_config_builds_the_sample_sessions_and_rebuilds_from_cache(tmp_path):
+    """configs/llm.yaml as shipped (OCR off to keep the test fast), endpoint from the environment."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    config = yaml.safe_load((root / "configs" / "llm.yaml").read_text())
+    config["datasets"][0]["path"] = str(root / "examples" / "sessions")
+    config["tasks"][0]["ocr"] = None
+    config["output"] = "out/llm.jsonl"
+    (tmp_path / "llm.yaml").write_text(yaml.safe_dump(config))
+
+    def responder(body: dict) -> Reply:
+        if body["response_format"]["json_schema"]["name"] == "JudgeReply":
+            return Reply.json({"score": 4, "reason": "coherent"})
+        n = int(re.search(r"## Interval (\d+)", json.dumps(body["messages"])).group(1))
+        return Reply.json(conversation(n))
+
+    with FakeLLMServer(responder) as server:
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}, "OPENAI_BASE_URL": server.url}
+        command = [sys.executable, str(root / "build_data.py"), "--config", str(tmp_path / "llm.yaml")]
+        first = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert first.returncode == 0, first.stderr
+        sent = len(server.requests)
+        written = (tmp_path / "out" / "llm.jsonl").read_text()
+        rows = [json.loads(line) for line in written.splitlines()]
+        assert rows and all(row["tools"][0]["function"]["name"] == "search_wandb_training_run" for row in rows)
+        assert sent >= 2 * len(rows)  # every kept episode was transcribed and judged
+        assert (tmp_path / "out" / "llm.jsonl.llm-metrics.json").exists()
+        second = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert second.returncode == 0, second.stderr
+        assert len(server.requests) == sent  # a rebuild makes zero requests
+        assert (tmp_path / "out" / "llm.jsonl").read_text() == written
