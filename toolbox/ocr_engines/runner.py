@@ -131,7 +131,8 @@ class OcrRunner:
         try:
             if workers <= 1 or len(jobs) < POOL_MIN_FRAMES:
                 if self._local_engine is None:
-                    self._local_engine = make_engine(self.settings.engine, self.settings.engine_options)
+                    # one thread, as in the pool: multi-threaded tesseract (OpenMP) is slower on a busy machine
+                    self._local_engine = make_engine(self.settings.engine, self.settings.engine_options, threads=1)
                 results = []
                 for job in jobs:
                     results.append(read_region(self._local_engine, *job))

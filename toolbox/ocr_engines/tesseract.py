@@ -39,8 +39,7 @@ class TesseractEngine(OcrEngine):
         buffer = io.BytesIO()
         image.convert("RGB").save(buffer, format="PNG", compress_level=1)
         env = dict(os.environ)
-        if self.threads:
-            env["OMP_THREAD_LIMIT"] = str(self.threads)
+        env["OMP_THREAD_LIMIT"] = str(self.threads or 1)  # tesseract's OpenMP threads slow it down more than they help
         proc = subprocess.run(
             [exe, "stdin", "stdout", "-l", self.options.lang, "--psm", str(self.options.psm), "tsv"],
             input=buffer.getvalue(), capture_output=True, env=env, check=False)

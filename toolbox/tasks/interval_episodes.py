@@ -83,7 +83,7 @@ class IntervalEpisodes(Task):
         stats = self.ctx.stats
         intervals = session_intervals(record, self.settings, self.ocr_runner(), lambda m: stats.problem("frames", m))
         if not intervals:
-            stats.problem("sessions", f"{record.path}: no actions recorded; session gives no episodes")
+            stats.drop(self.plugin_name, "session has no actions", record.id, str(record.path))
             return
         self._count_ocr()
         by_span = {(i.start, i.end): i for i in intervals}
