@@ -27,7 +27,7 @@ SEARCH = {
 
 @pytest.fixture(autouse=True)
 def no_env(monkeypatch):
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "DATAMAKR_USE_VISION"):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -60,8 +60,8 @@ def echo_responder(body: dict) -> Reply:
     return Reply.json(conversation(n, steps=text.count("## Interval"), reasoning=reasoning))
 
 
-def transcriber(server: FakeLLMServer, tmp_path: Path, **options):
-    ctx = BuildContext(base_dir=tmp_path, cache_dir=tmp_path / "cache")
+def transcriber(server: FakeLLMServer, tmp_path: Path, use_vision: bool = False, **options):
+    ctx = BuildContext(base_dir=tmp_path, cache_dir=tmp_path / "cache", use_vision=use_vision)
     ref = PluginRef.model_validate({"name": "openai", "model": "test-model", "base_url": server.url, "api_key": "k",
                                     "backoff_base": 0.01, **options})
     plugin, opts = plugin_options("transcribers", ref, "transcriber")
@@ -147,11 +147,11 @@ def test_vision_sends_downscaled_frames_with_their_mime_types(fake_llm, tmp_path
     assert isinstance(fake_llm.requests[0].messages[1]["content"], str)
 
 
-def test_use_vision_environment_switch(fake_llm, tmp_path, monkeypatch):
+def test_use_vision_switch_of_the_build(fake_llm, tmp_path):
+    """`--use-vision` (or `use_vision: true`) turns vision on for a transcriber whose YAML says nothing."""
     fake_llm.responder = echo_responder
-    monkeypatch.setenv("DATAMAKR_USE_VISION", "1")
     frame = _frame(tmp_path / "f.webp", (200, 100), "WEBP", 1001.0)
-    list(transcriber(fake_llm, tmp_path).transcribe([interval(0, [frame])]))
+    list(transcriber(fake_llm, tmp_path, use_vision=True).transcribe([interval(0, [frame])]))
     assert _decoded(fake_llm.requests[0].messages[1]["content"][1])[0] == "image/webp"
 
 

@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="random seed")
     parser.add_argument("--limit", type=int, help="build from the first N records only")
     parser.add_argument("--report", help="also write an HTML report of the build (e.g. out/report.html)")
+    parser.add_argument("--use-vision", action="store_true", default=None, help="LLM transcribers also send the frames as images")
     parser.add_argument("--list", action="store_true", help="list every registered plugin and exit")
     parser.add_argument("-q", "--quiet", action="store_true", help="no summary table")
     return parser
@@ -84,6 +85,7 @@ def build(args: argparse.Namespace) -> int:
         "max_length": args.max_length,
         "seed": args.seed,
         "limit": args.limit,
+        "use_vision": args.use_vision,
         "report": args.report and str(Path(args.report).resolve()),
     }
     config, base_dir = load_config(args.config, overrides)

@@ -51,6 +51,7 @@ class ExperimentConfig(BaseModel):
     plugins: list[str] = Field(default_factory=list)
     cache_dir: str = ".cache/datamakr"
     report: str | None = None
+    use_vision: bool = False
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

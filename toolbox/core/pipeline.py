@@ -65,7 +65,7 @@ def make_pipeline(config: ExperimentConfig, base_dir: Path) -> Pipeline:
             registry.load_plugin(spec, base_dir)
         except registry.PluginError as exc:
             raise ConfigError(str(exc)) from None
-    ctx = BuildContext(seed=config.seed, base_dir=base_dir, cache_dir=(base_dir / config.cache_dir), limit=config.limit)
+    ctx = BuildContext(seed=config.seed, base_dir=base_dir, cache_dir=(base_dir / config.cache_dir), limit=config.limit, use_vision=config.use_vision)
     filters = list(config.filters)
     if config.max_length is not None:
         # the top-level max_length sets (or adds) the max_length filter

@@ -67,6 +67,7 @@ class BuildContext:
     cache_dir: Path = field(default_factory=lambda: Path(".cache/datamakr"))
     stats: BuildStats = field(default_factory=BuildStats)
     limit: int | None = None
+    use_vision: bool = False  # LLM transcribers also send frames as images
 
     def rng(self, *key: object) -> random.Random:
         """A random generator seeded from the build seed and a key (e.g. the episode id), so the

@@ -4,7 +4,6 @@ goal-level function with its call and grounded response, and the final answer.""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal, Sequence
 
@@ -17,7 +16,6 @@ from toolbox.llm.conversation import conversation_model, to_episode
 from toolbox.llm.images import ImageError, image_data_url
 from toolbox.transcribers.base import Action, Interval, Transcriber
 
-USE_VISION_ENV = "DATAMAKR_USE_VISION"  # set to 1 by `--use-vision`
 
 INSTRUCTIONS = """\
 You write training data for a tool-using AI assistant from a recording of a person working on their computer.
@@ -80,7 +78,7 @@ class OpenAITranscriber(Transcriber):
 
     class Options(LLMOptions):
         per: Literal["interval", "task"] = "interval"  # one episode per interval, or per session's task
-        vision: bool = False  # also send the frames as images (or set DATAMAKR_USE_VISION=1)
+        vision: bool = False  # also send the frames as images (or `--use-vision` / `use_vision: true` in the YAML)
         image_max_side: int = Field(1024, ge=64)  # frames are downscaled to this longer side
         image_detail: Literal["auto", "low", "high"] = "auto"
         max_images: int = Field(4, ge=1)  # per request, evenly chosen across the frames
@@ -96,7 +94,7 @@ class OpenAITranscriber(Transcriber):
         super().__init__(options, ctx)
         self.client = LLMClient(self.options, self.ctx, purpose="transcriber", where=f"transcriber ({self.plugin_name or 'openai'})")
         self.reply_model = conversation_model(self.options.reasoning)
-        self.vision = self.options.vision or os.environ.get(USE_VISION_ENV, "") not in ("", "0")
+        self.vision = self.options.vision or self.ctx.use_vision
 
     # -- the plugin ----------------------------------------------------------------------
 
