@@ -93,17 +93,17 @@ def _scaled(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     if image.mode not in ("RGB", "RGBA"):
         image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
     small = image.copy()
-    small.thumbnail(size, Image.Resampling.LANCZOS)
+    small.thumbnail(size, Image.Resampling.LANCZOS, reducing_gap=1.0)  # box-reduce first: ~5x faster, looks the same
     return small
 
 
 def _save_webp(image: Image.Image, size: tuple[int, int], quality: int, target: Path) -> None:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    _scaled(image, size).save(tmp, "WEBP", quality=quality, method=4)
+    _scaled(image, size).save(tmp, "WEBP", quality=quality, method=2)
     os.replace(tmp, target)
 
 
 def _data_uri(image: Image.Image, size: tuple[int, int], quality: int) -> str:
     buffer = io.BytesIO()
-    _scaled(image, size).save(buffer, "WEBP", quality=quality, method=4)
+    _scaled(image, size).save(buffer, "WEBP", quality=quality, method=2)
     return "data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
