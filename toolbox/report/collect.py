@@ -69,7 +69,8 @@ def read_output_file(path: Path, problems: list[str]) -> Iterator[LoggedEpisode]
 
     registry.load_builtins()
     ctx = BuildContext(base_dir=path.parent)
-    dataset = registry.get("datasets", "file")(registry.get("datasets", "file").Options(path=str(path)), ctx)
+    plugin = registry.get("datasets", "file")
+    dataset = plugin(plugin.Options(path=str(path)), ctx)
     dataset.plugin_name = "file"
     for episode in dataset.records():
         yield LoggedEpisode(status="kept", id=episode.id, episode=episode)

@@ -11,7 +11,7 @@ from typing import Any, Iterable
 import orjson
 
 from toolbox.core.io import write_atomic
-from toolbox.report.collect import LoggedEpisode, episode_frames, episode_view, timelines, token_histogram
+from toolbox.report.collect import FrameFile, LoggedEpisode, episode_frames, episode_view, timelines, token_histogram
 from toolbox.report.frames import FrameMode, FrameStore
 
 MAX_PROBLEMS = 200
@@ -52,7 +52,7 @@ def write_report(
     result = ReportResult(report, problems=list(problems))
     store = FrameStore(report, frames)
     views: list[dict[str, Any]] = []
-    episode_frame_files = []
+    episode_frame_files: list[list[FrameFile]] = []
     session_paths: dict[str, Path] = {}
     for entry in entries:
         episode = entry.episode
@@ -100,7 +100,7 @@ def write_report(
     return result
 
 
-def _frame_view(store: FrameStore, frame: Any) -> dict[str, Any]:
+def _frame_view(store: FrameStore, frame: FrameFile) -> dict[str, Any]:
     image = store.get(frame.source)
     view: dict[str, Any] = {"t": frame.t, "reason": frame.reason, "marks": frame.marks, "ocr": frame.ocr, "name": frame.source.name}
     if image is None:
