@@ -102,6 +102,10 @@ def test_opening_an_episode_shows_conversation_frames_clicks_and_toggleable_ocr(
     expect(full).to_have_js_property("complete", True)
     assert full.evaluate("i => [i.naturalWidth, i.naturalHeight]") == [640, 400]
     assert "sessions" in full.get_attribute("src")
+    first_src = full.get_attribute("src")
+    page.keyboard.press("ArrowRight")  # the next frame of the interval
+    assert page.locator("#lb-stage img").get_attribute("src") != first_src
+    assert "2 of 2" in page.locator("#lb-caption").inner_text()
     page.keyboard.press("Escape")
     assert page.locator("#lightbox").is_hidden()
     # another interval of the same session, from the timeline

@@ -355,9 +355,13 @@ function overlay(f) {
 // ---------------------------------------------------------------------------------------------
 // full-size frames
 
+let lightboxAt = null;  // [episode, frame index] shown full size
+
 function openLightbox(ep, i) {
   const f = ep.frames[i];
-  $("lb-caption").textContent = `${f.name} · ${f.reason || "frame"} · ${f.w}×${f.h}`;
+  lightboxAt = [ep, i];
+  const shown = ep.frames.filter((g) => !g.missing);
+  $("lb-caption").textContent = `${f.name} · ${f.reason || "frame"} · ${f.w}×${f.h}` + (shown.length > 1 ? ` · ${shown.indexOf(f) + 1} of ${shown.length} (← →)` : "");
   $("lb-open").href = f.full;
   $("lb-ocr").checked = state.showOcr;
   const stage = $("lb-stage");
@@ -368,7 +372,15 @@ function openLightbox(ep, i) {
   $("lb-close").focus();
 }
 
+function stepLightbox(delta) {
+  const [ep, i] = lightboxAt;
+  for (let j = i + delta; j >= 0 && j < ep.frames.length; j += delta) {
+    if (!ep.frames[j].missing) { openLightbox(ep, j); return; }
+  }
+}
+
 function closeLightbox() {
+  lightboxAt = null;
   $("lightbox").hidden = true;
   fill($("lb-stage"));
 }
@@ -402,7 +414,12 @@ function init() {
     const toggle = $("ocr-toggle");
     if (toggle) toggle.checked = state.showOcr;
   });
-  document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && !$("lightbox").hidden) closeLightbox(); });
+  document.addEventListener("keydown", (ev) => {
+    if ($("lightbox").hidden) return;
+    if (ev.key === "Escape") closeLightbox();
+    else if (ev.key === "ArrowRight") stepLightbox(1);
+    else if (ev.key === "ArrowLeft") stepLightbox(-1);
+  });
   window.addEventListener("hashchange", onHash);
   applyFilters();
   renderDetail(Boolean(currentId()));
