@@ -237,3 +237,20 @@ def test_report_of_the_demo_build_with_real_ocr(browser: Browser, tmp_path: Path
     assert ocr_boxes > 0  # rapidocr read words on the frames
     assert opened.errors == []
     page.close()
+
+
+def test_markup_in_episodes_is_shown_as_text(browser: Browser, tmp_path: Path) -> None:
+    import orjson
+
+    nasty = '</script><img src=x onerror="document.title=\'pwned\'"><b>bold</b> & <!-- comment'
+    row = {"messages": [{"role": "user", "content": nasty}, {"role": "assistant", "content": "ok"}]}
+    (tmp_path / "o.jsonl").write_bytes(orjson.dumps(row) + b"\n")
+    assert main(["report", str(tmp_path / "o.jsonl"), "--title", "<i>t</i>"]) == 0
+    opened = Opened(browser, tmp_path / "o.report.html")
+    page = opened.page
+    assert page.title() == "<i>t</i>"
+    page.locator("#list tbody tr.row").first.click()
+    assert page.locator("#detail .msg.user .content").inner_text() == nasty
+    assert page.locator("img").count() == 0 and page.locator("#detail b").count() == 0
+    assert page.title() == "<i>t</i>" and opened.errors == []
+    page.close()
