@@ -69,6 +69,8 @@ def test_build_report_page_shows_kept_and_dropped_episodes_with_thumbnails(real_
         thumb = real_build / "out" / frame["thumb"]
         assert thumb.suffix == ".webp" and max(Image.open(thumb).size) <= 400
         assert (real_build / "out" / frame["full"]).resolve().is_file()  # the recorded frame, referenced in place
+    assert (real_build / "out" / "report_files").stat().st_mode & 0o077 == 0  # screens are private
+    assert (real_build / "out" / "report.html").stat().st_mode & 0o077 == 0
     clicks = [m for f in frames for m in f["marks"]]
     assert clicks and all((m["x"], m["y"]) == (160, 115) for m in clicks)
     line = data["sessions"]["20260401T090000Z-test"]

@@ -46,7 +46,8 @@ class FrameStore:
         """Make the images of every frame, a few at a time (Pillow releases the GIL)."""
         todo = list(dict.fromkeys(s for s in sources if s not in self.images))
         if self.mode == "link" and todo:
-            self.assets.mkdir(parents=True, exist_ok=True)
+            # thumbnails show raw screens (the page itself is written 0600, like every atomic write)
+            self.assets.mkdir(mode=0o700, parents=True, exist_ok=True)
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             for source, image in zip(todo, pool.map(self._make, todo)):
                 self.images[source] = image
