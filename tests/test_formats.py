@@ -84,7 +84,7 @@ def test_openai_layout():
     row = fmt("openai").encode(sample_episode())
     assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant", "tool", "assistant", "tool", "tool", "assistant"]
     call = row["messages"][2]["tool_calls"][0]
-    assert call == {"id": "c1", "type": "function", "function": {"name": "search_runs", "arguments": json.dumps({"query": "llama-7b 'May'"})}}
+    assert call == {"id": "c1", "type": "function", "function": {"name": "search_runs", "arguments": "{\"query\":\"llama-7b 'May'\"}"}}
     assert "content" not in row["messages"][4]
     assert row["tools"][0] == {"type": "function", "function": {"name": "search_runs", "description": "Search training runs.", "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}}}
 

@@ -70,7 +70,7 @@ def test_planted_near_duplicates_are_dropped_naming_the_kept_episode(kind: str) 
     for i, result in zip(range(0, 20, 2), out[20:]):
         assert isinstance(result, Dropped), f"{kind}: d{i} was kept"
         assert result.filter == "near_dedupe"
-        assert result.reason == f"near duplicate of o{i}"
+        assert (result.reason, result.detail) == ("near duplicate", f"of o{i}")
 
 
 def test_distinct_episodes_with_shared_boilerplate_are_kept() -> None:
@@ -106,7 +106,7 @@ def test_cluster_keeps_the_first_and_output_keeps_input_order() -> None:
     out = run(episodes)
     assert [getattr(x, "id", None) or x.episode.id for x in out] == ["x", "b1", "b0", "y", "b2"]
     assert [type(x).__name__ for x in out] == ["Episode", "Episode", "Dropped", "Episode", "Dropped"]
-    assert out[2].reason == out[4].reason == "near duplicate of b1"
+    assert out[2].detail == out[4].detail == "of b1" and out[2].reason == "near duplicate"
 
 
 def test_deterministic_across_workers_and_runs() -> None:

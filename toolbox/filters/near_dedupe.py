@@ -71,7 +71,7 @@ class NearDedupe(Filter):
             if root == i:
                 yield episode
             else:
-                yield Dropped(episode, self.plugin_name, f"near duplicate of {batch[root].id}")
+                yield Dropped(episode, self.plugin_name, "near duplicate", f"of {batch[root].id}")
 
 
 def normalize(text: str) -> str:

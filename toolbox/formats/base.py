@@ -2,9 +2,11 @@
 validate rows against the exact rules in DESIGN.md."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Sequence
 
-from toolbox.core.models import Episode
+import orjson
+
+from toolbox.core.models import Episode, ToolSpec
 from toolbox.core.plugin import Plugin
 
 
@@ -13,6 +15,21 @@ class FormatError(ValueError):
 
 
 class Format(Plugin):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rendered_tools: dict[bytes, Any] = {}
+
+    def rendered_tools(self, tools: Sequence[ToolSpec], render: Callable[[Sequence[ToolSpec]], Any]) -> Any:
+        """`render(tools)`, computed once per distinct tool list: most episodes of a build share
+        one, and rendering specs (glaive's indented JSON above all) dominates encoding time."""
+        key = orjson.dumps([(t.name, t.description, t.parameters) for t in tools])
+        rendered = self._rendered_tools.get(key)
+        if rendered is None:
+            if len(self._rendered_tools) >= 1024:
+                self._rendered_tools.clear()
+            rendered = self._rendered_tools[key] = render(tools)
+        return rendered
+
     def encode(self, episode: Episode) -> dict[str, Any]:
         raise NotImplementedError
 

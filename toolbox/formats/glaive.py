@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Sequence
+
+import orjson
 
 from toolbox.core.models import Episode, Source, ToolCall, ToolSpec, Turn
 from toolbox.core.registry import register_format
@@ -26,11 +28,7 @@ class GlaiveFormat(Format):
     """Glaive function-calling v2: system + chat text with <functioncall> turns."""
 
     def encode(self, episode: Episode) -> dict[str, Any]:
-        if episode.tools:
-            specs = "\n\n".join(json.dumps(spec.model_dump(), indent=4, ensure_ascii=False) for spec in episode.tools)
-            system = f"{WITH_FUNCTIONS}\n{specs}"
-        else:
-            system = NO_FUNCTIONS
+        system = self.rendered_tools(episode.tools, glaive_system)
         results = {t.tool_call_id: t for t in episode.turns if t.role == "tool" and t.tool_call_id}
         answered: set[str] = set()
         chat: list[str] = []
@@ -42,7 +40,7 @@ class GlaiveFormat(Format):
                     chat.append(f"ASSISTANT: {turn.content}{EOT}")
                 for call in turn.tool_calls:
                     arguments = json.dumps(call.arguments, ensure_ascii=False)
-                    chat.append(f"ASSISTANT: <functioncall> {{\"name\": {json.dumps(call.name)}, \"arguments\": '{arguments}'}}{EOT}")
+                    chat.append(f"ASSISTANT: <functioncall> {{\"name\": {orjson.dumps(call.name).decode()}, \"arguments\": '{arguments}'}}{EOT}")
                     if call.id in results:
                         chat.append(f"FUNCTION RESPONSE: {results[call.id].content or ''}")
                         answered.add(call.id)
@@ -120,6 +118,12 @@ class GlaiveFormat(Format):
                         except FormatError as exc:
                             errors.append(f"{where}: {exc}")
         return errors
+
+
+def glaive_system(tools: Sequence[ToolSpec]) -> str:
+    if not tools:
+        return NO_FUNCTIONS
+    return WITH_FUNCTIONS + "\n" + "\n\n".join(json.dumps(spec.model_dump(), indent=4, ensure_ascii=False) for spec in tools)
 
 
 def _strip_eot(text: str) -> str:

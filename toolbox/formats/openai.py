@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+
+import orjson
 import re
 from typing import Any
 
@@ -35,7 +37,7 @@ class OpenAIFormat(Format):
                         {
                             "id": call.id,
                             "type": "function",
-                            "function": {"name": call.name, "arguments": json.dumps(call.arguments, ensure_ascii=False)},
+                            "function": {"name": call.name, "arguments": orjson.dumps(call.arguments).decode()},
                         }
                         for call in turn.tool_calls
                     ]
@@ -44,7 +46,7 @@ class OpenAIFormat(Format):
                 messages.append(message)
         row: dict[str, Any] = {"messages": messages}
         if episode.tools:
-            row["tools"] = [{"type": "function", "function": spec.model_dump()} for spec in episode.tools]
+            row["tools"] = self.rendered_tools(episode.tools, lambda tools: [{"type": "function", "function": spec.model_dump()} for spec in tools])
         return row
 
     def decode(self, row: dict[str, Any], episode_id: str, source: Source) -> Episode:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 from toolbox.core.models import Episode, Source, ToolCall, ToolSpec, Turn
 from toolbox.core.registry import register_format
 from toolbox.formats.base import Format, FormatError
@@ -40,7 +42,7 @@ class ShareGPTFormat(Format):
                 add("human", turn.content or "")
             elif turn.tool_calls:
                 calls = [{"name": c.name, "arguments": c.arguments} for c in turn.tool_calls]
-                add("function_call", json.dumps(calls[0] if len(calls) == 1 else calls, ensure_ascii=False))
+                add("function_call", orjson.dumps(calls[0] if len(calls) == 1 else calls).decode())
             else:
                 add("gpt", turn.content or "")
         if results:
@@ -54,7 +56,7 @@ class ShareGPTFormat(Format):
         if episode.system:
             row["system"] = episode.system
         if episode.tools:
-            row["tools"] = json.dumps([spec.model_dump() for spec in episode.tools], ensure_ascii=False)
+            row["tools"] = self.rendered_tools(episode.tools, lambda tools: json.dumps([spec.model_dump() for spec in tools], ensure_ascii=False))
         return row
 
     def decode(self, row: dict[str, Any], episode_id: str, source: Source) -> Episode:
