@@ -99,19 +99,11 @@ class Conversation(BaseModel):
         return self
 
 
-class ReasonedConversation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    user_request: str = Field(min_length=1, description="the request as the user would have phrased it to an assistant")
-    steps: list[ReasonedStep] = Field(min_length=1)
-    final_answer: str = Field(min_length=1, description="the assistant's final answer to the user")
-
-    @model_validator(mode="after")
-    def _specs(self) -> "ReasonedConversation":
-        _one_spec_per_name(self.steps)
-        return self
+class ReasonedConversation(Conversation):
+    steps: list[ReasonedStep] = Field(min_length=1)  # type: ignore[assignment]
 
 
-def conversation_model(reasoning: bool) -> type[Conversation] | type[ReasonedConversation]:
+def conversation_model(reasoning: bool) -> type[Conversation]:
     return ReasonedConversation if reasoning else Conversation
 
 
