@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import sys
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
@@ -109,10 +109,13 @@ class OcrRunner:
             else:
                 unique.append((request, key))
                 thumbs.append((request, size, thumb))
-        for (request, key), words in zip(unique, self._run(unique)):
+        def done(i: int, words: list[OcrWord]) -> None:  # stored at once: an interrupted build keeps its work
+            request, key = unique[i]
             out[request] = words
             self._store(key, words)
             self.stats.read += 1
+
+        self._run(unique, done)
         for request, key, twin in copies:
             words = out[twin]
             out[request] = words
@@ -122,7 +125,7 @@ class OcrRunner:
 
     # -- the work -------------------------------------------------------------------------------
 
-    def _run(self, unique: list[tuple[OcrRequest, str]]) -> list[list[OcrWord]]:
+    def _run(self, unique: list[tuple[OcrRequest, str]], done: Callable[[int, list[OcrWord]], None]) -> None:
         jobs = [(r.path, r.region, self.settings.scale) for r, _ in unique]
         workers = self.settings.workers or os.cpu_count() or 1
         workers = min(workers, max(1, len(jobs) // 2))
@@ -133,17 +136,16 @@ class OcrRunner:
                 if self._local_engine is None:
                     # one thread, as in the pool: multi-threaded tesseract (OpenMP) is slower on a busy machine
                     self._local_engine = make_engine(self.settings.engine, self.settings.engine_options, threads=1)
-                results = []
-                for job in jobs:
-                    results.append(read_region(self._local_engine, *job))
+                for i, job in enumerate(jobs):
+                    done(i, read_region(self._local_engine, *job))
                     bar.update()
-                return results
+                return
             with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
                                      initargs=(self.settings.engine, self.settings.engine_options)) as pool:
-                futures: list[Future[list[OcrWord]]] = [pool.submit(_worker_read, *job) for job in jobs]
-                for future in futures:
-                    future.add_done_callback(lambda _f: bar.update())
-                return [f.result() for f in futures]
+                futures: dict[Future[list[OcrWord]], int] = {pool.submit(_worker_read, *job): i for i, job in enumerate(jobs)}
+                for future in as_completed(futures):
+                    done(futures[future], future.result())
+                    bar.update()
         finally:
             bar.close()
 
