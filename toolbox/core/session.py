@@ -2,15 +2,12 @@
 tolerant reader. The recorder writes this format; the pipeline reads it."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-
-log = logging.getLogger("datamakr.session")
 
 SCHEMA_VERSION = 1
 
@@ -136,8 +133,8 @@ def parse_event_line(raw: bytes) -> Event | None:
 
 
 def read_session(path: str | Path) -> Session:
-    """Read a session folder. Bad lines are skipped and named in `problems`; a truncated last
-    line (the recorder was killed mid-write) is expected and only noted."""
+    """Read a session folder. Bad lines are skipped and named in `problems` (the caller reports
+    them); a truncated last line (the recorder was killed mid-write) is expected and only noted."""
     folder = Path(path)
     meta_file = folder / "session.json"
     try:
@@ -177,8 +174,6 @@ def read_session(path: str | Path) -> Session:
             continue
         events.append(event)
     events.sort(key=lambda e: e.t)
-    for problem in problems:
-        log.warning(problem)
     return Session(path=folder, meta=meta, events=events, problems=problems)
 
 
