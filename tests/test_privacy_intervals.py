@@ -31,11 +31,12 @@ def interval(words: list, frame: FrameRef | None = None) -> Interval:
 
 
 def test_excluded_windows_and_apps() -> None:
+    """Regular expressions searched case-insensitively, like the recorder's --exclude-window."""
     iv = interval([])
     assert is_excluded(iv, exclude_windows=["sign in to"])
-    assert is_excluded(iv, exclude_windows=["*Chromium"])
-    assert is_excluded(iv, exclude_apps=["xterm"])
-    assert not is_excluded(iv, exclude_windows=["KeePassXC", "*Bank*"], exclude_apps=["keepassxc"])
+    assert is_excluded(iv, exclude_windows=[r"- chromium$"])
+    assert is_excluded(iv, exclude_apps=["^xterm$"])
+    assert not is_excluded(iv, exclude_windows=["KeePassXC", r"\bBank\b"], exclude_apps=["keepassxc", "^term"])
 
 
 def test_interval_is_redacted_before_a_model_sees_it(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ def redact_episode(episode: Episode, redactor: Redactor, totals: dict[str, int] 
     tool results and metadata strings redacted with one mapping. Counts per kind go to
     `metadata["redactions"]` (and are added to `totals`)."""
     mapping = mapping if mapping is not None else RedactionMap()
+    before = Counter(mapping.counts)  # a shared (session) map already holds other episodes' counts
     data = episode.model_dump()
     red = redactor.redact_data
     if data["system"]:
@@ -42,11 +43,12 @@ def redact_episode(episode: Episode, redactor: Redactor, totals: dict[str, int] 
     for tool in data["tools"]:
         tool["description"] = red(tool["description"], mapping)
     metadata = red({k: v for k, v in data["metadata"].items() if k != "redactions"}, mapping)
+    made = mapping.counts - before
     counts: Counter[str] = Counter(episode.metadata.get("redactions") or {})
-    counts.update(mapping.counts)
+    counts.update(made)
     metadata["redactions"] = dict(sorted(counts.items()))
     data["metadata"] = metadata
     if totals is not None:
-        for kind, n in mapping.counts.items():
+        for kind, n in made.items():
             totals[kind] = totals.get(kind, 0) + n
     return Episode.model_validate(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 from pathlib import Path
+from typing import Callable
 
 from PIL import Image, UnidentifiedImageError
 
@@ -15,9 +16,10 @@ class ImageError(ValueError):
     pass
 
 
-def image_data_url(path: str | Path, max_side: int) -> str:
+def image_data_url(path: str | Path, max_side: int, edit: Callable[[Image.Image], Image.Image] | None = None) -> str:
     """`data:<mime>;base64,...` of the image, scaled down (never up) so its longer side is at
-    most `max_side`. The original bytes are sent when no scaling is needed."""
+    most `max_side`. The original bytes are sent when no scaling (and no `edit`) is needed.
+    `edit` changes the full-size image first (the privacy blackout)."""
     file = Path(path)
     try:
         raw = file.read_bytes()
@@ -25,10 +27,10 @@ def image_data_url(path: str | Path, max_side: int) -> str:
             fmt = image.format or "PNG"
             if fmt not in MIME:
                 fmt = "PNG"
-            elif max(image.size) <= max_side:
+            elif max(image.size) <= max_side and edit is None:
                 return f"data:{MIME[fmt]};base64,{base64.b64encode(raw).decode()}"
             image.load()
-            scaled = image.copy()
+            scaled = edit(image) if edit is not None else image.copy()
     except FileNotFoundError:
         raise ImageError(f"{file}: frame not found") from None
     except (OSError, UnidentifiedImageError) as exc:

@@ -3,31 +3,22 @@ windows dropped, passwords typed in sign-in contexts replaced, every text redact
 map per interval, and frames for a vision model blacked out."""
 from __future__ import annotations
 
-import fnmatch
 import os
 from pathlib import Path
 from typing import Sequence
 
-from toolbox.privacy.passwords import Box, blackout, is_sign_in_context, ocr_lines, password_field_boxes
+from toolbox.privacy.passwords import Box, blackout, is_sign_in_context, ocr_lines, password_field_boxes, sensitive_word_boxes
 from toolbox.privacy.redactor import PASSWORD, RedactionMap, Redactor
 from toolbox.transcribers.base import FrameRef, Interval, OcrWord
 
 
-def _matches(value: str, patterns: Sequence[str]) -> bool:
-    """Case-insensitive: a glob (`*Bank*`) if it has wildcards, else a substring."""
-    low = value.lower()
-    for pattern in patterns:
-        p = pattern.lower()
-        if (fnmatch.fnmatchcase(low, p) if any(c in p for c in "*?[") else p in low):
-            return True
-    return False
-
-
 def is_excluded(interval: Interval, exclude_windows: Sequence[str] = (), exclude_apps: Sequence[str] = ()) -> bool:
-    """True when any window the interval touched matches `exclude_windows`, or any app
-    matches `exclude_apps`: the whole interval is dropped, not just the matching part."""
-    titles = list(interval.windows) + [a.title for a in interval.actions if a.title]
-    return any(_matches(t, exclude_windows) for t in titles) or any(_matches(a, exclude_apps) for a in interval.apps)
+    """True when any window the interval touched matches a regex of `exclude_windows`, or any
+    app one of `exclude_apps` (searched case-insensitively, like the recorder's
+    `--exclude-window`): the whole interval is dropped, not just the matching part."""
+    from toolbox.privacy.exclusion import WindowExclusion
+
+    return WindowExclusion.from_patterns(exclude_windows, exclude_apps).reason(interval) is not None
 
 
 def redact_words(words: Sequence[OcrWord], redactor: Redactor, mapping: RedactionMap) -> list[OcrWord]:
@@ -114,17 +105,38 @@ def redact_interval(interval: Interval, redactor: Redactor, mapping: RedactionMa
     return copy
 
 
-def blacked_out_frame(frame: FrameRef, words: Sequence[OcrWord], redactor: Redactor, mapping: RedactionMap, out_dir: Path) -> FrameRef:
-    """A copy of `frame` (written under `out_dir`, a 0700 folder) with password fields and
-    redacted words blacked out; the FrameRef returned points at it. `words` are the frame's
-    OCR words, unredacted."""
-    from PIL import Image
+def outside(region: Box, size: tuple[int, int]) -> list[Box]:
+    """The parts of a `size` frame outside `region`, as up to four boxes."""
+    width, height = size
+    x0, y0, x1, y1 = region
+    parts = [(0, 0, width, y0), (0, y1, width, height), (0, y0, x0, y1), (x1, y0, width, y1)]
+    return [p for p in parts if p[2] > p[0] and p[3] > p[1]]
 
-    from toolbox.privacy.passwords import sensitive_word_boxes
+
+def frame_blackout_boxes(words: Sequence[OcrWord], redactor: Redactor, mapping: RedactionMap,
+                         size: tuple[int, int] | None = None, region: Box | None = None) -> list[Box]:
+    """What to black out on a frame before a model sees it: password fields, words that hold
+    redacted text (found with `mapping`, so passwords typed elsewhere count too), and, when OCR
+    read only `region` of the frame, everything outside it (text nobody checked).
+    `words` are the frame's OCR words, unredacted."""
+    boxes = password_field_boxes(words, size) if redactor.options.passwords else []
+    boxes += sensitive_word_boxes(words, redactor, mapping)
+    if region is not None and size is not None:
+        boxes += outside(region, size)
+    return [tuple(int(v) for v in box) for box in boxes]  # type: ignore[misc]
+
+
+def blacked_out_frame(frame: FrameRef, words: Sequence[OcrWord], redactor: Redactor, mapping: RedactionMap, out_dir: Path,
+                      region: Box | None = None, boxes: Sequence[Box] | None = None) -> FrameRef:
+    """A copy of `frame` (written under `out_dir`, a 0700 folder) with password fields and
+    redacted words blacked out (or the given `boxes`); the FrameRef returned points at it.
+    `words` are the frame's OCR words, unredacted."""
+    from PIL import Image
 
     out_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(out_dir, 0o700)
-    boxes = password_field_boxes(words) + sensitive_word_boxes(words, redactor, mapping)
+    if boxes is None:
+        boxes = frame_blackout_boxes(words, redactor, mapping, (frame.width, frame.height), region)
     target = out_dir / f"{Path(frame.path).stem}-{frame.hash or 'x'}-redacted.png"
     with Image.open(frame.path) as image:
         blackout(image, boxes).save(target)

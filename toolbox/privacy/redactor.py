@@ -20,6 +20,8 @@ from toolbox.privacy.options import KINDS, RedactionOptions
 
 PASSWORD = "[PASSWORD]"
 _PLACEHOLDER = re.compile(r"\[(?:%s)(?:_\d+)?\]" % "|".join(KINDS.values()))
+_NUMBERED = re.compile(r"\[(%s)_(\d+)\]" % "|".join(KINDS.values()))
+_KIND_OF_LABEL = {label: kind for kind, label in KINDS.items()}
 # argument / metadata keys whose string value is a secret as a whole
 _SECRET_KEY = re.compile(r"(?i)(passw(or)?d|passwd|passphrase|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|private[_-]?key)")
 
@@ -57,6 +59,13 @@ class RedactionMap:
             self._numbers[kind] += 1
             found = self._placeholders[key] = f"[{KINDS[kind]}_{self._numbers[kind]}]"
         return found
+
+    def skip_used(self, text: str) -> None:
+        """Number new placeholders after those already in `text` (text redacted earlier with
+        another map), so a new value never takes the placeholder of an old one."""
+        for m in _NUMBERED.finditer(text):
+            kind = _KIND_OF_LABEL[m.group(1)]
+            self._numbers[kind] = max(self._numbers[kind], int(m.group(2)))
 
     def remember(self, kind: str, value: str) -> None:
         """A value known to be secret (a password typed into a sign-in field): replaced wherever

@@ -2,7 +2,8 @@
 a transcriber plugin (`heuristic` offline by default, or an LLM)."""
 from __future__ import annotations
 
-from typing import Any, Iterator, Literal
+import os
+from typing import Any, Callable, Iterator, Literal
 
 from pydantic import Field, field_validator
 
@@ -14,9 +15,13 @@ from toolbox.core.models import Episode
 from toolbox.core.plugin import BuildContext, Options
 from toolbox.core.registry import register_task
 from toolbox.core.session import Session
-from toolbox.ocr_engines.runner import OcrRunner, OcrSettings
+from toolbox.ocr_engines.runner import OcrRequest, OcrRunner, OcrSettings
+from toolbox.privacy.exclusion import WindowExclusion, compile_patterns
+from toolbox.privacy.options import RedactionOptions
+from toolbox.privacy.redactor import Redactor
+from toolbox.privacy.session import FrameWords, SessionRedaction
 from toolbox.tasks.base import Task
-from toolbox.transcribers.base import Transcriber
+from toolbox.transcribers.base import Interval, OcrWord, Transcriber
 
 DEFAULT_OCR = "tesseract"  # best word recall per second in bench/RESULTS-ocr.md
 
@@ -44,6 +49,25 @@ class IntervalEpisodes(Task):
         ocr_workers: int = Field(default=0, ge=0)  # processes for OCR; 0 = one per CPU core
         near_duplicate: float = Field(default=0.0005, ge=0, le=0.1)  # thumbnail pixel share; 0 = read every frame
         result_chars: int = Field(default=600, ge=0)
+        # privacy (issue 6): what a transcriber (offline or LLM) may see
+        redact: RedactionOptions | None = Field(default_factory=RedactionOptions)  # false: off; or per-kind switches
+        exclude_windows: list[str] = Field(default_factory=list)  # regexes on window titles: such intervals are dropped
+        exclude_apps: list[str] = Field(default_factory=list)  # regexes on app names
+
+        @field_validator("redact", mode="before")
+        @classmethod
+        def _redact_switch(cls, value: Any) -> Any:
+            if value is True:
+                return {}
+            if value is False:
+                return None
+            return value
+
+        @field_validator("exclude_windows", "exclude_apps")
+        @classmethod
+        def _regexes(cls, value: list[str], info: Any) -> list[str]:
+            compile_patterns(value, info.field_name)
+            return value
 
         @field_validator("transcriber")
         @classmethod
@@ -67,31 +91,67 @@ class IntervalEpisodes(Task):
             actions=ActionSettings.model_validate(self.options.model_dump(include=set(ActionSettings.model_fields))),
             region=self.options.ocr_region, result_chars=self.options.result_chars)
         self._ocr: OcrRunner | None = None
+        self.exclusion = WindowExclusion.from_patterns(self.options.exclude_windows, self.options.exclude_apps)
+        self.redactor = Redactor(self.options.redact) if self.options.redact is not None else None
+        use_redactor = getattr(self.transcriber, "use_redactor", None)
+        if callable(use_redactor):  # LLM transcribers redact every request with the same options
+            use_redactor(self.redactor)
 
     def ocr_runner(self) -> OcrRunner | None:
         ref = self.options.ocr
         if ref is None:
             return None
         if self._ocr is None:
+            private_dir(self.ctx.cache_dir / "ocr")  # OCR results hold unredacted screen text
             self._ocr = OcrRunner(OcrSettings(engine=ref.name, engine_options=ref.options, scale=self.options.ocr_scale,
                                               workers=self.options.ocr_workers,
                                               near_duplicate=self.options.near_duplicate),
                                   cache_dir=self.ctx.cache_dir)
         return self._ocr
 
-    def run(self, record: Session) -> Iterator[Episode]:
+    def safe_intervals(self, record: Session) -> tuple[list[Interval], SessionRedaction | None]:
+        """The session's intervals as a transcriber may see them: excluded windows gone (their
+        frames never read), everything else redacted with one map for the session."""
         stats = self.ctx.stats
-        intervals = session_intervals(record, self.settings, self.ocr_runner(), lambda m: stats.problem("frames", m))
+        session, hidden = self.exclusion.without_frames(record)
+        if hidden:
+            stats.extra["excluded_frames"] = stats.extra.get("excluded_frames", 0) + hidden
+        ocr = self.ocr_runner()
+        frame_words = FrameWords()
+        reader = WordsKeeper(ocr, frame_words) if ocr is not None and self.redactor is not None else ocr
+        intervals = session_intervals(session, self.settings, reader, lambda m: stats.problem("frames", m))  # type: ignore[arg-type]
         if not intervals:
             stats.drop(self.plugin_name, "session has no actions", record.id, str(record.path))
-            return
+            return [], None
         self._count_ocr()
+        kept = []
+        for interval in intervals:
+            reason = self.exclusion.reason(interval) if self.exclusion else None
+            if reason is not None:  # counted without its title: the window is nobody's business
+                stats.drop(self.plugin_name, reason, interval.id)
+            else:
+                kept.append(interval)
+        if self.redactor is None or not kept:
+            return kept, None
+        privacy = SessionRedaction(self.redactor, frame_words)
+        return privacy.intervals(kept, frames=bool(getattr(self.transcriber, "vision", False))), privacy
+
+    def run(self, record: Session) -> Iterator[Episode]:
+        intervals, privacy = self.safe_intervals(record)
+        if not intervals:
+            return
         by_span = {(i.start, i.end): i for i in intervals}
-        for episode in self.transcriber.transcribe(intervals):
-            interval = by_span.get(tuple(episode.source.interval or ()))  # type: ignore[arg-type]
-            if interval is not None:  # the report's data, whatever the transcriber kept
-                episode.metadata = {**interval.metadata, **episode.metadata}
-            yield episode
+        try:
+            for episode in self.transcriber.transcribe(intervals):
+                interval = by_span.get(tuple(episode.source.interval or ()))  # type: ignore[arg-type]
+                if interval is not None:  # the report's data, whatever the transcriber kept
+                    episode.metadata = {**interval.metadata, **episode.metadata}
+                yield privacy.episode(episode) if privacy is not None else episode
+        finally:
+            if privacy is not None:
+                totals = self.ctx.stats.extra.setdefault("redactions", {})
+                for kind, n in privacy.totals.items():
+                    totals[kind] = totals.get(kind, 0) + n
 
     def _count_ocr(self) -> None:
         if self._ocr is None:
@@ -100,3 +160,25 @@ class IntervalEpisodes(Task):
         summary: dict[str, Any] = {"frames": s.frames, "cached": s.cached, "near_duplicates": s.near_duplicates,
                                    "read": s.read, "failed": s.failed, "engine": self.options.ocr.name if self.options.ocr else None}
         self.ctx.stats.extra["ocr"] = summary
+
+
+class WordsKeeper:
+    """Stands in for the OCR runner: passes every read through and keeps each frame's words
+    (in memory) for blacking out frames a vision model will see."""
+
+    def __init__(self, runner: OcrRunner, keep: FrameWords) -> None:
+        self.runner = runner
+        self.keep = keep
+
+    def read(self, requests: list[OcrRequest], problem: Callable[[str], None]) -> dict[OcrRequest, list[OcrWord] | None]:
+        results = self.runner.read(requests, problem)
+        for request, words in results.items():
+            if words is not None:
+                self.keep.add(request.path, request.region, words)
+        return results
+
+
+def private_dir(path: Any) -> None:
+    """Make `path` (and its parents) with the folder itself readable by its owner only."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterator, Literal, Sequence
 
 from pydantic import Field
@@ -14,7 +15,11 @@ from toolbox.core.registry import register_transcriber
 from toolbox.llm import LLMClient, LLMOptions, model_parser, response_format
 from toolbox.llm.conversation import conversation_model, to_episode
 from toolbox.llm.images import ImageError, image_data_url
-from toolbox.transcribers.base import Action, Interval, Transcriber
+from toolbox.llm.prepare import Messages, map_text, prepare_messages
+from toolbox.privacy.passwords import blackout
+from toolbox.privacy.redactor import RedactionMap, Redactor
+from toolbox.privacy.session import frame_boxes
+from toolbox.transcribers.base import Action, FrameRef, Interval, Transcriber
 
 
 INSTRUCTIONS = """\
@@ -92,9 +97,41 @@ class OpenAITranscriber(Transcriber):
 
     def __init__(self, options: Options | None = None, ctx: Any = None) -> None:
         super().__init__(options, ctx)
-        self.client = LLMClient(self.options, self.ctx, purpose="transcriber", where=f"transcriber ({self.plugin_name or 'openai'})")
         self.reply_model = conversation_model(self.options.reasoning)
         self.vision = self.options.vision or self.ctx.use_vision
+        # Every request's text is redacted again right before it is sent (defence in depth: the
+        # interval task has redacted the evidence already, with the same options); on by default.
+        self.redactor: Redactor | None = Redactor()
+        # Set by the interval task, which puts in each interval what to black out on its frames.
+        # Used on its own (intervals made elsewhere), the frames are the caller's business.
+        self.frames_prepared = False
+
+    @cached_property
+    def client(self) -> LLMClient:
+        """Made on first use: an audit builds the requests and never makes one."""
+        return LLMClient(self.options, self.ctx, purpose="transcriber", where=f"transcriber ({self.plugin_name or 'openai'})",
+                         prepare=self.redact_messages)
+
+    def use_redactor(self, redactor: Redactor | None) -> None:
+        """The interval task's redaction options (None: `redact: false`); from now on a frame
+        its evidence says nothing about is not sent."""
+        self.redactor = redactor
+        self.frames_prepared = True
+
+    def redact_messages(self, messages: Messages) -> Messages:
+        """The LLM layer's redaction seam: every text of the request, one map per request,
+        numbered after the placeholders the text already holds."""
+        if self.redactor is None:
+            return messages
+        redactor = self.redactor
+        mapping = RedactionMap()
+        for text in _texts(messages):
+            mapping.skip_used(text)
+        return map_text(messages, lambda text: redactor.redact(text, mapping))
+
+    def request_messages(self, group: list[Interval], problems: list[str]) -> Messages:
+        """The messages sent for `group`, exactly (after the redaction seam): what an audit shows."""
+        return prepare_messages(self.redact_messages(self._messages(group, problems)))
 
     # -- the plugin ----------------------------------------------------------------------
 
@@ -120,13 +157,16 @@ class OpenAITranscriber(Transcriber):
 
     # -- one request -------------------------------------------------------------------------
 
+    def _messages(self, group: list[Interval], problems: list[str]) -> Messages:
+        return [
+            {"role": "system", "content": self.instructions()},
+            {"role": "user", "content": self._user_content(self.evidence(group), group, problems)},
+        ]
+
     def _transcribe_group(self, group: list[Interval]) -> Outcome:
         outcome = Outcome()
         evidence = self.evidence(group)
-        messages = [
-            {"role": "system", "content": self.instructions()},
-            {"role": "user", "content": self._user_content(evidence, group, outcome.problems)},
-        ]
+        messages = self._messages(group, outcome.problems)
         first, last = group[0], group[-1]
         item = first.id if len(group) == 1 else f"{first.id}..{last.index}"
         result = self.client.ask(messages, model_parser(self.reply_model), item=item,
@@ -182,19 +222,45 @@ class OpenAITranscriber(Transcriber):
             parts.append("\n".join(lines))
         return "\n\n".join(parts)
 
+    def frames_to_send(self, group: list[Interval]) -> list[tuple[Interval, FrameRef]]:
+        """The frames sent as images: evenly spread over the group, always the first and last."""
+        frames = [(interval, frame) for interval in group for frame in interval.frames]
+        if len(frames) > self.options.max_images:
+            n = self.options.max_images
+            frames = [frames[round(i * (len(frames) - 1) / max(n - 1, 1))] for i in range(n)]
+        return frames
+
+    def frame_boxes(self, interval: Interval, frame: FrameRef) -> list[tuple[int, int, int, int]] | None:
+        """What to black out on a frame ([] with redaction off); None: the frame must not be
+        sent (redaction is on and nobody read the frame to find what to hide)."""
+        if self.redactor is None or not self.frames_prepared:
+            return []
+        return frame_boxes(interval, frame)
+
     def _user_content(self, evidence: str, group: list[Interval], problems: list[str]) -> str | list[dict[str, Any]]:
         if not self.vision:
             return evidence
-        frames = [frame for interval in group for frame in interval.frames]
-        if len(frames) > self.options.max_images:  # evenly spread, always the first and last
-            n = self.options.max_images
-            frames = [frames[round(i * (len(frames) - 1) / max(n - 1, 1))] for i in range(n)]
         content: list[dict[str, Any]] = [{"type": "text", "text": evidence}]
-        for frame in frames:
+        for interval, frame in self.frames_to_send(group):
+            boxes = self.frame_boxes(interval, frame)
+            if boxes is None:
+                problems.append(f"{frame.path}: frame not sent to the model: it has no OCR words to find secrets in "
+                                f"(interval {interval.id}; give the interval task an ocr engine, or redact: false)")
+                continue
+            edit = (lambda image, b=boxes: blackout(image, b)) if boxes else None
             try:
-                url = image_data_url(frame.path, self.options.image_max_side)
+                url = image_data_url(frame.path, self.options.image_max_side, edit)
             except ImageError as exc:
                 problems.append(f"{exc}; sent without it")
                 continue
             content.append({"type": "image_url", "image_url": {"url": url, "detail": self.options.image_detail}})
         return content
+
+
+def _texts(messages: Messages) -> Iterator[str]:
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            yield content
+        elif isinstance(content, list):
+            yield from (p["text"] for p in content if p.get("type") == "text" and isinstance(p.get("text"), str))
