@@ -23,11 +23,11 @@ FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 T0 = 1767225600.0
 
 
-def render(path: Path, texts: list[tuple[int, int, str]], size: tuple[int, int] = (800, 600)) -> None:
+def render(path: Path, texts: list[tuple[int, int, str]], size: tuple[int, int] = (800, 600), font_size: int = 20) -> None:
     """A frame with text at known places (x, y of the text's top-left), like a simple app."""
     image = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(image)
-    font = ImageFont.truetype(FONT, 20)
+    font = ImageFont.truetype(FONT, font_size)
     for x, y, text in texts:
         draw.text((x, y), text, fill="black", font=font)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,10 +50,10 @@ class SessionWriter:
     def event(self, t: float, type_: str, **fields: Any) -> None:
         self.lines.append(json.dumps({"t": T0 + t, "type": type_, **fields}))
 
-    def frame(self, t: float, texts: list[tuple[int, int, str]], reason: str = "before") -> str:
+    def frame(self, t: float, texts: list[tuple[int, int, str]], reason: str = "before", font_size: int = 20) -> str:
         file = f"frames/{self.frames:06d}.png"
         self.frames += 1
-        render(self.path / file, texts)
+        render(self.path / file, texts, font_size=font_size)
         self.event(t, "frame", file=file, monitor=0, width=800, height=600, reason=reason, hash=str(self.frames))
         return file
 
@@ -158,7 +158,7 @@ def test_actions_are_compiled_from_raw_events(tmp_path):
 def web_episodes(tmp_path_factory):
     """The web session through the task with rapidocr, once for the tests that read the screen."""
     folder = tmp_path_factory.mktemp("web")
-    task, _ = make_task(folder, idle_seconds=8)
+    task, _ = make_task(folder, idle_seconds=8, transcriber={"name": "heuristic", "per": "interval"})
     return list(task.run(read_session(web_session(folder))))
 
 
@@ -178,6 +178,25 @@ def test_episodes_name_targets_by_screen_text_and_answer_with_new_text(web_episo
     assert calls(third) == [("switch_window", {"title": "notes - xterm"}), ("press_keys", {"keys": ["ctrl", "c"]}),
                             ("type_text", {"text": "ls, then quit"})]
     assert third.turns[-1].content.startswith("Done:")
+
+
+@pytest.mark.parametrize("font_size", [12, 14])
+def test_a_short_typed_word_is_the_result_of_typing_it(tmp_path, font_size):
+    """Typing two letters changes a few pixels of a frame: it must still be read, so the type
+    action's result names the word, not "no new text" (near-duplicate frames are skipped)."""
+    s = SessionWriter(tmp_path, task="Filter the runs")
+    s.event(0.0, "window", title="Runs - Chromium", app="chromium", bounds=[0, 0, 800, 600])
+    form = [(40, 20, "Experiment tracker"), (40, 80, "Filter: status finished"), (40, 120, "Last saved by Dana")]
+    s.frame(0.5, form, reason="start", font_size=font_size)
+    t = s.type(1.0, " ok")
+    s.frame(t + 0.5, [(40, 20, "Experiment tracker"), (40, 80, "Filter: status finished ok"), (40, 120, "Last saved by Dana")],
+            reason="after", font_size=font_size)
+    task, ctx = make_task(tmp_path)
+    episodes = list(task.run(read_session(s.save())))
+    assert ctx.stats.extra["ocr"]["near_duplicates"] == 0
+    turns = episodes[0].turns
+    call = next(i for i, turn in enumerate(turns) for c in turn.tool_calls if c.name == "type_text")
+    assert turns[call + 1].role == "tool" and turns[call + 1].content == "ok"
 
 
 def test_metadata_holds_what_a_report_draws(web_episodes):

@@ -3,6 +3,6 @@
 - `typed_text`: produced text and shortcuts from key events.
 - `actions`: clicks, drags, scrolls, typing, hotkeys and window switches from raw events.
 - `intervals`: cutting a session into activity intervals.
-- `frames`: frame loading, the OCR region of a frame, near-duplicate detection.
+- `frames`: frame loading and the OCR region of a frame (near duplicates: ocr_engines/changes.py).
 - `screen`: reading OCR words (the text under the pointer, the text that appeared).
 """

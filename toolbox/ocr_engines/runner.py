@@ -1,11 +1,14 @@
-"""Run an OCR engine over many frames, once: disk cache, near-duplicate skipping, process pool.
+"""Run an OCR engine over many frames, once: disk cache, reuse of unchanged text, process pool.
 
-- Cache: one JSON file per (frame content hash, engine + options, region, upscale), so a rebuild
-  never OCRs a frame twice, and a changed setting never returns stale words.
-- Near duplicates: a frame whose region differs from one already read by only a few pixels (a
-  blinking caret, a clock) reuses that frame's words. Compared on a grayscale thumbnail.
-- Pool: frames left to read go to `workers` processes (one engine thread each) with a progress
-  bar; a handful of frames is read in this process instead, since a pool costs more than it saves.
+- Cache: one JSON file per (frame content hash, engine + options, region, upscale, reuse mode), so a
+  rebuild never OCRs a frame twice, and a changed setting never returns stale words. The folder
+  (`<cache_dir>/ocr`) is private (0700, files 0600): it holds the raw text of people's screens.
+- Reuse (`near_duplicate` > 0): each frame is compared at full resolution with the frames of the
+  same region read just before it (changes.py). Nothing text-sized changed (a caret blink): the
+  earlier frame's words are reused. A few bands of lines changed (typing, a new line): only those
+  bands are read, and the earlier frame's words outside them are kept. Otherwise: read it whole.
+- Pool: the reads left to do go to `workers` processes (one engine thread each) with a progress
+  bar; a handful of reads is done in this process instead, since a pool costs more than it saves.
 """
 from __future__ import annotations
 
@@ -25,11 +28,13 @@ from tqdm import tqdm
 
 from toolbox.core import registry
 from toolbox.ocr_engines.base import OcrEngine, RawWord
+from toolbox.ocr_engines.changes import ChangeSettings, Span, changed_spans, gray
 from toolbox.transcribers.base import OcrWord
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in frame pixels
-THUMB_WIDTH = 480
-POOL_MIN_FRAMES = 4  # fewer frames than this are read in-process
+POOL_MIN_FRAMES = 4  # fewer reads than this are done in-process
+REUSE_VERSION = "changes-v2"  # part of the cache key: v1 (thumbnail) results may hide typed text
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 
 
 class OcrRequest(NamedTuple):
@@ -43,7 +48,13 @@ class OcrSettings:
     engine_options: dict[str, Any] = field(default_factory=dict)
     scale: float = 1.0  # upscale the region before reading (small UI text reads better larger)
     workers: int = 0  # 0 = one per CPU core
-    near_duplicate: float = 0.0005  # share of thumbnail pixels that may differ; 0 disables skipping
+    near_duplicate: float = 0.0005  # > 0: reuse the words of unchanged text (changes.py); 0: read every frame whole
+    partial: bool = True  # with reuse on: read only the changed bands of lines of a frame
+    partial_limit: float = 0.5  # changed bands taller than this share of the region: read it whole
+    max_bands: int = 4  # more separate changed bands than this: read it whole
+    band_join: int = 32  # changed bands closer than this many rows are read as one
+    history: int = 4  # earlier frames of the same region a frame is compared with
+    changes: ChangeSettings = field(default_factory=ChangeSettings)
     progress: bool = True
 
 
@@ -51,9 +62,29 @@ class OcrSettings:
 class OcrRunStats:
     frames: int = 0
     cached: int = 0
-    near_duplicates: int = 0
-    read: int = 0
+    near_duplicates: int = 0  # nothing text-sized changed: words reused
+    read: int = 0  # frames the engine read, whole or in part
+    partial: int = 0  # ... of which only the changed bands were read
     failed: int = 0
+
+
+@dataclass
+class _Plan:
+    """How one frame gets its words: read whole (base None), or the words of `base` with
+    `spans` (rows of the region) read again; no spans = a near duplicate of `base`."""
+
+    request: OcrRequest
+    key: str
+    base: OcrRequest | None = None
+    spans: list[Span] = field(default_factory=list)
+    boxes: list[Box] = field(default_factory=list)  # the spans in frame pixels, across the whole region
+
+
+@dataclass
+class _Job:
+    path: str
+    box: Box | None
+    key: str  # where the words of this read are cached
 
 
 class OcrRunner:
@@ -63,10 +94,19 @@ class OcrRunner:
         self.engine = make_engine(settings.engine, settings.engine_options)
         self._local_engine: OcrEngine | None = None
         self._digests: dict[str, str] = {}
+        self._private_dirs: set[Path] = set()
         self.stats = OcrRunStats()
+        root = self._root()
+        if root is not None and root.is_dir():
+            os.chmod(root, PRIVATE_DIR)  # made by an older version with the umask's mode
+
+    @property
+    def reuse(self) -> bool:
+        return self.settings.near_duplicate > 0
 
     def read(self, requests: list[OcrRequest], problem: Callable[[str], None]) -> dict[OcrRequest, list[OcrWord] | None]:
-        """Words for each request (None if its image cannot be read; `problem` gets one line)."""
+        """Words for each request (None if its image cannot be read; `problem` gets one line).
+        Requests are taken in order (time order): a frame reuses words of frames before it."""
         out: dict[OcrRequest, list[OcrWord] | None] = {}
         todo: list[tuple[OcrRequest, str]] = []
         for request in dict.fromkeys(requests):
@@ -86,92 +126,144 @@ class OcrRunner:
                 todo.append((request, key))
         if not todo:
             return out
-        # Decode here: a broken image is reported once, and near duplicates need the pixels.
-        unique: list[tuple[OcrRequest, str]] = []
-        copies: list[tuple[OcrRequest, str, OcrRequest]] = []  # (request, key, same words as)
-        thumbs: list[tuple[OcrRequest, tuple[int, int], np.ndarray]] = []
+        plans = self._plan(todo, out, problem)
+        jobs: list[_Job] = []
+        for plan in plans:
+            if plan.base is None:
+                jobs.append(_Job(plan.request.path, plan.request.region, plan.key))
+            else:
+                for box in plan.boxes:
+                    key = self._band_key(plan.request, box)
+                    if self._load(key) is None:
+                        jobs.append(_Job(plan.request.path, box, key))
+        results: dict[str, list[OcrWord]] = {}
+
+        def done(job: _Job, words: list[OcrWord]) -> None:  # stored at once: an interrupted build keeps its work
+            results[job.key] = words
+            self._store(job.key, words)
+
+        self._run(jobs, done)
+        for plan in plans:  # in order: a base is always planned (and so finished) before its users
+            if plan.base is None:
+                words = results[plan.key]
+                self.stats.read += 1
+            else:
+                base_words = out[plan.base] or []
+                bands = [(box, results.get(k) or self._load(k) or [])
+                         for box in plan.boxes for k in [self._band_key(plan.request, box)]]
+                words = merge_bands(base_words, bands)
+                if plan.spans:
+                    self.stats.read += 1
+                    self.stats.partial += 1
+                else:
+                    self.stats.near_duplicates += 1
+                self._store(plan.key, words)
+            out[plan.request] = words
+        return out
+
+    # -- planning -------------------------------------------------------------------------------
+
+    def _plan(self, todo: list[tuple[OcrRequest, str]], out: dict[OcrRequest, list[OcrWord] | None],
+              problem: Callable[[str], None]) -> list[_Plan]:
+        """Decode each frame once (a broken image is reported here) and decide how it is read."""
+        plans: list[_Plan] = []
+        recent: list[tuple[OcrRequest, np.ndarray]] = []  # frames of this run that will have words
         for request, key in todo:
             try:
                 with Image.open(request.path) as image:
                     image.load()
-                    crop = image.crop(request.region) if request.region else image
-                    thumb = thumbnail(crop)
-                    size = crop.size
+                    pixels = gray(image.crop(request.region) if request.region else image)
             except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for broken files
                 problem(f"{request.path}: frame does not decode ({type(exc).__name__}: {str(exc)[:100]}); frame skipped")
                 out[request] = None
                 self.stats.failed += 1
                 continue
-            twin = self._near_twin(size, thumb, thumbs)
-            if twin is not None:
-                copies.append((request, key, twin))
-                self.stats.near_duplicates += 1
-            else:
-                unique.append((request, key))
-                thumbs.append((request, size, thumb))
-        def done(i: int, words: list[OcrWord]) -> None:  # stored at once: an interrupted build keeps its work
-            request, key = unique[i]
-            out[request] = words
-            self._store(key, words)
-            self.stats.read += 1
+            plans.append(self._plan_one(request, key, pixels, recent))
+            recent.append((request, pixels))
+            del recent[:-4 * max(self.settings.history, 1)]
+        return plans
 
-        self._run(unique, done)
-        for request, key, twin in copies:
-            words = out[twin]
-            out[request] = words
-            if words is not None:
-                self._store(key, words)
-        return out
+    def _plan_one(self, request: OcrRequest, key: str, pixels: np.ndarray,
+                  recent: list[tuple[OcrRequest, np.ndarray]]) -> _Plan:
+        s = self.settings
+        if not self.reuse:
+            return _Plan(request, key)
+        best: tuple[int, OcrRequest, list[Span]] | None = None
+        candidates = [(r, p) for r, p in reversed(recent) if r.region == request.region][:s.history]
+        for other, other_pixels in candidates:
+            spans = changed_spans(other_pixels, pixels, s.changes)
+            if spans is None:
+                continue
+            rows = sum(y1 - y0 for y0, y1 in spans)
+            if best is None or rows < best[0]:
+                best = (rows, other, spans)
+            if not spans:
+                break
+        if best is None:
+            return _Plan(request, key)
+        rows, base, spans = best
+        if spans and (not s.partial or rows > s.partial_limit * pixels.shape[0]):
+            return _Plan(request, key)
+        spans = _join(spans, s.band_join)
+        if len(spans) > s.max_bands:
+            return _Plan(request, key)
+        x0, y0, x1, _ = request.region or (0, 0, pixels.shape[1], pixels.shape[0])
+        boxes = [(x0, y0 + top, x1, y0 + bottom) for top, bottom in spans]  # lines are never cut
+        return _Plan(request, key, base, spans, boxes)
 
     # -- the work -------------------------------------------------------------------------------
 
-    def _run(self, unique: list[tuple[OcrRequest, str]], done: Callable[[int, list[OcrWord]], None]) -> None:
-        jobs = [(r.path, r.region, self.settings.scale) for r, _ in unique]
+    def _run(self, jobs: list[_Job], done: Callable[[_Job, list[OcrWord]], None]) -> None:
+        if not jobs:
+            return
+        scale = self.settings.scale
         workers = self.settings.workers or os.cpu_count() or 1
         workers = min(workers, max(1, len(jobs) // 2))
         quiet = not self.settings.progress or not sys.stderr.isatty()
-        bar = tqdm(total=len(jobs), desc="ocr", unit="frame", disable=quiet, leave=False)
+        bar = tqdm(total=len(jobs), desc="ocr", unit="read", disable=quiet, leave=False)
         try:
             if workers <= 1 or len(jobs) < POOL_MIN_FRAMES:
                 if self._local_engine is None:
                     # one thread, as in the pool: multi-threaded tesseract (OpenMP) is slower on a busy machine
                     self._local_engine = make_engine(self.settings.engine, self.settings.engine_options, threads=1)
-                for i, job in enumerate(jobs):
-                    done(i, read_region(self._local_engine, *job))
+                for job in jobs:
+                    done(job, read_region(self._local_engine, job.path, job.box, scale))
                     bar.update()
                 return
             with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
                                      initargs=(self.settings.engine, self.settings.engine_options)) as pool:
-                futures: dict[Future[list[OcrWord]], int] = {pool.submit(_worker_read, *job): i for i, job in enumerate(jobs)}
+                futures: dict[Future[list[OcrWord]], _Job] = {
+                    pool.submit(_worker_read, job.path, job.box, scale): job for job in jobs}
                 for future in as_completed(futures):
                     done(futures[future], future.result())
                     bar.update()
         finally:
             bar.close()
 
-    def _near_twin(self, size: tuple[int, int], thumb: np.ndarray, seen: list[tuple[OcrRequest, tuple[int, int], np.ndarray]]) -> OcrRequest | None:
-        limit = self.settings.near_duplicate
-        if limit <= 0:
-            return None
-        for request, other_size, other in reversed(seen[-8:]):
-            if other_size == size and other.shape == thumb.shape:
-                changed = np.count_nonzero(np.abs(other.astype(np.int16) - thumb) > 24)
-                if changed <= limit * thumb.size:
-                    return request
-        return None
-
     # -- cache ----------------------------------------------------------------------------------
 
-    def _key(self, request: OcrRequest) -> str:
-        digest = self._digests.get(request.path)
+    def _digest(self, path: str) -> str:
+        digest = self._digests.get(path)
         if digest is None:
-            digest = hashlib.sha1(Path(request.path).read_bytes()).hexdigest()
-            self._digests[request.path] = digest
-        what = [digest, self.engine.cache_key(), request.region, self.settings.scale]
+            digest = hashlib.sha1(Path(path).read_bytes()).hexdigest()
+            self._digests[path] = digest
+        return digest
+
+    def _key(self, request: OcrRequest) -> str:
+        mode = REUSE_VERSION if self.reuse else "whole"
+        what = [self._digest(request.path), self.engine.cache_key(), request.region, self.settings.scale, mode]
         return hashlib.sha1(json.dumps(what).encode()).hexdigest()
 
+    def _band_key(self, request: OcrRequest, box: Box) -> str:
+        what = [self._digest(request.path), self.engine.cache_key(), list(box), self.settings.scale, "band"]
+        return hashlib.sha1(json.dumps(what).encode()).hexdigest()
+
+    def _root(self) -> Path | None:
+        return None if self.cache_dir is None else self.cache_dir / "ocr"
+
     def _file(self, key: str) -> Path | None:
-        return None if self.cache_dir is None else self.cache_dir / "ocr" / key[:2] / f"{key}.json"
+        root = self._root()
+        return None if root is None else root / key[:2] / f"{key}.json"
 
     def _load(self, key: str) -> list[OcrWord] | None:
         file = self._file(key)
@@ -186,11 +278,55 @@ class OcrRunner:
         file = self._file(key)
         if file is None:
             return
-        file.parent.mkdir(parents=True, exist_ok=True)
-        # temp file + rename (no fsync: a lost cache entry is only read again)
+        self._private_dir(file.parent)
+        # temp file (created 0600, whatever the umask) + rename; no fsync: a lost entry is only read again
         tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(orjson.dumps([w.model_dump() for w in words]))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+        try:
+            os.fchmod(fd, PRIVATE_FILE)  # an old temp file may have had another mode
+            os.write(fd, orjson.dumps([w.model_dump() for w in words]))
+        finally:
+            os.close(fd)
         os.replace(tmp, file)
+
+    def _private_dir(self, folder: Path) -> None:
+        if folder in self._private_dirs:
+            return
+        root = self._root()
+        assert root is not None
+        root.parent.mkdir(parents=True, exist_ok=True)
+        for path in (root, folder):
+            path.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+            os.chmod(path, PRIVATE_DIR)  # mkdir's mode is masked by the umask; an old folder kept its mode
+        self._private_dirs.add(folder)
+
+
+def _join(spans: list[Span], gap: int) -> list[Span]:
+    out: list[Span] = []
+    for y0, y1 in spans:
+        if out and y0 - out[-1][1] < gap:
+            out[-1] = (out[-1][0], y1)
+        else:
+            out.append((y0, y1))
+    return out
+
+
+def merge_bands(base: list[OcrWord], bands: list[tuple[Box, list[OcrWord]]]) -> list[OcrWord]:
+    """The words of an earlier frame outside the re-read bands, plus the words read in them.
+    A word belongs to a band when its vertical middle is inside it; band words get line
+    numbers after the kept ones (a band's lines are new lines)."""
+    def inside(word: OcrWord) -> bool:
+        middle = (word.box[1] + word.box[3]) / 2
+        return any(box[1] <= middle < box[3] for box, _ in bands)
+
+    kept = [w for w in base if not inside(w)]
+    next_line = max((w.line for w in kept), default=-1) + 1
+    out = list(kept)
+    for _, words in bands:
+        lines = {line: next_line + i for i, line in enumerate(dict.fromkeys(w.line for w in words))}
+        out.extend(w.model_copy(update={"line": lines[w.line]}) for w in words)
+        next_line += len(lines)
+    return sort_words(out)
 
 
 def make_engine(name: str, options: dict[str, Any], threads: int = 0) -> OcrEngine:
@@ -198,13 +334,6 @@ def make_engine(name: str, options: dict[str, Any], threads: int = 0) -> OcrEngi
     engine = cls(cls.Options.model_validate(options), None, threads=threads)
     engine.plugin_name = name
     return engine
-
-
-def thumbnail(image: Image.Image) -> np.ndarray:
-    gray = image.convert("L")
-    if gray.width > THUMB_WIDTH:
-        gray = gray.resize((THUMB_WIDTH, max(1, round(gray.height * THUMB_WIDTH / gray.width))), Image.BILINEAR)
-    return np.asarray(gray, dtype=np.int16)
 
 
 def read_region(engine: OcrEngine, path: str, region: Box | None, scale: float) -> list[OcrWord]:

@@ -1,0 +1,132 @@
+"""Frame change detection on real Chromium frames: a short typed word is a change (its text gets
+read), a blinking caret is not (the earlier words are reused); the OCR cache is private."""
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import sync_playwright
+
+from toolbox.ocr_engines.changes import changed_spans, gray
+from toolbox.ocr_engines.runner import OcrRequest, OcrRunner, OcrSettings
+
+# An app window: a form with 12-14 px fields, a caret (a 1 px bar, as browsers and GTK draw it)
+# and a terminal with a block cursor. Each state is one screenshot of the same page.
+PAGE = """<!doctype html><html><body style="margin:0;font-family:'DejaVu Sans',sans-serif;background:#fff;color:#202124">
+<div style="padding:16px 24px">
+  <div style="font-size:16px;font-weight:bold;margin-bottom:10px">Experiment tracker</div>
+  <div style="font-size:12px;margin:6px 0">Name: <span id="f12">run-0042</span><span id="caret"
+     style="display:inline-block;width:1px;height:14px;background:#000;vertical-align:text-bottom;visibility:hidden"></span></div>
+  <div style="font-size:13px;margin:6px 0">Filter: <span id="f13">status finished</span></div>
+  <div style="font-size:14px;margin:6px 0">Search: <span id="f14">llama runs</span></div>
+  <div style="font-size:13px;margin:6px 0;color:#555">Last saved 3 minutes ago by Dana Whitfield.</div>
+  <pre style="margin-top:12px;padding:8px;background:#1e1e1e;color:#e6e6e6;font-size:14px;font-family:'DejaVu Sans Mono',monospace;width:520px">$ python train.py --epochs 3
+$ <span id="term"></span><span id="block" style="background:#1e1e1e">&nbsp;</span></pre>
+</div></body></html>"""
+
+# (element, text appended, font size): short words, narrow letters included ("il", "ls").
+TYPED = [("f12", " ok", 12), ("f12", " il", 12), ("f13", " ls", 13), ("f14", " cd", 14), ("term", "pwd", 14)]
+
+
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("frames")
+    out: dict[str, Path] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
+        page = browser.new_page(viewport={"width": 640, "height": 300})
+        page.set_content(PAGE)
+
+        def shot(name: str) -> None:
+            out[name] = folder / f"{name}.png"
+            page.screenshot(path=str(out[name]))
+
+        shot("base")
+        shot("again")  # rendered again, nothing changed
+        page.evaluate("document.getElementById('caret').style.visibility = 'visible'")
+        shot("caret")
+        page.evaluate("document.getElementById('caret').style.visibility = 'hidden'")
+        page.evaluate("document.getElementById('block').style.background = '#e6e6e6'")
+        shot("block_cursor")
+        page.evaluate("document.getElementById('block').style.background = '#1e1e1e'")
+        for element, text, size in TYPED:
+            page.evaluate(f"document.getElementById('{element}').textContent += '{text}'")
+            shot(f"typed_{element}_{text.strip()}")
+            page.evaluate(f"document.getElementById('{element}').textContent = "
+                          f"document.getElementById('{element}').textContent.slice(0, -{len(text)})")
+        browser.close()
+    return out
+
+
+def pixels(path: Path) -> np.ndarray:
+    return gray(Image.open(path))
+
+
+def test_identical_and_caret_blink_frames_are_unchanged(frames):
+    base = pixels(frames["base"])
+    for name in ("again", "caret", "block_cursor"):
+        other = pixels(frames[name])
+        if name != "again":
+            assert (other != base).any(), f"{name}: the cursor was not drawn; the test would prove nothing"
+        assert changed_spans(base, other) == [], name
+
+
+@pytest.mark.parametrize("element,text,size", TYPED, ids=[f"{t.strip()}@{s}px" for _, t, s in TYPED])
+def test_a_short_typed_word_is_a_change_on_its_line(frames, element, text, size):
+    base = pixels(frames["base"])
+    typed = pixels(frames[f"typed_{element}_{text.strip()}"])
+    rows = np.flatnonzero((np.abs(base.astype(int) - typed) > 24).any(axis=1))  # where the word is
+    spans = changed_spans(base, typed)
+    assert spans, f"{text!r} at {size} px was taken for an unchanged frame"
+    assert any(y0 <= rows.min() and rows.max() < y1 for y0, y1 in spans)
+    assert sum(y1 - y0 for y0, y1 in spans) < base.shape[0] / 3  # only the lines around it
+
+
+def test_the_runner_reads_the_typed_word_and_reuses_words_across_a_caret_blink(frames, tmp_path):
+    order = [frames["base"], frames["caret"], frames["typed_f14_cd"], frames["typed_f12_ok"]]
+    requests = [OcrRequest(str(p)) for p in order]
+    runner = OcrRunner(OcrSettings(engine="tesseract", workers=1), cache_dir=tmp_path / "cache")
+    out = runner.read(requests, problem=pytest.fail)
+    stats = runner.stats
+    assert (stats.near_duplicates, stats.read) == (1, 3)
+    assert stats.partial == 2  # the typed frames: only the changed lines were read again
+    base, caret, cd, ok = (out[r] for r in requests)
+    assert caret == base
+    for words, typed in ((cd, "cd"), (ok, "ok")):
+        texts = [w.text for w in words]
+        assert typed in texts, texts
+        # words outside the changed lines come from the earlier frame, unchanged
+        assert {"Experiment", "tracker", "Dana", "train.py"} <= set(texts)
+    # the same frames read whole give the same words on the re-read lines
+    whole = OcrRunner(OcrSettings(engine="tesseract", workers=1, near_duplicate=0), cache_dir=None)
+    alone = whole.read([requests[2]], problem=pytest.fail)[requests[2]]
+    assert [w.text for w in alone if w.text in ("Search:", "llama", "runs", "cd")] == \
+        [w.text for w in cd if w.text in ("Search:", "llama", "runs", "cd")]
+
+
+def test_the_ocr_cache_is_private(frames, tmp_path):
+    old = os.umask(0o002)  # a permissive umask must not leak into the cache
+    try:
+        cache = tmp_path / "cache"
+        runner = OcrRunner(OcrSettings(engine="tesseract", workers=1), cache_dir=cache)
+        runner.read([OcrRequest(str(frames["base"])), OcrRequest(str(frames["typed_f14_cd"]))], problem=pytest.fail)
+    finally:
+        os.umask(old)
+    root = cache / "ocr"
+    folders = [root, *(p for p in root.rglob("*") if p.is_dir())]
+    files = [p for p in root.rglob("*") if p.is_file()]
+    assert len(folders) >= 2 and len(files) >= 3  # two frames and one re-read band
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o700 for p in folders), [oct(p.stat().st_mode) for p in folders]
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files), [oct(p.stat().st_mode) for p in files]
+
+
+def test_an_old_cache_folder_is_made_private(tmp_path):
+    root = tmp_path / "cache" / "ocr"
+    root.mkdir(parents=True, mode=0o755)
+    os.chmod(root, 0o755)
+    OcrRunner(OcrSettings(engine="tesseract"), cache_dir=tmp_path / "cache")
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700

@@ -1,0 +1,126 @@
+"""Where a frame's text may have changed since an earlier frame of the same region.
+
+Compared at full resolution, band by band (rows of `band_height` pixels across the whole
+region): a band has changed when a run of changed columns in it is at least `min_text_width`
+pixels wide (letter gaps of up to `letter_gap` pixels bridged). A typed word of two letters at
+12 px is 8 px or more wide and counts; a blinking caret (1-2 px wide) or compression noise does
+not. A solid cursor-sized block (a terminal's block cursor blinking) does not either.
+A thumbnail cannot make this decision: at 480 px wide a short word is a handful of pixels,
+under any threshold that also ignores a caret.
+
+The changed bands are then grown to the blank rows around them (rows with almost no horizontal
+edges, i.e. between lines of text), so that re-reading them never cuts a line of text in two.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+Span = tuple[int, int]  # y0, y1 (end excluded), in region rows
+
+
+@dataclass(frozen=True)
+class ChangeSettings:
+    pixel_delta: int = 24  # gray levels two pixels must differ by to count as changed
+    band_height: int = 16  # rows compared together (about one line of UI text)
+    min_text_width: int = 4  # a narrower run of changed columns (a caret) is not text
+    letter_gap: int = 3  # gaps between changed columns this narrow are bridged (letter spacing)
+    solid_fill: float = 0.9  # a cursor-sized change filling this share of its box is a block cursor
+    edge_delta: int = 32  # a horizontal step this large is an edge (text is full of them)
+    blank_edges: int = 6  # a row with at most this many edges is blank (between lines)
+    grow_limit: int = 48  # at most this many rows are added on each side looking for a blank row
+    margin: int = 4  # blank rows kept around a span (the engine reads text better with a margin)
+
+
+DEFAULT = ChangeSettings()
+
+
+def gray(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("L"), dtype=np.uint8)
+
+
+def changed_spans(before: np.ndarray, after: np.ndarray, settings: ChangeSettings = DEFAULT) -> list[Span] | None:
+    """Row spans of `after` holding a text-sized change against `before`, grown to blank rows and
+    merged; [] when nothing text-sized changed; None when the two cannot be compared (size)."""
+    if before.shape != after.shape:
+        return None
+    height = after.shape[0]
+    bands = _changed_bands(before, after, settings)
+    if not bands:
+        return []
+    blank = blank_rows(after, settings)
+    spans: list[Span] = []
+    for y0, y1 in bands:
+        y0, y1 = _grow(y0, y1, blank, height, settings)
+        if spans and y0 <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], y1))
+        else:
+            spans.append((y0, y1))
+    return spans
+
+
+def _changed_bands(before: np.ndarray, after: np.ndarray, s: ChangeSettings) -> list[Span]:
+    # Rows that differ at all, first (cheap), so that unchanged regions cost one comparison.
+    differs = np.flatnonzero((before != after).any(axis=1))
+    if differs.size == 0:
+        return []
+    out: list[Span] = []
+    for band in np.unique(differs // s.band_height):
+        y0 = int(band) * s.band_height
+        y1 = min(y0 + s.band_height, after.shape[0])
+        delta = np.abs(before[y0:y1].astype(np.int16) - after[y0:y1].astype(np.int16)) > s.pixel_delta
+        if _text_sized(delta, s):
+            if out and out[-1][1] == y0:
+                out[-1] = (out[-1][0], y1)
+            else:
+                out.append((y0, y1))
+    return out
+
+
+def _text_sized(delta: np.ndarray, s: ChangeSettings) -> bool:
+    """Whether a band's changed pixels hold a change that may be text: a run of changed columns
+    (letter gaps bridged) at least `min_text_width` wide that is not a solid block (a terminal's
+    block cursor: every pixel of its box changed; glyphs never fill their box)."""
+    columns = np.flatnonzero(delta.any(axis=0))
+    if columns.size == 0:
+        return False
+    breaks = np.flatnonzero(np.diff(columns) > s.letter_gap + 1)
+    starts = np.concatenate(([columns[0]], columns[breaks + 1]))
+    ends = np.concatenate((columns[breaks], [columns[-1]]))
+    for x0, x1 in zip(starts.tolist(), ends.tolist()):
+        if x1 - x0 + 1 < s.min_text_width:
+            continue
+        run = delta[:, x0:x1 + 1]
+        rows = np.flatnonzero(run.any(axis=1))
+        box = run[rows[0]:rows[-1] + 1]
+        if box.mean() < s.solid_fill or x1 - x0 + 1 > 2 * s.band_height:
+            return True
+    return False
+
+
+def blank_rows(image: np.ndarray, settings: ChangeSettings = DEFAULT) -> np.ndarray:
+    """Per row: True when it holds (almost) no horizontal edges - the space between text lines.
+    A window border or a scrollbar adds a few edges to every row; a line of text adds dozens."""
+    edges = np.abs(np.diff(image.astype(np.int16), axis=1)) > settings.edge_delta
+    return edges.sum(axis=1) <= settings.blank_edges
+
+
+def _grow(y0: int, y1: int, blank: np.ndarray, height: int, s: ChangeSettings) -> Span:
+    top = y0
+    while top > 0 and y0 - top < s.grow_limit and not blank[top - 1]:
+        top -= 1
+    bottom = y1
+    while bottom < height and bottom - y1 < s.grow_limit and not blank[bottom]:
+        bottom += 1
+    # A margin of blank rows, stopping short of the next line's faint edges (antialiasing).
+    kept = 0
+    while top > 0 and kept < s.margin and blank[max(0, top - 3):top].all():
+        top -= 1
+        kept += 1
+    kept = 0
+    while bottom < height and kept < s.margin and blank[bottom:bottom + 3].all():
+        bottom += 1
+        kept += 1
+    return top, bottom
