@@ -22,6 +22,7 @@ datasets:
 tasks:
   - name: interval_episodes
     ocr: null
+    transcriber: {{name: heuristic, per: interval}}
 filters:
   - exact_dedupe
   - name: quality

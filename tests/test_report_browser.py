@@ -183,7 +183,7 @@ def test_pagination_with_1200_episodes(browser: Browser, tmp_path: Path) -> None
 def test_report_of_a_real_build_and_of_a_file_without_frames(browser: Browser, tmp_path: Path) -> None:
     make_sample_session(tmp_path / "sessions")
     (tmp_path / "b.yaml").write_text(
-        "datasets: [{name: sessions, path: sessions}]\ntasks: [{name: interval_episodes, ocr: null}]\n"
+        "datasets: [{name: sessions, path: sessions}]\ntasks: [{name: interval_episodes, ocr: null, transcriber: {name: heuristic, per: interval}}]\n"
         "filters: [exact_dedupe, {name: quality, min_turns: 5}]\nformat: glaive\noutput: out/data.jsonl\n")
     report = tmp_path / "out" / "report.html"
     assert main(["--config", str(tmp_path / "b.yaml"), "--report", str(report), "-q"]) == 0
@@ -226,7 +226,7 @@ def test_report_of_the_demo_build_with_real_ocr(browser: Browser, tmp_path: Path
     opened = Opened(browser, report)
     page = opened.page
     rows = page.locator("#list tbody tr.row")
-    assert rows.count() >= 2
+    assert rows.count() >= 1
     ocr_boxes = 0
     for i in range(rows.count()):
         rows.nth(i).click()

@@ -3,7 +3,9 @@ answered by the screen text that appeared after it."""
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator, Sequence
+import re
+from itertools import groupby
+from typing import Any, Iterator, Literal, Sequence
 
 from toolbox.core.models import Episode, Source, ToolCall, ToolSpec, Turn, stable_id
 from toolbox.core.plugin import Options
@@ -44,10 +46,25 @@ class HeuristicTranscriber(Transcriber):
     class Options(Options):
         system: str = "You operate a computer for the user with the tools given. Coordinates are screen pixels."
         submission_reply: bool = True  # text typed and sent with Enter at the end becomes the final reply
+        # ...except in these apps, where Enter runs a command: there it stays type_text + press_keys
+        command_apps: str = r"(?i)term|konsole|console|shell|iterm|powershell|cmd\.exe|tmux"
         summary_items: int = 6  # actions named in the closing message
+        # `task`: the consecutive intervals of a session that share a task label become one
+        # multi-step episode, so the user's request matches what the episode does; `interval`:
+        # one episode per interval; `auto`: `task` for intervals with a label, else `interval`
+        per: Literal["auto", "interval", "task"] = "auto"
 
     def transcribe(self, intervals: Sequence[Interval]) -> Iterator[Episode]:
-        for interval in intervals:
+        per = self.options.per
+
+        def group_key(interval: Interval) -> tuple[Any, ...]:
+            if per == "interval" or (per == "auto" and not interval.task):
+                return (interval.session_id, interval.index)
+            return (interval.session_id, interval.task)
+
+        groups = [list(group) for _, group in groupby(intervals, key=group_key)]
+        for group in groups:
+            interval = group[0] if len(group) == 1 else merged(group)
             if not interval.actions:
                 self.ctx.stats.drop(self.plugin_name, "no actions", interval.id)
                 continue
@@ -56,9 +73,11 @@ class HeuristicTranscriber(Transcriber):
     def episode(self, interval: Interval) -> Episode:
         actions = list(interval.actions)
         reply: str | None = None
-        if self.options.submission_reply and interval.submitted and len(actions) >= 2:
+        in_terminal = any(re.search(self.options.command_apps, app) for app in interval.apps if app)
+        if self.options.submission_reply and interval.submitted and len(actions) >= 2 and not in_terminal:
             reply = interval.submitted
             actions = actions[:-2]  # the typed reply and its Enter become the answer itself
+        actions = with_enter_typed(actions)
         turns: list[Turn] = [Turn(role="user", content=request(interval))]
         for number, action in enumerate(actions):
             name, arguments = tool_call(action)
@@ -75,6 +94,40 @@ class HeuristicTranscriber(Transcriber):
                           path=interval.session_path),
             metadata={**interval.metadata, "transcriber": self.plugin_name},
         )
+
+
+def merged(intervals: list[Interval]) -> Interval:
+    """Consecutive intervals of one task as one: actions and frames in order, the report's
+    metadata lists joined, the last interval's screen and submission."""
+    first, last = intervals[0], intervals[-1]
+    windows = list(dict.fromkeys(w for i in intervals for w in i.windows))
+    apps = list(dict.fromkeys(a for i in intervals for a in i.apps))
+    metadata = {**last.metadata, "interval": first.index, "intervals": [i.index for i in intervals],
+                "start": first.start, "end": last.end, "windows": windows, "apps": apps}
+    for key in ("frames", "actions"):
+        metadata[key] = [row for i in intervals for row in i.metadata.get(key, [])]
+    return first.model_copy(update={
+        "end": last.end, "windows": windows, "apps": apps, "metadata": metadata,
+        "actions": [a for i in intervals for a in i.actions], "frames": [f for i in intervals for f in i.frames],
+        "typed_text": "".join(i.typed_text for i in intervals), "submitted": last.submitted,
+        "screen_words": last.screen_words})
+
+
+def with_enter_typed(actions: Sequence[Action]) -> list[Action]:
+    """Typing followed by Enter becomes one type_text call whose text ends in a newline: the
+    recorder's frame after the burst already shows what Enter did, so one call keeps each
+    result true to its call."""
+    out: list[Action] = []
+    for action in actions:
+        previous = out[-1] if out else None
+        if (action.kind == "hotkey" and action.keys == ["enter"] and previous is not None
+                and previous.kind == "type" and not (previous.text or "").endswith("\n")):
+            out[-1] = previous.model_copy(update={"text": (previous.text or "") + "\n", "t_end": action.t_end or action.t,
+                                                  "frame_after": action.frame_after or previous.frame_after,
+                                                  "result": action.result if action.result is not None else previous.result})
+        else:
+            out.append(action)
+    return out
 
 
 def request(interval: Interval) -> str:
@@ -140,7 +193,9 @@ def describe(action: Action) -> str:
         what = f"'{action.target}'" if action.target else f"({action.x}, {action.y})"
         return f"{'double-clicked' if name == 'double_click' else 'clicked'} {what}"
     if name == "type_text":
-        return f"typed {json.dumps(action.text or '', ensure_ascii=False)}"
+        text = action.text or ""
+        entered = text.endswith("\n")
+        return f"{'entered' if entered else 'typed'} {json.dumps(text.removesuffix(chr(10)) if entered else text, ensure_ascii=False)}"
     if name == "press_keys":
         return "pressed " + "+".join(action.keys)
     if name == "switch_window":

@@ -1,0 +1,76 @@
+"""The offline transcriber: typed commands, chat replies, and one episode per task."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from toolbox.core import registry
+from toolbox.core.plugin import BuildContext
+from toolbox.transcribers.base import Action, Interval
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def transcriber(**options):
+    cls = registry.get("transcribers", "heuristic")
+    return cls(cls.Options(**options), BuildContext())
+
+
+def interval(index: int, app: str, text: str, task: str | None = "Reply to Ann") -> Interval:
+    t = 100.0 + index * 10
+    return Interval(session_id="s", session_path="/tmp/s", index=index, start=t, end=t + 5, task=task, apps=[app],
+                    windows=[f"{app} window"], submitted=text,
+                    actions=[Action(kind="click", t=t, x=5, y=6, target="Message", result="Message box focused"),
+                             Action(kind="type", t=t + 1, text=text, result=text),
+                             Action(kind="hotkey", t=t + 2, keys=["enter"], result=f"{text}\nsent")])
+
+
+def calls(episode):
+    return [(c.name, c.arguments) for turn in episode.turns for c in turn.tool_calls]
+
+
+def test_a_message_sent_in_a_chat_app_is_the_final_answer():
+    [episode] = transcriber(per="interval").transcribe([interval(0, "Slack", "See you at 5")])
+    assert calls(episode) == [("click", {"target": "Message", "x": 5, "y": 6})]
+    assert episode.turns[-1].content == "See you at 5"
+
+
+def test_a_command_entered_in_a_terminal_is_a_call_whose_result_is_its_output():
+    [episode] = transcriber(per="interval").transcribe([interval(0, "XTerm", "ls -l")])
+    assert calls(episode)[1] == ("type_text", {"text": "ls -l\n"})
+    results = [t.content for t in episode.turns if t.role == "tool"]
+    assert results[1] == "ls -l\nsent"  # the screen after Enter, not before it
+    assert episode.turns[-1].content.startswith("Done: clicked 'Message'; entered \"ls -l\"")
+
+
+def test_per_task_joins_the_intervals_of_a_task_into_one_episode():
+    intervals = [interval(0, "XTerm", "cd src"), interval(1, "XTerm", "make"), interval(2, "XTerm", "ls", task="Other")]
+    episodes = list(transcriber(per="task").transcribe(intervals))
+    assert [e.turns[0].content for e in episodes] == ["Reply to Ann", "Other"]
+    assert [c[1].get("text") for c in calls(episodes[0]) if c[0] == "type_text"] == ["cd src\n", "make\n"]
+    assert episodes[0].source.interval == (100.0, 115.0)
+    assert episodes[0].metadata["intervals"] == [0, 1]
+
+
+def test_auto_joins_labelled_intervals_and_keeps_unlabelled_ones_apart():
+    intervals = [interval(0, "XTerm", "a", task=None), interval(1, "XTerm", "b", task=None),
+                 interval(2, "XTerm", "c"), interval(3, "XTerm", "d")]
+    episodes = list(transcriber().transcribe(intervals))
+    assert [len(calls(e)) for e in episodes] == [2, 2, 4]
+    assert episodes[0].turns[0].content == "Continue the work in the window 'XTerm window'."
+
+
+def test_the_demo_session_as_one_task_episode(tmp_path):
+    config = tmp_path / "task.yaml"
+    config.write_text(
+        f"datasets: [{{name: sessions, path: {ROOT / 'examples/sessions'}}}]\n"
+        "tasks:\n  - name: interval_episodes\n    transcriber: {name: heuristic, per: task}\n    ocr: tesseract\n"
+        f"format: sharegpt\noutput: out.jsonl\ncache_dir: {ROOT / '.cache/datamakr'}\n")
+    result = subprocess.run([sys.executable, str(ROOT / "build_data.py"), "--config", str(config)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    [row] = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    commands = [json.loads(m["value"])["arguments"]["text"] for m in row["conversations"] if m["from"] == "function_call"
+                and json.loads(m["value"])["name"] == "type_text"]
+    assert commands[:4] == ["mkdir -p greetings && cd greetings\n", 'echo "Hello, world" > hello.txt\n', "cat hello.txt\n", "ls -l\n"]
+    observations = [m["value"] for m in row["conversations"] if m["from"] == "observation"]
+    assert any("Hello, world" in o for o in observations)
