@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
-from toolbox.privacy.checks import card_issuer_ok, char_classes, entropy, iban_ok, luhn_ok
+from toolbox.privacy.checks import IBAN_LENGTHS, card_issuer_ok, char_classes, entropy, iban_ok, luhn_ok
 
 # Which kind wins when two findings overlap: higher first (then the longer span).
 PRIORITY = {"private_key": 9, "api_key": 8, "token": 7, "card": 6, "iban": 6, "password": 5, "secret": 4, "email": 3, "phone": 2}
@@ -130,9 +130,14 @@ def card_findings(text: str) -> Iterator[Finding]:
 _IBAN = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]{4}){2,7}(?:[ ]?[A-Za-z0-9]{1,3})?)(?![A-Za-z0-9])")
 
 
-def iban_findings(text: str) -> Iterator[Finding]:
+def iban_findings(text: str, screen: bool = False) -> Iterator[Finding]:
+    """`screen`: read by OCR, which confuses O and 0, I and 1: a candidate of the right length
+    for its country counts without the checksum."""
     for m in _IBAN.finditer(text):
         raw = m.group(1)
+        if screen and IBAN_LENGTHS.get(raw[:2].upper()) == len(raw.replace(" ", "")):
+            yield Finding("iban", m.start(1), m.end(1), raw, "length (screen)")
+            continue
         while not iban_ok(raw.replace(" ", "").upper()):
             if " " not in raw:  # the match may run into the next word ("... 3000 and"): drop it
                 break
@@ -220,6 +225,43 @@ class DetectSecretsEngine:
                 if kind == "secret" and re.search(_PASSWORD_WORDS, line[:at], re.I):
                     kind = "password"
                 yield Finding(kind, offset + at, offset + end, line[at:end], f"detect-secrets:{secret.type}")
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9_+/=-]{9,}")
+_TOKEN_PART = re.compile(r"[_\-/=+.]")
+
+
+def _char_class(c: str) -> int:
+    return 0 if c.isdigit() else 1 if c.islower() else 2 if c.isupper() else 3
+
+
+def random_token_findings(text: str) -> Iterator[Finding]:
+    """Tokens that look random: a part of 9+ characters mixing letters and digits that flips
+    between digits, lower and upper case often (a third of its length) with some entropy.
+    For screen text (OCR), where a misread prefix or a space in the middle hides a key from
+    the provider patterns. On ordinary prose and code it finds hashes and test tokens, and
+    the odd name like `IPv4Address` (bench/RESULTS-privacy.md)."""
+    for m in _TOKEN.finditer(text):
+        for part in _TOKEN_PART.split(m.group()):
+            if len(part) < 9 or not any(c.isdigit() for c in part) or not any(c.isalpha() for c in part):
+                continue
+            flips = sum(_char_class(a) != _char_class(b) for a, b in zip(part, part[1:]))
+            if flips >= max(4, len(part) // 3) and entropy(part) >= 2.9:
+                yield Finding("secret", m.start(), m.end(), m.group(), "random token")
+                break
+
+
+# Provider prefixes as OCR may break them off their key (`sk-proj -575yx8...`): the prefix and
+# up to two following tokens that hold a digit.
+_SCREEN_PREFIX = re.compile(
+    r"(?<![A-Za-z0-9])(?:sk-(?:proj|ant|svcacct|admin)|sk[_-](?:live|test)|rk_live|gh[pousr]_|github[ _]pat|xox[abposre]-|"
+    r"AKIA|ASIA|AIza|eyJ[A-Za-z0-9]|glpat-|hf_|npm_|pypi-)[^\s]*(?:[ \t]+(?=[^\s]*\d)[^\s]{4,}){0,2}"
+)
+
+
+def screen_prefix_findings(text: str) -> Iterator[Finding]:
+    for m in _SCREEN_PREFIX.finditer(text):
+        yield Finding("api_key", m.start(), m.end(), m.group(), "prefix (screen)")
 
 
 def regex_secret_findings(text: str, min_entropy: float) -> Iterator[Finding]:

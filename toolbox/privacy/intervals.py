@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from toolbox.privacy.passwords import Box, blackout, is_sign_in_context, ocr_lines, password_field_boxes, sensitive_word_boxes
+from toolbox.privacy.passwords import Box, blackout, is_sign_in_context, ocr_lines, password_field_boxes, sensitive_word_boxes, unread_boxes
 from toolbox.privacy.redactor import PASSWORD, RedactionMap, Redactor
 from toolbox.transcribers.base import FrameRef, Interval, OcrWord
 
@@ -29,7 +29,7 @@ def redact_words(words: Sequence[OcrWord], redactor: Redactor, mapping: Redactio
     out: list[OcrWord] = []
     for line in ocr_lines(words):
         text = " ".join(w.text for w in line)
-        findings = redactor.find(text, mapping)
+        findings = redactor.find(text, mapping, screen=True)
         at = 0
         used: set[int] = set()
         for w in line:
@@ -97,9 +97,15 @@ def redact_interval(interval: Interval, redactor: Redactor, mapping: RedactionMa
     for action in copy.actions:
         for name in ("text", "title", "target", "result"):
             value = getattr(action, name)
-            if value and value != PASSWORD:
-                setattr(action, name, red(value, mapping))
+            if value and value != PASSWORD:  # target and result were read from the screen (OCR)
+                setattr(action, name, redactor.redact(value, mapping, screen=name in ("target", "result")))
     copy.metadata = redactor.redact_data(copy.metadata, mapping)
+    rows = copy.metadata.get("actions")
+    if isinstance(rows, list) and len(rows) == len(copy.actions):  # the report's copy of the actions
+        for row, action in zip(rows, copy.actions):
+            for name in ("text", "title", "target"):
+                if isinstance(row, dict) and name in row:
+                    row[name] = getattr(action, name)
     if "ocr" in copy.metadata:  # the report's copy of the OCR words
         copy.metadata["ocr"] = [{"text": w.text, "box": list(w.box), "conf": w.conf, "mid": list(w.mid)} for w in copy.screen_words]
     return copy
@@ -114,15 +120,21 @@ def outside(region: Box, size: tuple[int, int]) -> list[Box]:
 
 
 def frame_blackout_boxes(words: Sequence[OcrWord], redactor: Redactor, mapping: RedactionMap,
-                         size: tuple[int, int] | None = None, region: Box | None = None) -> list[Box]:
+                         size: tuple[int, int] | None = None, region: Box | None = None, image_path: str | None = None) -> list[Box]:
     """What to black out on a frame before a model sees it: password fields, words that hold
     redacted text (found with `mapping`, so passwords typed elsewhere count too), and, when OCR
-    read only `region` of the frame, everything outside it (text nobody checked).
+    read only `region` of the frame, everything outside it (text nobody checked). With
+    `image_path` and `hide_unread` on, also whatever OCR did not read as a word.
     `words` are the frame's OCR words, unredacted."""
     boxes = password_field_boxes(words, size) if redactor.options.passwords else []
     boxes += sensitive_word_boxes(words, redactor, mapping)
     if region is not None and size is not None:
         boxes += outside(region, size)
+    if image_path is not None and redactor.options.hide_unread:
+        from PIL import Image
+
+        with Image.open(image_path) as image:
+            boxes += unread_boxes(image, words, region)
     return [tuple(int(v) for v in box) for box in boxes]  # type: ignore[misc]
 
 

@@ -38,6 +38,7 @@ class RedactionOptions(Options):
         "regex", description="regex: the built-in patterns; detect_secrets: Yelp detect-secrets plugins; both: their union (slower)"
     )
     phones_engine: Literal["phonenumbers", "regex"] = "phonenumbers"
+    hide_unread: bool = Field(True, description="frames for a vision model: also black out what OCR did not read as words (missed text, pictures)")
     min_secret_entropy: float = Field(3.0, ge=0, le=8, description="bits per character a keyword value needs to count as a secret")
 
     def enabled(self, kind: str) -> bool:

@@ -92,7 +92,7 @@ def sensitive_word_boxes(words: Sequence[OcrWord], redactor: "Redactor", mapping
             spans.append((at, at + len(w.text), w))
             parts.append(w.text)
             at += len(w.text) + 1
-        findings = redactor.find(" ".join(parts), mapping)
+        findings = redactor.find(" ".join(parts), mapping, screen=True)
         for start, end, w in spans:
             if any(start < f.end and f.start < end for f in findings):
                 boxes.append(tuple(w.box))  # type: ignore[arg-type]
@@ -113,3 +113,46 @@ def blackout(image: "Image", boxes: Iterable[Box], pad: int = 2) -> "Image":
         if box[2] > box[0] and box[3] > box[1]:
             draw.rectangle(box, fill=0 if out.mode == "L" else (0, 0, 0))
     return out
+
+
+def unread_boxes(image: "Image", words: Sequence[OcrWord], region: Box | None = None, cell: int = 8, pad: int = 3) -> list[Box]:
+    """Boxes around whatever on the frame looks like text or a picture (sharp edges) where OCR
+    read no word: text it missed, or misread so badly it is not a word, may still hold a secret
+    a vision model would read. Cells of `cell` pixels with edges, outside every word box, are
+    grouped into connected areas; each area's bounding box is returned."""
+    import numpy as np
+
+    gray = np.asarray(image.convert("L"), dtype=np.int16)
+    height, width = gray.shape
+    edges = np.zeros(gray.shape, dtype=bool)
+    edges[:, 1:] |= np.abs(np.diff(gray, axis=1)) > 48
+    edges[1:, :] |= np.abs(np.diff(gray, axis=0)) > 48
+    if region is not None:  # outside the region is blacked out whole anyway
+        x0, y0, x1, y1 = region
+        inside = np.zeros_like(edges)
+        inside[max(0, y0):y1, max(0, x0):x1] = True
+        edges &= inside
+    for w in words:
+        x0, y0, x1, y1 = w.box
+        edges[max(0, y0 - pad):y1 + pad, max(0, x0 - pad):x1 + pad] = False
+    rows, cols = -(-height // cell), -(-width // cell)
+    grid = np.zeros((rows * cell, cols * cell), dtype=bool)
+    grid[:height, :width] = edges
+    cells = grid.reshape(rows, cell, cols, cell).sum(axis=(1, 3)) >= 2
+    boxes: list[Box] = []
+    seen = np.zeros_like(cells)
+    for r, c in zip(*np.nonzero(cells)):
+        if seen[r, c]:
+            continue
+        stack = [(r, c)]
+        seen[r, c] = True
+        r0, c0, r1, c1 = r, c, r, c
+        while stack:
+            y, x = stack.pop()
+            r0, c0, r1, c1 = min(r0, y), min(c0, x), max(r1, y), max(c1, x)
+            for ny, nx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1), (y, x - 2), (y, x + 2)):
+                if 0 <= ny < rows and 0 <= nx < cols and cells[ny, nx] and not seen[ny, nx]:
+                    seen[ny, nx] = True
+                    stack.append((ny, nx))
+        boxes.append((int(c0 * cell), int(r0 * cell), int(min(width, (c1 + 1) * cell)), int(min(height, (r1 + 1) * cell))))
+    return boxes

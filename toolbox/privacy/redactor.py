@@ -13,6 +13,8 @@ from toolbox.privacy.detectors import (
     iban_findings,
     phone_findings_libphonenumber,
     phone_findings_regex,
+    random_token_findings,
+    screen_prefix_findings,
     regex_secret_findings,
     resolve_overlaps,
 )
@@ -93,20 +95,25 @@ class Redactor:
         self.options = options or RedactionOptions()
         self._detect_secrets = DetectSecretsEngine() if self.options.secrets_engine != "regex" else None
 
-    def find(self, text: str, mapping: RedactionMap | None = None) -> list[Finding]:
-        """Non-overlapping findings of the enabled kinds, in text order."""
+    def find(self, text: str, mapping: RedactionMap | None = None, screen: bool = False) -> list[Finding]:
+        """Non-overlapping findings of the enabled kinds, in text order. `screen`: the text was
+        read by OCR, so random-looking tokens count as secrets too (a misread key)."""
         if not text:
             return []
         o = self.options
         found: list[Finding] = list(self._known_findings(text, mapping))
         if o.secrets_engine != "detect_secrets":
             found.extend(regex_secret_findings(text, o.min_secret_entropy))
+        if screen and o.secrets:
+            found.extend(random_token_findings(text))
+        if screen and o.api_keys:
+            found.extend(screen_prefix_findings(text))
         if self._detect_secrets is not None:
             found.extend(self._detect_secrets.find(text))
         if o.cards:
             found.extend(card_findings(text))
         if o.ibans:
-            found.extend(iban_findings(text))
+            found.extend(iban_findings(text, screen))
         if o.emails:
             found.extend(email_findings(text))
         if o.phones:
@@ -126,9 +133,9 @@ class Redactor:
                 yield Finding(kind, start, start + len(value), value, "known")
                 start = text.find(value, start + len(value))
 
-    def redact(self, text: str, mapping: RedactionMap) -> str:
-        """`text` with every finding replaced by its placeholder."""
-        findings = self.find(text, mapping)
+    def redact(self, text: str, mapping: RedactionMap, screen: bool = False) -> str:
+        """`text` with every finding replaced by its placeholder (`screen`: see `find`)."""
+        findings = self.find(text, mapping, screen)
         if not findings:
             return text
         out: list[str] = []

@@ -89,7 +89,7 @@ class SessionRedaction:
             if words is None:
                 continue  # never read: no entry, so it is never sent
             boxes = frame_blackout_boxes(words, self.redactor, self.mapping, (frame.width, frame.height),
-                                         self.frame_words.regions.get(frame.path))
+                                         self.frame_words.regions.get(frame.path), frame.path)
             table[frame_key(frame, interval.session_path)] = [list(b) for b in boxes]
         return table
 

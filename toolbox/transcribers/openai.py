@@ -13,6 +13,7 @@ from pydantic import Field
 from toolbox.core.models import Episode, Source, stable_id
 from toolbox.core.registry import register_transcriber
 from toolbox.llm import LLMClient, LLMOptions, model_parser, response_format
+from toolbox.llm.config import resolve_endpoint
 from toolbox.llm.conversation import conversation_model, to_episode
 from toolbox.llm.images import ImageError, image_data_url
 from toolbox.llm.prepare import Messages, map_text, prepare_messages
@@ -98,6 +99,7 @@ class OpenAITranscriber(Transcriber):
     def __init__(self, options: Options | None = None, ctx: Any = None) -> None:
         super().__init__(options, ctx)
         self.reply_model = conversation_model(self.options.reasoning)
+        resolve_endpoint(self.options, self.ctx.base_dir, self._where())  # a config error shows before any work
         self.vision = self.options.vision or self.ctx.use_vision
         # Every request's text is redacted again right before it is sent (defence in depth: the
         # interval task has redacted the evidence already, with the same options); on by default.
@@ -109,8 +111,10 @@ class OpenAITranscriber(Transcriber):
     @cached_property
     def client(self) -> LLMClient:
         """Made on first use: an audit builds the requests and never makes one."""
-        return LLMClient(self.options, self.ctx, purpose="transcriber", where=f"transcriber ({self.plugin_name or 'openai'})",
-                         prepare=self.redact_messages)
+        return LLMClient(self.options, self.ctx, purpose="transcriber", where=self._where(), prepare=self.redact_messages)
+
+    def _where(self) -> str:
+        return f"transcriber ({self.plugin_name or 'openai'})"
 
     def use_redactor(self, redactor: Redactor | None) -> None:
         """The interval task's redaction options (None: `redact: false`); from now on a frame
