@@ -310,3 +310,22 @@ def test_frames_sent_to_the_vision_model_are_blacked_out(build: dict[str, Any]) 
             seen_pages += 1
         assert not leaks(words, values), leaks(words, values)
     assert seen_pages >= 1  # legible where nothing is secret
+
+
+def test_audit_prints_what_would_be_sent_and_sends_nothing(build: dict[str, Any]) -> None:
+    root, server = build["root"], build["server"]
+    before = len(server.requests)
+    done = subprocess.run([sys.executable, "build_data.py", "audit", "--config", str(root / "privacy.yaml"),
+                           "--session", build["session"].name, "--limit", "3", "--frames-dir", str(root / "audit")],
+                          cwd=ROOT, capture_output=True, text=True, env=clean_env(), timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(server.requests) == before  # nothing reached the server
+    out = done.stdout
+    assert len(re.findall(r"request \d+: ", out)) == 3 and "nothing was sent" in out
+    assert re.search(r"dropped before any model: \d+ interval\(s\), interval_episodes: excluded window", out)
+    assert "[PASSWORD]" in out and "[API_KEY_" in out and "redacted in this request:" in out
+    assert "area(s) blacked out; as sent:" in out
+    assert not leaks(out + done.stderr, secret_values())
+    assert not any(c.lower() in out.lower() for c in CANARY)
+    shots = list((root / "audit").rglob("*.png"))
+    assert shots and stat.S_IMODE((root / "audit" / build["session"].name).stat().st_mode) == 0o700

@@ -133,9 +133,11 @@ class OpenAITranscriber(Transcriber):
             mapping.skip_used(text)
         return map_text(messages, lambda text: redactor.redact(text, mapping))
 
-    def request_messages(self, group: list[Interval], problems: list[str]) -> Messages:
-        """The messages sent for `group`, exactly (after the redaction seam): what an audit shows."""
-        return prepare_messages(self.redact_messages(self._messages(group, problems)))
+    def request_messages(self, group: list[Interval], problems: list[str],
+                         sent_frames: list[tuple[Interval, FrameRef, list[tuple[int, int, int, int]]]] | None = None) -> Messages:
+        """The messages sent for `group`, exactly (after the redaction seam): what an audit shows.
+        `sent_frames` gets each frame sent as an image, in order, with its blacked-out boxes."""
+        return prepare_messages(self.redact_messages(self._messages(group, problems, sent_frames)))
 
     # -- the plugin ----------------------------------------------------------------------
 
@@ -151,6 +153,10 @@ class OpenAITranscriber(Transcriber):
                 for interval in group:
                     stats.drop(self.plugin_name or "openai", outcome.failure or "failed", interval.id, outcome.detail)
 
+    def groups(self, intervals: Sequence[Interval]) -> list[list[Interval]]:
+        """The intervals of each request (one, or a session's task)."""
+        return self._groups(intervals)
+
     def _groups(self, intervals: Sequence[Interval]) -> list[list[Interval]]:
         if self.options.per == "interval":
             return [[interval] for interval in intervals]
@@ -161,10 +167,10 @@ class OpenAITranscriber(Transcriber):
 
     # -- one request -------------------------------------------------------------------------
 
-    def _messages(self, group: list[Interval], problems: list[str]) -> Messages:
+    def _messages(self, group: list[Interval], problems: list[str], sent_frames: list[Any] | None = None) -> Messages:
         return [
             {"role": "system", "content": self.instructions()},
-            {"role": "user", "content": self._user_content(self.evidence(group), group, problems)},
+            {"role": "user", "content": self._user_content(self.evidence(group), group, problems, sent_frames)},
         ]
 
     def _transcribe_group(self, group: list[Interval]) -> Outcome:
@@ -241,7 +247,8 @@ class OpenAITranscriber(Transcriber):
             return []
         return frame_boxes(interval, frame)
 
-    def _user_content(self, evidence: str, group: list[Interval], problems: list[str]) -> str | list[dict[str, Any]]:
+    def _user_content(self, evidence: str, group: list[Interval], problems: list[str],
+                      sent_frames: list[Any] | None = None) -> str | list[dict[str, Any]]:
         if not self.vision:
             return evidence
         content: list[dict[str, Any]] = [{"type": "text", "text": evidence}]
@@ -258,6 +265,8 @@ class OpenAITranscriber(Transcriber):
                 problems.append(f"{exc}; sent without it")
                 continue
             content.append({"type": "image_url", "image_url": {"url": url, "detail": self.options.image_detail}})
+            if sent_frames is not None:
+                sent_frames.append((interval, frame, boxes))
         return content
 
 

@@ -1,0 +1,161 @@
+"""`build_data.py audit --config configs/llm.yaml [--session ID] [--limit N]`: print exactly what
+a build would send to the LLM for a session (each request's messages, after redaction, and which
+frames go as images, blacked out), with redactions marked. Sends nothing: no LLM client is made.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from toolbox.cli import subcommand
+from toolbox.core.config import ConfigError, PluginRef, load_config
+from toolbox.core.pipeline import instantiate
+from toolbox.core.plugin import BuildContext
+from toolbox.core.session import Session
+from toolbox.llm.config import LLMOptions
+from toolbox.privacy.intervals import blacked_out_frame
+from toolbox.privacy.options import KINDS
+from toolbox.privacy.redactor import RedactionMap
+
+PLACEHOLDER = re.compile(r"\[(?:%s)(?:_\d+)?\]" % "|".join(KINDS.values()))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="build_data.py audit",
+        description="Print what a build would send to the LLM for a session: every request's messages after redaction "
+        "(placeholders such as [EMAIL_1] and [PASSWORD] mark what was removed) and the frames sent as images, "
+        "written blacked out to a private folder. Nothing is sent.")
+    parser.add_argument("--config", default="configs/llm.yaml", help="experiment YAML (default: configs/llm.yaml)")
+    parser.add_argument("--session", help="session id (default: every session the config reads)")
+    parser.add_argument("--limit", type=int, help="show at most N requests")
+    parser.add_argument("--frames-dir", type=Path, help="where blacked-out copies of the frames go (default: <cache_dir>/audit)")
+    parser.add_argument("--use-vision", action="store_true", default=None, help="as the build flag: frames go as images")
+    return parser
+
+
+@subcommand("audit")
+def audit_command(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        return audit(args, console)
+    except ConfigError as exc:
+        Console(stderr=True).print(f"error: {exc}", markup=False)
+        return 2
+
+
+def audit(args: argparse.Namespace, console: Console) -> int:
+    config, base_dir = load_config(args.config, {"use_vision": args.use_vision})
+    ctx = BuildContext(seed=config.seed, base_dir=base_dir, cache_dir=base_dir / config.cache_dir, use_vision=config.use_vision)
+    tasks = [instantiate("tasks", _keyless(ref), f"tasks[{i}]", ctx) for i, ref in enumerate(config.tasks) if ref.name == "interval_episodes"]
+    if not tasks:
+        raise ConfigError(f"{args.config}: no interval_episodes task: nothing of a session is sent to an LLM")
+    frames_dir = args.frames_dir or ctx.cache_dir / "audit"
+    shown = 0
+    found = False
+    for i, ref in enumerate(config.datasets):
+        dataset = instantiate("datasets", ref, f"datasets[{i}]", ctx)
+        for record in dataset.records():  # type: ignore[attr-defined]
+            if not isinstance(record, Session) or (args.session and record.id != args.session):
+                continue
+            found = True
+            for task in tasks:
+                shown += _audit_session(task, record, console, frames_dir, None if args.limit is None else args.limit - shown)
+                if args.limit is not None and shown >= args.limit:
+                    return _done(console, ctx, config, shown)
+    if args.session and not found:
+        raise ConfigError(f"{args.config}: no session {args.session!r} in the config's datasets")
+    return _done(console, ctx, config, shown)
+
+
+def _keyless(ref: PluginRef) -> PluginRef:
+    """The task with a stand-in API key for its LLM transcriber when it has none: the audit
+    never sends, so it needs no key."""
+    options = dict(ref.options)
+    value = options.get("transcriber")
+    if value is None:
+        return ref
+    transcriber = PluginRef.model_validate(value)
+    if transcriber.name == "openai" and "api_key" not in transcriber.options:
+        options["transcriber"] = {"name": transcriber.name, **transcriber.options, "api_key": "unused-by-audit"}
+    return PluginRef.model_validate({"name": ref.name, **options})
+
+
+def _audit_session(task: Any, record: Session, console: Console, frames_dir: Path, limit: int | None) -> int:
+    console.rule(f"session {record.id} ({record.path})")
+    intervals, _ = task.safe_intervals(record)
+    stats = task.ctx.stats
+    for (flt, reason), n in sorted(stats.dropped.items()):
+        console.print(f"dropped before any model: {n} interval(s), {flt}: {reason}", markup=False)
+    stats.dropped.clear()
+    transcriber = task.transcriber
+    if not hasattr(transcriber, "request_messages"):
+        console.print(f"transcriber {transcriber.plugin_name!r} runs here: nothing of this session is sent anywhere "
+                      f"({len(intervals)} intervals).", markup=False)
+        return 0
+    if transcriber.redactor is None:
+        console.print("redaction is OFF (redact: false): text is sent as recorded", style="bold red")
+    model = transcriber.options.model or "(model from OPENAI_MODEL)"
+    count = 0
+    for group in transcriber.groups(intervals):
+        if limit is not None and count >= limit:
+            break
+        problems: list[str] = []
+        sent: list[Any] = []
+        messages = transcriber.request_messages(group, problems, sent)
+        ids = ", ".join(iv.id for iv in group)
+        console.rule(f"request {count + 1}: {ids} -> {model}")
+        marks: Counter[str] = Counter()
+        images = iter(sent)
+        for message in messages:
+            console.print(f"[{message['role']}]", style="bold", markup=False)
+            content = message.get("content")
+            parts = content if isinstance(content, list) else [{"type": "text", "text": content or ""}]
+            for part in parts:
+                if part.get("type") == "text":
+                    text = part["text"]
+                    marks.update(PLACEHOLDER.findall(text))
+                    rendered = Text(text)
+                    rendered.highlight_regex(PLACEHOLDER, "reverse bold")
+                    console.print(rendered)
+                else:
+                    console.print(_image_line(next(images, None), task, frames_dir), markup=False)
+        summary = ", ".join(f"{p} x{n}" if n > 1 else p for p, n in sorted(marks.items()))
+        console.print(f"redacted in this request: {summary or 'nothing'}", markup=False)
+        for problem in problems:
+            console.print(f"not sent: {problem}", markup=False)
+        count += 1
+    return count
+
+
+def _image_line(sent: Any, task: Any, frames_dir: Path) -> str:
+    if sent is None:
+        return "[image]"
+    interval, frame, boxes = sent
+    copy = blacked_out_frame(frame, [], task.redactor, RedactionMap(), frames_dir / interval.session_id, boxes=boxes)
+    return f"[image: {frame.path}, {frame.width}x{frame.height}, {len(boxes)} area(s) blacked out; as sent: {copy.path}]"
+
+
+def _done(console: Console, ctx: BuildContext, config: Any, shown: int) -> int:
+    llm_filters = [ref.name for ref in config.filters if _is_llm(ref.name)]
+    if llm_filters:
+        console.print(f"also: filter(s) {', '.join(llm_filters)} send each episode's text as it is written to the output.", markup=False)
+    console.print(f"{shown} request(s) shown; nothing was sent.", markup=False)
+    return 0
+
+
+def _is_llm(name: str) -> bool:
+    from toolbox.core import registry
+
+    try:
+        plugin = registry.get("filters", name, "filters")
+    except registry.PluginError:
+        return False
+    return isinstance(getattr(plugin, "Options", None), type) and issubclass(plugin.Options, LLMOptions)
