@@ -61,6 +61,10 @@ TERMINAL_LINES = [
     "$ ls -la runs/",
     "drwxr-xr-x  5 dana staff  160 Mar  4 10:12 llama-7b",
 ]
+MIXED_SIDEBAR = ["Explorer", "train.py", "config.yaml", "README.md", "requirements.txt"]
+MIXED_TEXT = ["Fine-tuning notes", "Run the trainer with a smaller learning rate first.",
+              "Checkpoints go to runs/ and are pruned after a week."]
+MIXED_CODE = ["def evaluate(model, batch):", "    loss = model(batch).mean()", "    return loss.item()"]
 OTHER_WINDOW = ["Inbox (3)", "Weekly sync notes", "Reminder: submit expenses", "Chat: are the runs done?"]
 
 
@@ -97,6 +101,18 @@ def terminal_page() -> tuple[str, list[str]]:
     text = html.escape("\n".join(TERMINAL_LINES))
     body = f"<pre style=\"font-family:'DejaVu Sans Mono',monospace;font-size:14px;line-height:1.35;margin:0\">{text}</pre>"
     return page(body, dark=True), TERMINAL_LINES
+
+
+def mixed_page() -> tuple[str, list[str]]:
+    """A light editor window with a dark sidebar (13 px) and a dark code block (14 px): text of
+    both polarities in one crop, as in most IDEs and documentation pages."""
+    side = "".join(f"<div style='margin:4px 0'>{html.escape(t)}</div>" for t in MIXED_SIDEBAR)
+    text = "".join(f"<div style='font-size:13px;margin:6px 0'>{html.escape(t)}</div>" for t in MIXED_TEXT)
+    code = html.escape("\n".join(MIXED_CODE))
+    body = (f"<div style='display:flex'><div style='width:180px;background:#252526;color:#cccccc;font-size:13px;padding:8px;height:640px'>{side}</div>"
+            f"<div style='padding:0 20px'>{text}<pre style=\"background:#1e1e1e;color:#d4d4d4;padding:10px;font-size:14px;"
+            f"font-family:'DejaVu Sans Mono',monospace\">{code}</pre></div></div>")
+    return page(body), MIXED_SIDEBAR + MIXED_TEXT + MIXED_CODE
 
 
 def screenshot(name: str, markup: str) -> Path:
@@ -144,7 +160,7 @@ SETTINGS = [  # (label, engine, options, whole-region upscale)
 
 
 def main() -> None:
-    pages = {"ui": ui_page(), "table": table_page(), "terminal": terminal_page()}
+    pages = {"ui": ui_page(), "table": table_page(), "terminal": terminal_page(), "mixed": mixed_page()}
     shots = {name: (screenshot(name, markup), words_of(lines)) for name, (markup, lines) in pages.items()}
     rows = []
     misses: dict[str, list[str]] = {}
