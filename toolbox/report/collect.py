@@ -352,7 +352,9 @@ def timelines(views: list[dict[str, Any]], session_paths: dict[str, Path]) -> di
         ends = [i[1] for i in line["intervals"]]
         line["start"] = min([started, *starts]) if started is not None else min(starts)
         line["end"] = max([ended, *ends]) if ended is not None else max(ends)
-        line["task"] = task
+        # the label as the episodes carry it (redacted by the interval task), session.json's only if none does
+        labels = [v["task"] for v in views if v.get("session") == session and isinstance(v.get("task"), str)]
+        line["task"] = labels[0] if labels else task
         line["intervals"].sort()
     return out
 
