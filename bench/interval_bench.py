@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import sys
 import time
@@ -74,6 +75,9 @@ class Screen:
 def make_session(root: Path, minutes: int, seed: int = 0) -> Path:
     rng = random.Random(seed)
     folder = root / "20260101T000000Z-bench"
+    made = folder / ".made"
+    if made.is_file() and made.read_text() == f"{minutes} {seed}":
+        return folder  # rendered before: the same session (seeded)
     if folder.exists():
         shutil.rmtree(folder)
     (folder / "frames").mkdir(parents=True)
@@ -152,42 +156,84 @@ def make_session(root: Path, minutes: int, seed: int = 0) -> Path:
         t += 0.5
         frame("after")
     (folder / "events.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    made.write_text(f"{minutes} {seed}")
     return folder
 
 
-def build(folder: Path, cache: Path, engine: str, workers: int) -> tuple[float, int, dict]:
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (pool workers, and their tesseract runs)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def build(folder: Path, cache: Path, engine: str, workers: int, near_duplicate: float) -> tuple[float, float, int, dict]:
     ctx = BuildContext(cache_dir=cache)
-    ref = PluginRef.model_validate({"name": "interval_episodes", "ocr": engine, "ocr_workers": workers})
-    start = time.perf_counter()
+    ref = PluginRef.model_validate({"name": "interval_episodes", "ocr": engine, "ocr_workers": workers,
+                                    "near_duplicate": near_duplicate})
+    start, cpu = time.perf_counter(), cpu_seconds()
     task = instantiate("tasks", ref, "tasks[0]", ctx)
     episodes = list(task.run(read_session(folder)))
-    return time.perf_counter() - start, len(episodes), dict(ctx.stats.extra.get("ocr", {}))
+    stats = dict(ctx.stats.extra.get("ocr", {}))
+    if getattr(task, "_ocr", None) is not None:
+        stats["partial"] = getattr(task._ocr.stats, "partial", 0)
+    return time.perf_counter() - start, cpu_seconds() - cpu, len(episodes), stats
+
+
+def check_reuse(folder: Path, engine: str, frames: int) -> str:
+    """Words with reuse (near duplicates + changed bands) against every frame read whole, on the
+    first `frames` frames: the share of whole-read words (multiset, per frame) the reuse also has."""
+    from collections import Counter
+
+    from toolbox.activity.frames import session_frames
+    from toolbox.ocr_engines.runner import OcrRequest, OcrRunner, OcrSettings
+
+    found, _ = session_frames(read_session(folder), "window")
+    requests = [OcrRequest(r.path, found.regions.get(r.path)) for r in found.refs[:frames]]
+    reuse = OcrRunner(OcrSettings(engine=engine, workers=2, progress=False), cache_dir=None)
+    reused = reuse.read(requests, print)
+    whole = OcrRunner(OcrSettings(engine=engine, workers=2, near_duplicate=0, progress=False), cache_dir=None).read(requests, print)
+    total = kept = 0
+    frames_missing = 0
+    for request in requests:
+        want, got = Counter(w.text for w in whole[request] or []), Counter(w.text for w in reused[request] or [])
+        total += sum(want.values())
+        kept += sum((want & got).values())
+        frames_missing += bool(want - got)
+    s = reuse.stats
+    return (f"reuse check, first {len(requests)} frames ({s.read - s.partial} read whole, {s.partial} in bands, "
+            f"{s.near_duplicates} near duplicates): {kept / max(total, 1):.3f} of the words of whole reads are in the "
+            f"reused words; {frames_missing} frames differ in at least one word")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=int, default=60)
-    parser.add_argument("--engine", default="rapidocr")
+    parser.add_argument("--engine", default="tesseract")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--near-duplicate", type=float, default=0.0005, help="0: read every frame whole")
+    parser.add_argument("--check-reuse", type=int, default=0, metavar="N", help="compare reuse with whole reads on N frames")
+    parser.add_argument("--label", default="", help="what this row measures (written in the table)")
     args = parser.parse_args()
     started = time.perf_counter()
     folder = make_session(WORK, args.minutes)
-    made = time.perf_counter() - started
+    render_seconds = time.perf_counter() - started
     session = read_session(folder)
     n_frames = sum(1 for e in session.events if e.type == "frame")
-    print(f"session: {len(session.events)} events, {n_frames} frames ({made:.0f} s to render)", flush=True)
+    print(f"session: {len(session.events)} events, {n_frames} frames ({render_seconds:.0f} s to make)", flush=True)
     cache = WORK / f"cache-{args.engine}"
     if cache.exists():
         shutil.rmtree(cache)
-    cold, episodes, ocr_cold = build(folder, cache, args.engine, args.workers)
-    print(f"cold: {cold:.1f} s, {episodes} episodes, ocr {ocr_cold}", flush=True)
-    warm, episodes_warm, ocr_warm = build(folder, cache, args.engine, args.workers)
+    load_start = os.getloadavg()[0]
+    cold, cold_cpu, episodes, ocr_cold = build(folder, cache, args.engine, args.workers, args.near_duplicate)
+    print(f"cold: {cold:.1f} s ({cold_cpu:.0f} s CPU), {episodes} episodes, ocr {ocr_cold}", flush=True)
+    load_cold = os.getloadavg()[0]
+    warm, _, episodes_warm, ocr_warm = build(folder, cache, args.engine, args.workers, args.near_duplicate)
     print(f"warm: {warm:.1f} s, {episodes_warm} episodes, ocr {ocr_warm}", flush=True)
     actions = sum(1 for e in session.events if e.type in ("click", "key", "scroll"))
-    load = os.getloadavg()
-    result = (f"| {args.minutes} min | {args.engine} | {args.workers} | {len(session.events)} | {n_frames} | {episodes} | "
-              f"{ocr_cold.get('read', 0)} read, {ocr_cold.get('near_duplicates', 0)} near-dup | {cold:.1f} s | {warm:.1f} s | "
-              f"{load[0]:.1f} |")
+    partial = ocr_cold.get("partial", 0)
+    result = (f"| {args.label or 'this version'} | {args.minutes} min | {args.engine} | {args.workers} | {n_frames} | {episodes} | "
+              f"{ocr_cold.get('read', 0) - partial} whole, {partial} bands, {ocr_cold.get('near_duplicates', 0)} near-dup | "
+              f"{cold:.1f} s | {cold_cpu:.0f} s | {warm:.1f} s | {load_start:.1f} / {load_cold:.1f} |")
     out = ROOT / "bench" / "RESULTS-interval.md"
     header = ["# interval_episodes benchmark (bench/interval_bench.py)", "",
               f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; the machine is shared,",
@@ -195,10 +241,17 @@ def main() -> None:
               "Synthetic session: 1920x1080 webp frames, the focused window 1200x800 with known bounds (read as a crop),",
               "one action group every 2-8 s (click, typing with corrections, Enter, scroll, alt+tab), a `before` and an",
               "`after` frame per group. Cold = empty OCR cache; warm = the same build again.", "",
-              "| session | engine | workers | events | frames | episodes | OCR (cold) | cold build | warm rebuild | load |",
-              "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |"]
-    rows = [line for line in out.read_text().splitlines() if line.startswith("| ") and " min |" in line] if out.exists() else []
-    out.write_text("\n".join(header + rows + [result]) + f"\n\nRaw key/click/scroll events in the last run: {actions}.\n")
+              "| code | session | engine | workers | frames | episodes | OCR (cold) | cold build | cold CPU | warm rebuild | load (start / end of cold) |",
+              "| --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |"]
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| ") and " min |" in line
+            and line.count("|") == result.count("|")] if out.exists() else []
+    notes = [f"Session: {len(session.events)} events, of which {actions} raw key/click/scroll events."]
+    if args.check_reuse:
+        notes.append(check_reuse(folder, args.engine, args.check_reuse) + ".")
+        print(notes[-1], flush=True)
+    text = out.read_text() if out.exists() else ""
+    tail = text[text.index("\nNotes"):] if "\nNotes" in text else ""
+    out.write_text("\n".join(header + rows + [result, ""] + notes) + "\n" + tail)
     print(result)
 
 

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import sync_playwright
 
-from toolbox.ocr_engines.changes import changed_spans, gray
+from toolbox.ocr_engines.changes import changed_spans, gray, vertical_shift
 from toolbox.ocr_engines.runner import OcrRequest, OcrRunner, OcrSettings
 
 # An app window: a form with 12-14 px fields, a caret (a 1 px bar, as browsers and GTK draw it)
@@ -114,6 +114,47 @@ def test_the_runner_reads_the_typed_word_and_reuses_words_across_a_caret_blink(f
     alone = whole.read([requests[2]], problem=pytest.fail)[requests[2]]
     assert [w.text for w in alone if w.text in ("Search:", "llama", "runs", "cd")] == \
         [w.text for w in cd if w.text in ("Search:", "llama", "runs", "cd")]
+
+
+LOG = [f"step {n * 100} loss {2.5 - n * 0.037:.3f} lr 2e-5 batch {n % 7}" for n in range(1, 27)]
+
+
+@pytest.fixture(scope="module")
+def scrolled(tmp_path_factory) -> tuple[Path, Path]:
+    """A terminal before and after three new log lines scrolled the oldest three out of view."""
+    folder = tmp_path_factory.mktemp("scroll")
+    paths = (folder / "before.png", folder / "after.png")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
+        page = browser.new_page(viewport={"width": 560, "height": 420})
+        for path, lines in zip(paths, (LOG[:20], LOG[3:23])):
+            text = "\n".join(lines)
+            page.set_content("<body style='margin:0;background:#1e1e1e'><pre style=\"margin:0;padding:6px 10px;color:#e6e6e6;"
+                             f"font:14px/20px 'DejaVu Sans Mono',monospace\">{text}</pre></body>")
+            page.screenshot(path=str(path))
+        browser.close()
+    return paths
+
+
+def test_after_a_scroll_only_the_new_lines_are_read(scrolled):
+    before, after = scrolled
+    assert vertical_shift(pixels(before), pixels(after)) == 60  # three lines of 20 px
+    requests = [OcrRequest(str(before)), OcrRequest(str(after))]
+    runner = OcrRunner(OcrSettings(engine="tesseract", workers=1), cache_dir=None)
+    words = runner.read(requests, problem=pytest.fail)[requests[1]]
+    assert (runner.stats.partial, runner.stats.scrolled) == (1, 1)
+    texts = " ".join(w.text for w in words)
+    assert all(n in texts for n in ("1.723", "1.686", "1.649"))  # the new lines 21-23, read
+    assert not any(n in texts for n in ("2.463", "2.426", "2.389"))  # lines 1-3 scrolled out
+    # the kept words sit where a whole read finds them
+    whole = OcrRunner(OcrSettings(engine="tesseract", workers=1, near_duplicate=0), cache_dir=None)
+    read_whole = whole.read(requests[1:], problem=pytest.fail)[requests[1]]
+    unique = {w.text: w for w in read_whole if [x.text for x in read_whole].count(w.text) == 1}
+    common = [(w, unique[w.text]) for w in words if w.text in unique and len(w.text) >= 3 and w.text.isdigit()]  # step numbers
+    assert len(common) >= 15
+    for moved, fresh in common:
+        assert moved.box == pytest.approx(fresh.box, abs=3), moved.text
+        assert moved.mid == pytest.approx(fresh.mid, abs=0.01)
 
 
 def test_the_ocr_cache_is_private(frames, tmp_path):

@@ -46,10 +46,13 @@ def changed_spans(before: np.ndarray, after: np.ndarray, settings: ChangeSetting
     merged; [] when nothing text-sized changed; None when the two cannot be compared (size)."""
     if before.shape != after.shape:
         return None
-    height = after.shape[0]
     bands = _changed_bands(before, after, settings)
-    if not bands:
-        return []
+    return _grown(bands, after, settings) if bands else []
+
+
+def _grown(bands: list[Span], after: np.ndarray, settings: ChangeSettings) -> list[Span]:
+    """Bands grown to the blank rows around them, merged."""
+    height = after.shape[0]
     blank = blank_rows(after, settings)
     spans: list[Span] = []
     for y0, y1 in bands:
@@ -59,6 +62,48 @@ def changed_spans(before: np.ndarray, after: np.ndarray, settings: ChangeSetting
         else:
             spans.append((y0, y1))
     return spans
+
+
+def vertical_shift(before: np.ndarray, after: np.ndarray, limit: float = 0.75) -> int:
+    """The scroll between two frames: dy such that after[y] ~ before[y + dy] (content moved up by
+    dy rows when dy > 0), or 0. Rows are compared by signature (the means of 16 column blocks);
+    a shift wins when it matches clearly more rows holding text than no shift does."""
+    height = after.shape[0]
+    if before.shape != after.shape or height < 32:
+        return 0
+    blocks = 16
+    width = after.shape[1] // blocks * blocks
+    sig_b = before[:, :width].reshape(height, blocks, -1).mean(axis=2, dtype=np.float32)
+    sig_a = after[:, :width].reshape(height, blocks, -1).mean(axis=2, dtype=np.float32)
+    content = np.ptp(sig_a, axis=1) + np.abs(np.diff(sig_a, axis=0, prepend=sig_a[:1])).max(axis=1) > 2.0
+
+    def matched(dy: int) -> int:
+        if dy >= 0:
+            same = np.abs(sig_a[:height - dy] - sig_b[dy:]).max(axis=1) < 1.0
+            return int((same & content[:height - dy]).sum())
+        same = np.abs(sig_a[-dy:] - sig_b[:height + dy]).max(axis=1) < 1.0
+        return int((same & content[-dy:]).sum())
+
+    still = matched(0)
+    best, best_rows = 0, still
+    for dy in range(-int(height * limit), int(height * limit) + 1):
+        if dy:
+            rows = matched(dy)
+            if rows > best_rows:
+                best, best_rows = dy, rows
+    enough = best_rows >= max(1.5 * still, 0.25 * content.sum(), 8)
+    return best if best and enough else 0
+
+
+def shifted_spans(before: np.ndarray, after: np.ndarray, dy: int, settings: ChangeSettings = DEFAULT) -> list[Span]:
+    """Like `changed_spans` after the content of `before` moved up by dy rows (down if dy < 0):
+    the rows that scrolled in, and the text-sized changes in the rest."""
+    height = after.shape[0]
+    if dy > 0:
+        moved = [(y0, y1) for y0, y1 in _changed_bands(before[dy:], after[:height - dy], settings)] + [(height - dy, height)]
+    else:
+        moved = [(0, -dy)] + [(y0 - dy, y1 - dy) for y0, y1 in _changed_bands(before[:height + dy], after[-dy:], settings)]
+    return _grown(sorted(moved), after, settings)
 
 
 def _changed_bands(before: np.ndarray, after: np.ndarray, s: ChangeSettings) -> list[Span]:

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from toolbox.core import registry
 from toolbox.ocr_engines.base import OcrEngine, RawWord
-from toolbox.ocr_engines.changes import ChangeSettings, Span, changed_spans, gray
+from toolbox.ocr_engines.changes import ChangeSettings, Span, changed_spans, gray, shifted_spans, vertical_shift
 from toolbox.transcribers.base import OcrWord
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in frame pixels
@@ -65,6 +65,7 @@ class OcrRunStats:
     near_duplicates: int = 0  # nothing text-sized changed: words reused
     read: int = 0  # frames the engine read, whole or in part
     partial: int = 0  # ... of which only the changed bands were read
+    scrolled: int = 0  # ... of which the earlier words were moved by a scroll
     failed: int = 0
 
 
@@ -78,6 +79,9 @@ class _Plan:
     base: OcrRequest | None = None
     spans: list[Span] = field(default_factory=list)
     boxes: list[Box] = field(default_factory=list)  # the spans in frame pixels, across the whole region
+    shift: int = 0  # the content scrolled up by this many rows since `base` (down if negative)
+    region: Box = (0, 0, 0, 0)  # the region in frame pixels
+    frame_height: int = 0
 
 
 @dataclass
@@ -151,10 +155,11 @@ class OcrRunner:
                 base_words = out[plan.base] or []
                 bands = [(box, results.get(k) or self._load(k) or [])
                          for box in plan.boxes for k in [self._band_key(plan.request, box)]]
-                words = merge_bands(base_words, bands)
+                words = merge_bands(base_words, bands, plan.shift, plan.region, plan.frame_height)
                 if plan.spans:
                     self.stats.read += 1
                     self.stats.partial += 1
+                    self.stats.scrolled += bool(plan.shift)
                 else:
                     self.stats.near_duplicates += 1
                 self._store(plan.key, words)
@@ -167,49 +172,64 @@ class OcrRunner:
               problem: Callable[[str], None]) -> list[_Plan]:
         """Decode each frame once (a broken image is reported here) and decide how it is read."""
         plans: list[_Plan] = []
-        recent: list[tuple[OcrRequest, np.ndarray]] = []  # frames of this run that will have words
+        # frames of this run that will have words, the latest few per region (a window comes back after alt+tab)
+        recent: dict[Box | None, list[tuple[OcrRequest, np.ndarray]]] = {}
         for request, key in todo:
             try:
                 with Image.open(request.path) as image:
                     image.load()
                     pixels = gray(image.crop(request.region) if request.region else image)
+                    frame_height = image.height
             except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for broken files
                 problem(f"{request.path}: frame does not decode ({type(exc).__name__}: {str(exc)[:100]}); frame skipped")
                 out[request] = None
                 self.stats.failed += 1
                 continue
-            plans.append(self._plan_one(request, key, pixels, recent))
-            recent.append((request, pixels))
-            del recent[:-4 * max(self.settings.history, 1)]
+            seen = recent.pop(request.region, [])
+            plans.append(self._plan_one(request, key, pixels, frame_height, seen))
+            recent[request.region] = [(request, pixels), *seen][:max(self.settings.history, 1)]
+            while len(recent) > 16:  # regions seen longest ago first
+                del recent[next(iter(recent))]
         return plans
 
-    def _plan_one(self, request: OcrRequest, key: str, pixels: np.ndarray,
-                  recent: list[tuple[OcrRequest, np.ndarray]]) -> _Plan:
+    def _plan_one(self, request: OcrRequest, key: str, pixels: np.ndarray, frame_height: int,
+                  seen: list[tuple[OcrRequest, np.ndarray]]) -> _Plan:
+        """Compare with the latest frames of the same region (newest first): reuse the one with the
+        fewest changed rows, after a scroll if that leaves fewer; else read the frame whole."""
         s = self.settings
-        if not self.reuse:
+        if not self.reuse or not seen:
             return _Plan(request, key)
-        best: tuple[int, OcrRequest, list[Span]] | None = None
-        candidates = [(r, p) for r, p in reversed(recent) if r.region == request.region][:s.history]
-        for other, other_pixels in candidates:
+        height = pixels.shape[0]
+        best: tuple[int, OcrRequest, list[Span], int] | None = None
+        for other, other_pixels in seen:
             spans = changed_spans(other_pixels, pixels, s.changes)
             if spans is None:
                 continue
             rows = sum(y1 - y0 for y0, y1 in spans)
             if best is None or rows < best[0]:
-                best = (rows, other, spans)
+                best = (rows, other, spans, 0)
             if not spans:
                 break
+        if best is not None and best[0] > s.partial_limit * height and s.partial:
+            other, other_pixels = seen[0]
+            dy = vertical_shift(other_pixels, pixels)
+            if dy:
+                spans = shifted_spans(other_pixels, pixels, dy, s.changes)
+                rows = sum(y1 - y0 for y0, y1 in spans)
+                if rows < best[0]:
+                    best = (rows, other, spans, dy)
         if best is None:
             return _Plan(request, key)
-        rows, base, spans = best
-        if spans and (not s.partial or rows > s.partial_limit * pixels.shape[0]):
+        rows, base, spans, dy = best
+        if spans and (not s.partial or rows > s.partial_limit * height):
             return _Plan(request, key)
         spans = _join(spans, s.band_join)
         if len(spans) > s.max_bands:
             return _Plan(request, key)
-        x0, y0, x1, _ = request.region or (0, 0, pixels.shape[1], pixels.shape[0])
+        region = request.region or (0, 0, pixels.shape[1], height)
+        x0, y0, x1, _ = region
         boxes = [(x0, y0 + top, x1, y0 + bottom) for top, bottom in spans]  # lines are never cut
-        return _Plan(request, key, base, spans, boxes)
+        return _Plan(request, key, base, spans, boxes, dy, region, frame_height)
 
     # -- the work -------------------------------------------------------------------------------
 
@@ -311,14 +331,26 @@ def _join(spans: list[Span], gap: int) -> list[Span]:
     return out
 
 
-def merge_bands(base: list[OcrWord], bands: list[tuple[Box, list[OcrWord]]]) -> list[OcrWord]:
-    """The words of an earlier frame outside the re-read bands, plus the words read in them.
-    A word belongs to a band when its vertical middle is inside it; band words get line
-    numbers after the kept ones (a band's lines are new lines)."""
+def merge_bands(base: list[OcrWord], bands: list[tuple[Box, list[OcrWord]]], shift: int = 0,
+                region: Box | None = None, frame_height: int = 0) -> list[OcrWord]:
+    """The words of an earlier frame outside the re-read bands (moved up by `shift` rows if the
+    content scrolled; words scrolled out of the region dropped), plus the words read in the bands.
+    A word belongs to a band when its vertical middle is inside it; band words get line numbers
+    after the kept ones (a band's lines are new lines)."""
     def inside(word: OcrWord) -> bool:
         middle = (word.box[1] + word.box[3]) / 2
         return any(box[1] <= middle < box[3] for box, _ in bands)
 
+    if shift:
+        assert region is not None and frame_height > 0
+        moved = []
+        for w in base:
+            x0, y0, x1, y1 = w.box
+            y0, y1 = y0 - shift, y1 - shift
+            if y0 >= region[1] and y1 <= region[3]:
+                moved.append(w.model_copy(update={"box": (x0, y0, x1, y1),
+                                                  "mid": (w.mid[0], round((y0 + y1) / 2 / frame_height, 4))}))
+        base = moved
     kept = [w for w in base if not inside(w)]
     next_line = max((w.line for w in kept), default=-1) + 1
     out = list(kept)
