@@ -34,8 +34,7 @@ class Pipeline:
     # When set, run() also writes every episode it saw, kept or dropped (with the drop reason),
     # one JSON object a line, to this file: the full episodes the HTML report renders.
     episodes_log: Path | None = None
-    _log: IO[bytes] | None = field(default=None, repr=False)
-    _logged_drops: set[str] = field(default_factory=set, repr=False)
+    _log: EpisodesLog | None = field(default=None, repr=False)
 
     @property
     def stats(self) -> BuildStats:
@@ -124,10 +123,15 @@ def filtered(pipeline: Pipeline, stream: Iterator[Episode]) -> Iterator[Episode]
 def _drop_counted(pipeline: Pipeline, stream: Iterator[Episode | Dropped]) -> Iterator[Episode]:
     for item in stream:
         if isinstance(item, Dropped):
-            pipeline.stats.drop(item.filter, item.reason, item.episode.id, item.detail)
-            _log_episode(pipeline, item.episode, (item.filter, item.reason, item.detail))
+            _drop(pipeline, item.episode, item.filter, item.reason, item.detail)
         else:
             yield item
+
+
+def _drop(pipeline: Pipeline, episode: Episode, filter_name: str, reason: str, detail: str = "") -> None:
+    pipeline.stats.drop(filter_name, reason, episode.id, detail)
+    if pipeline._log is not None:
+        pipeline._log.write(episode, drop=(filter_name, reason, detail))
 
 
 def run(pipeline: Pipeline, output: Path) -> BuildStats:
@@ -135,51 +139,54 @@ def run(pipeline: Pipeline, output: Path) -> BuildStats:
     stats = pipeline.stats
     log_file = atomic_writer(pipeline.episodes_log) if pipeline.episodes_log else contextlib.nullcontext()
     with atomic_writer(output) as handle, log_file as log:
-        pipeline._log = log
+        pipeline._log = EpisodesLog(log, stats) if log is not None else None
         for episode in filtered(pipeline, episodes(pipeline)):
             try:
                 row = pipeline.format.encode(episode)
             except FormatError as exc:
-                stats.drop("format", "cannot be written in this format", episode.id, str(exc))
-                _log_episode(pipeline, episode, ("format", "cannot be written in this format", str(exc)))
+                _drop(pipeline, episode, "format", "cannot be written in this format", str(exc))
                 continue
             problems = pipeline.format.validate(row)
             if problems:
-                stats.drop("format", "invalid row", episode.id, problems[0])
-                _log_episode(pipeline, episode, ("format", "invalid row", problems[0]))
+                _drop(pipeline, episode, "format", "invalid row", problems[0])
                 continue
             handle.write(orjson.dumps(row) + b"\n")
             stats.written += 1
             tokens = episode_tokens(episode)
             stats.tokens += tokens
-            _log_episode(pipeline, episode, None, tokens)
-        _log_episodeless_drops(pipeline)
+            if pipeline._log is not None:
+                pipeline._log.write(episode, tokens=tokens)
+        if pipeline._log is not None:
+            pipeline._log.finish()
         pipeline._log = None
     return stats
 
 
-def _log_episode(pipeline: Pipeline, episode: Episode, drop: tuple[str, str, str] | None, tokens: int | None = None) -> None:
-    if pipeline._log is None:
-        return
-    row: dict[str, Any] = {"status": "kept" if drop is None else "dropped", "id": episode.id}
-    if drop is not None:
-        row.update(filter=drop[0], reason=drop[1], detail=drop[2])
-        pipeline._logged_drops.add(episode.id)
-    if tokens is not None:
-        row["tokens"] = tokens
-    try:
-        row["episode"] = episode.model_dump(mode="json", exclude_defaults=True)
-    except ValueError as exc:  # metadata a task filled with something JSON cannot hold
-        pipeline.stats.problem("report", f"episode {episode.id}: metadata is not JSON ({str(exc)[:120]}); logged without it")
-        row["episode"] = episode.model_dump(mode="json", exclude_defaults=True, exclude={"metadata"})
-    pipeline._log.write(orjson.dumps(row) + b"\n")
+class EpisodesLog:
+    """Every episode a build saw, kept or dropped (with why), one JSON object a line: what the
+    HTML report renders. Written only when a report is asked for."""
 
+    def __init__(self, handle: IO[bytes], stats: BuildStats) -> None:
+        self.handle, self.stats = handle, stats
+        self.logged_drops: set[str] = set()
 
-def _log_episodeless_drops(pipeline: Pipeline) -> None:
-    """Drops made before an episode existed (e.g. a transcriber giving up on an interval)."""
-    if pipeline._log is None:
-        return
-    for episode_id, flt, reason, detail in pipeline.stats.dropped_episodes:
-        if episode_id not in pipeline._logged_drops:
-            row = {"status": "dropped", "id": episode_id, "filter": flt, "reason": reason, "detail": detail, "episode": None}
-            pipeline._log.write(orjson.dumps(row) + b"\n")
+    def write(self, episode: Episode, drop: tuple[str, str, str] | None = None, tokens: int | None = None) -> None:
+        row: dict[str, Any] = {"status": "kept" if drop is None else "dropped", "id": episode.id}
+        if drop is not None:
+            row.update(filter=drop[0], reason=drop[1], detail=drop[2])
+            self.logged_drops.add(episode.id)
+        if tokens is not None:
+            row["tokens"] = tokens
+        try:
+            row["episode"] = episode.model_dump(mode="json", exclude_defaults=True)
+        except ValueError as exc:  # metadata a task filled with something JSON cannot hold
+            self.stats.problem("report", f"episode {episode.id}: metadata is not JSON ({str(exc)[:120]}); logged without it")
+            row["episode"] = episode.model_dump(mode="json", exclude_defaults=True, exclude={"metadata"})
+        self.handle.write(orjson.dumps(row) + b"\n")
+
+    def finish(self) -> None:
+        """Drops made before an episode existed (e.g. a transcriber giving up on an interval)."""
+        for episode_id, flt, reason, detail in self.stats.dropped_episodes:
+            if episode_id not in self.logged_drops:
+                row = {"status": "dropped", "id": episode_id, "filter": flt, "reason": reason, "detail": detail, "episode": None}
+                self.handle.write(orjson.dumps(row) + b"\n")
