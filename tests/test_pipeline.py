@@ -244,3 +244,13 @@ def test_per_episode_random_does_not_depend_on_order():
     first = [ctx.rng(i).random() for i in ("a", "b")]
     assert [ctx.rng(i).random() for i in ("b", "a")] == first[::-1]
     assert BuildContext(seed=4).rng("a").random() != first[0]
+
+
+@pytest.mark.parametrize("dataset,message", [
+    ("{name: sessions, path: nowhere}", "datasets (sessions).path: no such folder:"),
+    ("{name: file, path: missing.jsonl}", "datasets (file).path: no such file:"),
+])
+def test_a_dataset_path_that_does_not_exist_is_an_error_not_an_empty_build(tmp_path, dataset, message):
+    result = cli("--config", str(write_config(tmp_path, f"datasets: [{dataset}]\noutput: out.jsonl\n")))
+    assert result.returncode == 2 and message in result.stderr
+    assert not (tmp_path / "out.jsonl").exists()

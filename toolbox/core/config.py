@@ -66,7 +66,7 @@ def one_line(exc: ValidationError, prefix: str = "", fields: list[str] | None = 
     err = exc.errors()[0]
     loc = tuple(p for p in err["loc"] if p not in ("function-after[_from_yaml(), PluginRef]",))
     path = _loc(loc)
-    message = err["msg"]
+    message = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden" and fields:
         close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
         message = "unknown key" + (f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(fields)})")

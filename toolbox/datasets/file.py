@@ -6,6 +6,7 @@ from typing import Any, Iterator, Literal
 import orjson
 
 from toolbox.core import registry
+from toolbox.core.config import ConfigError
 from toolbox.core.models import Episode, Source, stable_id
 from toolbox.core.plugin import Options
 from toolbox.core.registry import register_dataset
@@ -35,6 +36,8 @@ class EpisodeFile(Dataset):
     def records(self) -> Iterator[Episode]:
         pattern = self.options.path
         files = sorted(self.ctx.base_dir.glob(pattern)) if any(c in pattern for c in "*?[") else [self.ctx.path(pattern)]
+        if not files or not all(f.is_file() for f in files):
+            raise ConfigError(f"datasets ({self.plugin_name}).path: no such file: {self.ctx.path(pattern) if not files else next(f for f in files if not f.is_file())}")
         for file in files:
             yield from self._read(file)
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from toolbox.core.config import ConfigError
 from toolbox.core.plugin import Options
 from toolbox.core.registry import register_dataset
 from toolbox.core.session import Session, SessionError, find_sessions, read_session
@@ -18,8 +19,7 @@ class RecordedSessions(Dataset):
     def records(self) -> Iterator[Session]:
         root = self.ctx.path(self.options.path)
         if not root.exists():
-            self.ctx.stats.problem("sessions", f"{root}: no such folder")
-            return
+            raise ConfigError(f"datasets ({self.plugin_name}).path: no such folder: {root}")
         for folder in find_sessions(root):
             try:
                 session = read_session(folder)
