@@ -16,7 +16,7 @@ MB/hour = 1440 x mean frame size.
 Legibility: tesseract word recall on each decoded frame (scaled frames are upscaled back to
 1920x1080 first), against tesseract on the lossless original.
 
-    python bench/recorder_storage.py   # needs chromium and tesseract
+    python bench/recorder_storage.py ["webp q50 gray scale 0.75" ...]   # needs chromium and tesseract
 """
 from __future__ import annotations
 
@@ -70,13 +70,22 @@ SCREENS = [
          typed=["rename files", "rename files with commas linux", "rename files with commas linux bash loop"]),
 ]
 
-SETTINGS = [  # (label, format, quality, scale, gray, method)
-    ("webp q60 (default)", "webp", 60, 1.0, False, None),
-    ("webp q40", "webp", 40, 1.0, False, None),
-    ("webp q60 gray", "webp", 60, 1.0, True, None),
-    ("webp q50 gray scale 0.75", "webp", 50, 0.75, True, None),
-    ("webp q75 scale 0.75", "webp", 75, 0.75, False, None),
-    ("png", "png", 0, 1.0, False, None),
+SETTINGS = [  # (label, format, quality, scale, gray, webp method, resize filter)
+    ("webp q60 (previous --full)", "webp", 60, 1.0, False, 4, "lanczos"),
+    ("webp q40", "webp", 40, 1.0, False, 4, "lanczos"),
+    ("webp q60 gray", "webp", 60, 1.0, True, 4, "lanczos"),
+    ("webp q50 gray scale 0.75 (previous default)", "webp", 50, 0.75, True, 4, "lanczos"),
+    ("webp q75 scale 0.75", "webp", 75, 0.75, False, 4, "lanczos"),
+    ("png", "png", 0, 1.0, False, 4, "lanczos"),
+    # cheaper encodes: libwebp method 2 skips the rate-distortion pass of methods 3-4 (about
+    # 2.5x faster), a bilinear/hamming/bicubic resize costs a half to two thirds of lanczos
+    ("webp q50 gray scale 0.75 m2 bilinear", "webp", 50, 0.75, True, 2, "bilinear"),
+    ("webp q50 gray scale 0.75 m2 hamming", "webp", 50, 0.75, True, 2, "hamming"),
+    ("webp q50 gray scale 0.75 m2 bicubic", "webp", 50, 0.75, True, 2, "bicubic"),
+    ("webp q50 gray scale 0.75 m2 lanczos", "webp", 50, 0.75, True, 2, "lanczos"),
+    ("webp q48 gray scale 0.75 m2 bicubic (default)", "webp", 48, 0.75, True, 2, "bicubic"),
+    ("webp q45 gray scale 0.75 m2 bicubic", "webp", 45, 0.75, True, 2, "bicubic"),
+    ("webp q60 m2 (--full)", "webp", 60, 1.0, False, 2, "bicubic"),
 ]
 
 
@@ -105,6 +114,7 @@ def words(img: Image.Image, work: Path) -> set[str]:
 
 
 def main() -> int:
+    only = sys.argv[1:]  # optional: labels (substrings) of the settings to run
     if not shutil.which("tesseract"):
         sys.exit("needs tesseract (apt-get install tesseract-ocr)")
     work = Path(tempfile.mkdtemp(prefix="bench-storage-"))
@@ -113,9 +123,12 @@ def main() -> int:
         originals = [Image.open(p).convert("RGB") for p in screens]
         truth = [words(im, work) for im in originals]
         rows = []
-        for label, fmt, quality, scale, gray, _ in SETTINGS:
+        for label, fmt, quality, scale, gray, method, resample in SETTINGS:
+            if only and not any(o == label for o in only):
+                continue
             pipe = FramePipeline.__new__(FramePipeline)  # the encoder only, no writer or thread
             pipe.fmt, pipe.quality, pipe.scale, pipe.gray = fmt, quality or 60, scale, gray
+            pipe.method, pipe.resample = method, resample
             sizes, secs, recall = [], [], []
             for im, want in zip(originals, truth):
                 raw = im.convert("RGBX").tobytes("raw", "BGRX")
@@ -136,7 +149,8 @@ def main() -> int:
                          "min_recall": round(min(recall), 3)})
             print(rows[-1], flush=True)
         (ROOT / "bench" / "_work").mkdir(parents=True, exist_ok=True)
-        (ROOT / "bench" / "_work" / "recorder_storage.json").write_text(json.dumps(rows, indent=2))
+        name = "recorder_storage.json" if not only else "recorder_storage-selected.json"
+        (ROOT / "bench" / "_work" / name).write_text(json.dumps(rows, indent=2))
         print("\n| setting | mean frame | MB per hour (1440 frames) | encode CPU per frame | OCR word recall (mean / worst) |")
         print("| --- | --- | --- | --- | --- |")
         for r in rows:

@@ -23,11 +23,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="while the focused window's title or app matches (case-insensitive search), keep no keys and "
                         "no frames, only a 'redacted' marker; repeatable")
     p.add_argument("--frame-format", choices=["webp", "png"], default="webp")
-    p.add_argument("--frame-quality", type=int, default=50, help="WebP quality 1-100 (default 50)")
+    p.add_argument("--frame-quality", type=int, default=48, help="WebP quality 1-100 (default 48)")
     p.add_argument("--scale", type=float, default=0.75, help="downscale frames by this factor (default 0.75)")
     p.add_argument("--color", action="store_true", help="keep colour (frames are grayscale by default, which OCR reads as well)")
     p.add_argument("--full", action="store_true",
-                   help="colour frames at full size, quality 60: about 50 MB per hour of 1080p browser work instead "
+                   help="colour frames at full size, quality 60: about 52 MB per hour of 1080p browser work instead "
                         "of 30 with the defaults (see bench/RESULTS-recorder.md)")
     p.add_argument("--min-frame-interval", type=float, default=0.3, metavar="S",
                    help="reuse the last frame if one was taken less than S seconds ago (default 0.3)")

@@ -45,6 +45,11 @@ class RecorderConfig(BaseModel):
     exclude_window: list[str] = Field(default_factory=list)
     frame_format: Literal["webp", "png"] = "webp"
     frame_quality: int = Field(default=60, ge=1, le=100)
+    # Encoder effort. libwebp methods 3-6 add a rate-distortion pass that more than doubles the
+    # encode time for ~5% smaller files; method 2 with a bicubic resize encodes a 1080p frame in
+    # about half the CPU of method 4 + lanczos (bench/RESULTS-recorder.md, burst CPU).
+    webp_method: int = Field(default=2, ge=0, le=6)
+    resample: Literal["bicubic", "lanczos", "hamming", "bilinear"] = "bicubic"
     scale: float = Field(default=1.0, gt=0.05, le=1.0)
     gray: bool = False
     min_frame_interval: float = Field(default=0.3, ge=0.0)

@@ -38,6 +38,18 @@ PRE_MAX_AGE = 1.5  # a pre-grab older than this is not used as a 'before' frame
 WINDOW_FRAME_DELAY = 0.3  # let a newly focused window paint before grabbing it
 
 
+def label_os_threads() -> None:
+    """Give the OS threads their Python names (Linux), so `top -H` and /proc/<pid>/task show
+    which of the recorder's threads uses the CPU. Best effort."""
+    for thread in threading.enumerate():
+        if thread.native_id is None:
+            continue
+        try:
+            Path(f"/proc/self/task/{thread.native_id}/comm").write_text(thread.name[:15])
+        except OSError:
+            pass
+
+
 @dataclass
 class _Group:
     kind: str
@@ -96,6 +108,7 @@ class Recorder:
 
             self.listeners = InputListeners(self.inputs, measure=bool(os.environ.get(TIMINGS_ENV)))
             self.listeners.start()
+        label_os_threads()
         return self.writer.path
 
     def stop(self) -> None:
@@ -128,7 +141,8 @@ class Recorder:
             self.writer = SessionWriter(self.cfg.out, self._meta, self.cfg.flush_interval)
             self.frames = FramePipeline(self.writer, self.screen, fmt=self.cfg.frame_format,
                                         quality=self.cfg.frame_quality, scale=self.cfg.scale,
-                                        gray=self.cfg.gray, max_queue=self.cfg.frame_queue, on_error=self.fail)
+                                        gray=self.cfg.gray, max_queue=self.cfg.frame_queue, on_error=self.fail,
+                                        method=self.cfg.webp_method, resample=self.cfg.resample)
         except BaseException as exc:  # noqa: BLE001 - reported to start()
             self._start_error = exc
             self._ready.set()

@@ -84,13 +84,16 @@ class FramePipeline:
 
     def __init__(self, writer: SessionWriter, screen: Screen, fmt: str = "webp", quality: int = 60,
                  scale: float = 1.0, gray: bool = False, max_queue: int = 4,
-                 on_error: Callable[[str], None] | None = None) -> None:
+                 on_error: Callable[[str], None] | None = None, method: int = 2,
+                 resample: str = "bicubic") -> None:
         self.writer = writer
         self.screen = screen
         self.fmt = fmt
         self.quality = quality
         self.scale = scale
         self.gray = gray
+        self.method = method
+        self.resample = resample
         self.on_error = on_error or (lambda msg: print(msg, file=sys.stderr))
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=max_queue)
         self._seq = 0
@@ -158,10 +161,10 @@ class FramePipeline:
         if self.gray:
             img = img.convert("L")
         if job.out_size != job.size:
-            img = img.resize(job.out_size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+            img = img.resize(job.out_size, Image.Resampling[self.resample.upper()], reducing_gap=2.0)
         buf = io.BytesIO()
         if self.fmt == "webp":
-            img.save(buf, "WEBP", quality=self.quality, method=4)
+            img.save(buf, "WEBP", quality=self.quality, method=self.method)
         else:
             img.save(buf, "PNG", compress_level=6)
         return buf.getvalue()

@@ -52,6 +52,7 @@ class InputListeners:
 
         self._mouse = mouse.Listener(on_move=self._on_move, on_click=self._on_click, on_scroll=self._on_scroll)
         self._keyboard = keyboard.Listener(on_press=self._on_press, on_release=self._on_release)
+        self._mouse.name, self._keyboard.name = "input-mouse", "input-keyboard"
         self._mouse.start()
         self._keyboard.start()
         self._mouse.wait()
