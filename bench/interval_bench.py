@@ -166,10 +166,13 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def build(folder: Path, cache: Path, engine: str, workers: int, near_duplicate: float) -> tuple[float, float, int, dict]:
+def build(folder: Path, cache: Path, engine: str, workers: int, near_duplicate: float,
+          redact: bool = True) -> tuple[float, float, int, dict]:
     ctx = BuildContext(cache_dir=cache)
-    ref = PluginRef.model_validate({"name": "interval_episodes", "ocr": engine, "ocr_workers": workers,
-                                    "near_duplicate": near_duplicate})
+    options = {"name": "interval_episodes", "ocr": engine, "ocr_workers": workers, "near_duplicate": near_duplicate}
+    if not redact:
+        options["redact"] = False  # the privacy pass (issue 6) off: the OCR side alone
+    ref = PluginRef.model_validate(options)
     start, cpu = time.perf_counter(), cpu_seconds()
     task = instantiate("tasks", ref, "tasks[0]", ctx)
     episodes = list(task.run(read_session(folder)))
@@ -213,6 +216,7 @@ def main() -> None:
     parser.add_argument("--near-duplicate", type=float, default=0.0005, help="0: read every frame whole")
     parser.add_argument("--check-reuse", type=int, default=0, metavar="N", help="compare reuse with whole reads on N frames")
     parser.add_argument("--label", default="", help="what this row measures (written in the table)")
+    parser.add_argument("--no-redact", action="store_true", help="turn the task's privacy redaction off")
     args = parser.parse_args()
     started = time.perf_counter()
     folder = make_session(WORK, args.minutes)
@@ -224,10 +228,10 @@ def main() -> None:
     if cache.exists():
         shutil.rmtree(cache)
     load_start = os.getloadavg()[0]
-    cold, cold_cpu, episodes, ocr_cold = build(folder, cache, args.engine, args.workers, args.near_duplicate)
+    cold, cold_cpu, episodes, ocr_cold = build(folder, cache, args.engine, args.workers, args.near_duplicate, not args.no_redact)
     print(f"cold: {cold:.1f} s ({cold_cpu:.0f} s CPU), {episodes} episodes, ocr {ocr_cold}", flush=True)
     load_cold = os.getloadavg()[0]
-    warm, _, episodes_warm, ocr_warm = build(folder, cache, args.engine, args.workers, args.near_duplicate)
+    warm, _, episodes_warm, ocr_warm = build(folder, cache, args.engine, args.workers, args.near_duplicate, not args.no_redact)
     print(f"warm: {warm:.1f} s, {episodes_warm} episodes, ocr {ocr_warm}", flush=True)
     actions = sum(1 for e in session.events if e.type in ("click", "key", "scroll"))
     partial = ocr_cold.get("partial", 0)

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """OCR accuracy and cost on Chromium screenshots of pages with known text.
 
-Three pages (UI text of 12-14 px, a table, a terminal), each a 1280x800 "desktop" with the
-focused window (900x700 at 40,40) and a second window beside it. Each engine setting reads the
+Four pages (UI text of 12-14 px, a table, a terminal, and a light window with a dark sidebar and
+a dark code block), each a 1280x800 "desktop" with the focused window (900x700 at 40,40) and a
+second window beside it. Each engine setting reads the
 full frame and the window crop; we score the window's words (word recall, character error rate)
-and time seconds per frame (one engine thread, as each pool worker runs). Then the default
+and time seconds per frame, wall and CPU (one engine thread, as each pool worker runs; the CPU
+time includes tesseract's processes and is far less sensitive to the load of a shared machine). Then the default
 engines run through the runner's process pool on 1 and 2 workers for throughput.
 
     python bench/ocr_bench.py            # writes bench/RESULTS-ocr.md
@@ -15,6 +17,7 @@ import html
 import os
 import platform
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -147,16 +150,30 @@ def score(found: list[str], expected: list[str]) -> tuple[float, float]:
     return hits / len(expected), errors / sum(len(w) for w in expected)
 
 
+DEFAULT = "tesseract (default: psm 11, x1.5, dark inverted)"
+OLD = {"upscale": 2.0, "invert_dark": False}  # the earlier default's image handling
 SETTINGS = [  # (label, engine, options, whole-region upscale)
     ("rapidocr (line crops x2)", "rapidocr", {}, 1.0),
     ("rapidocr, plain 1x", "rapidocr", {"rec_upscale": 1.0, "crop_pad": 0.0}, 1.0),
     ("rapidocr, line crops x3", "rapidocr", {"rec_upscale": 3.0}, 1.0),
-    ("tesseract (default: psm 11, image x2)", "tesseract", {}, 1.0),
-    ("tesseract psm 11, 1x", "tesseract", {"upscale": 1.0}, 1.0),
-    ("tesseract psm 11, image x3", "tesseract", {"upscale": 3.0}, 1.0),
-    ("tesseract psm 3, 1x", "tesseract", {"psm": 3, "upscale": 1.0}, 1.0),
-    ("tesseract psm 3, image x2", "tesseract", {"psm": 3}, 1.0),
+    (DEFAULT, "tesseract", {}, 1.0),
+    ("tesseract psm 11, x2 (earlier default)", "tesseract", OLD, 1.0),
+    ("tesseract psm 11, x2, dark inverted", "tesseract", {"upscale": 2.0}, 1.0),
+    ("tesseract psm 11, x1.5", "tesseract", {"invert_dark": False}, 1.0),
+    ("tesseract psm 11, x1.75, dark inverted", "tesseract", {"upscale": 1.75}, 1.0),
+    ("tesseract psm 11, x1.25, dark inverted", "tesseract", {"upscale": 1.25}, 1.0),
+    ("tesseract psm 11, x1.5, dark inverted, no per-line inversion", "tesseract", {"config": {"tessedit_do_invert": "0"}}, 1.0),
+    ("tesseract psm 11, 1x", "tesseract", {**OLD, "upscale": 1.0}, 1.0),
+    ("tesseract psm 11, x3", "tesseract", {**OLD, "upscale": 3.0}, 1.0),
+    ("tesseract psm 3, 1x", "tesseract", {**OLD, "psm": 3, "upscale": 1.0}, 1.0),
+    ("tesseract psm 3, x2", "tesseract", {**OLD, "psm": 3}, 1.0),
 ]
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (tesseract runs, pool workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> None:
@@ -168,11 +185,12 @@ def main() -> None:
         engine = make_engine(engine_name, options, threads=1)
         read_region(engine, str(shots["ui"][0]), WINDOW, scale)  # warm up (model load)
         for region_name, region in (("full", None), ("window", WINDOW)):
-            recalls, cers, seconds = [], [], []
+            recalls, cers, seconds, cpus = [], [], [], []
             for name, (path, expected) in shots.items():
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), cpu_seconds()
                 words = read_region(engine, str(path), region, scale)
                 seconds.append(time.perf_counter() - start)
+                cpus.append(cpu_seconds() - cpu)
                 r, c = score([w.text for w in words], expected)
                 recalls.append(r)
                 cers.append(c)
@@ -180,14 +198,15 @@ def main() -> None:
                     found = [w.text.lower() for w in words]
                     misses.setdefault(label, []).extend(f"{name}:{w}" for w in expected if w.lower() not in found)
             n = len(shots)
-            rows.append((label, region_name, sum(recalls) / n, sum(cers) / n, sum(seconds) / n,
+            rows.append((label, region_name, sum(recalls) / n, sum(cers) / n, sum(seconds) / n, sum(cpus) / n,
                          " / ".join(f"{r:.2f}" for r in recalls)))
-            print(f"{label:38s} {region_name:7s} recall {rows[-1][2]:.3f} cer {rows[-1][3]:.3f} {rows[-1][4]:.2f} s/frame", flush=True)
+            print(f"{label:38s} {region_name:7s} recall {rows[-1][2]:.3f} cer {rows[-1][3]:.3f} {rows[-1][4]:.2f} s/frame"
+                  f" {rows[-1][5]:.2f} s CPU load {os.getloadavg()[0]:.1f}", flush=True)
     # Throughput of the default through the pool: 12 distinct frames (4 copies of each page, a pixel changed).
     from PIL import Image
 
     frames = []
-    for i in range(4):
+    for i in range(3):
         for name, (path, _) in shots.items():
             image = Image.open(path).convert("RGB")
             image.putpixel((5 + i, 5), (i * 60, 0, 0))
@@ -195,13 +214,16 @@ def main() -> None:
             image.save(out)
             frames.append(OcrRequest(str(out), WINDOW))
     pool = {}
-    for engine_name in ("tesseract", "rapidocr"):
+    for label, engine_name, options in (("tesseract (default)", "tesseract", {}), ("tesseract, earlier default (x2)", "tesseract", OLD),
+                                        ("rapidocr", "rapidocr", {})):
         for workers in (1, 2):
-            runner = OcrRunner(OcrSettings(engine=engine_name, workers=workers, near_duplicate=0, progress=False), cache_dir=None)
-            start = time.perf_counter()
+            runner = OcrRunner(OcrSettings(engine=engine_name, engine_options=options, workers=workers, near_duplicate=0,
+                                           progress=False), cache_dir=None)
+            start, cpu = time.perf_counter(), cpu_seconds()
             runner.read(frames, print)
-            pool[(engine_name, workers)] = (time.perf_counter() - start) / len(frames)
-            print(f"pool {engine_name} workers={workers}: {pool[(engine_name, workers)]:.2f} s/frame (wall)", flush=True)
+            pool[(label, workers)] = ((time.perf_counter() - start) / len(frames), (cpu_seconds() - cpu) / len(frames),
+                                      os.getloadavg()[0])
+            print(f"pool {label} workers={workers}: {pool[(label, workers)]}", flush=True)
     write_results(rows, misses, pool)
 
 
@@ -211,29 +233,34 @@ def write_results(rows, misses, pool) -> None:
         "# OCR benchmark (bench/ocr_bench.py)", "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (shared with other jobs: timings are noisy).",
-        "Pages: Chromium (headless) screenshots at 1280x800; UI text 12-16 px, a 13 px table, a 14 px terminal;",
+        "Pages: Chromium (headless) screenshots at 1280x800; UI text 12-16 px, a 13 px table, a 14 px terminal,",
+        "a mixed page (light window, dark 13 px sidebar, dark 14 px code block);",
         "each page has the focused window (900x700) and a second window beside it. Scores count the focused",
         "window's words only (so reading the other window does not hurt the full-frame rows, it only costs time).",
         "Word recall: expected words found exactly (case-folded, as a multiset). CER: each expected word against",
         "its closest read word, edit distance summed over all expected characters. Seconds: one engine thread,",
-        "as each pool worker runs.", "",
-        "| setting | region | word recall | CER | s/frame (1 thread) | recall ui / table / terminal |",
-        "| --- | --- | ---: | ---: | ---: | --- |",
+        "as each pool worker runs; wall clock and CPU (this process and its tesseract processes).", "",
+        "| setting | region | word recall | CER | s/frame (1 thread, wall) | CPU s/frame | recall ui / table / terminal / mixed |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
     ]
-    for label, region, recall, cer, seconds, per_page in rows:
-        lines.append(f"| {label} | {region} | {recall:.3f} | {cer:.3f} | {seconds:.2f} | {per_page} |")
-    lines += ["", "Throughput through the runner (window crop, default options), 12 distinct frames, wall clock"
-              " including engine and pool start-up:", ""]
-    for (engine_name, workers), seconds in pool.items():
-        lines.append(f"- {engine_name}, {workers} worker{'s' if workers > 1 else ''}: {seconds:.2f} s per frame")
+    for label, region, recall, cer, seconds, cpu, per_page in rows:
+        lines.append(f"| {label} | {region} | {recall:.3f} | {cer:.3f} | {seconds:.2f} | {cpu:.2f} | {per_page} |")
+    lines += ["", "Throughput through the runner (window crop, every frame read whole), 12 distinct frames, wall clock"
+              " including engine and pool start-up; CPU of all processes; load average (1 min) after each:", ""]
+    for (label, workers), (seconds, cpu, load) in pool.items():
+        lines.append(f"- {label}, {workers} worker{'s' if workers > 1 else ''}: {seconds:.2f} s per frame wall, "
+                     f"{cpu:.2f} s CPU per frame (load {load:.1f})")
     lines += ["", "Words rapidocr (line crops x2) missed on the window crop (page:word):", ""]
     default_misses = misses.get(SETTINGS[0][0], [])
     lines.append(", ".join(f"`{m}`" for m in default_misses) if default_misses else "none")
-    lines += ["", "Words the default, tesseract (psm 11, x2), missed on the window crop:", ""]
-    t_misses = misses.get("tesseract psm 11", [])
+    lines += ["", f"Words the default, {DEFAULT}, missed on the window crop:", ""]
+    t_misses = misses.get(DEFAULT, [])
     lines.append(", ".join(f"`{m}`" for m in t_misses[:80]) + (" ..." if len(t_misses) > 80 else "") if t_misses else "none")
     lines.append("")
-    (ROOT / "bench" / "RESULTS-ocr.md").write_text("\n".join(lines))
+    old = (ROOT / "bench" / "RESULTS-ocr.md")
+    text = old.read_text() if old.exists() else ""
+    notes = text[text.index("\nNotes"):] if "\nNotes" in text else ""
+    old.write_text("\n".join(lines) + notes)
     print("wrote bench/RESULTS-ocr.md")
 
 

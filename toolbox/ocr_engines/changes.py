@@ -29,7 +29,8 @@ class ChangeSettings:
     letter_gap: int = 3  # gaps between changed columns this narrow are bridged (letter spacing)
     solid_fill: float = 0.9  # a cursor-sized change filling this share of its box is a block cursor
     edge_delta: int = 32  # a horizontal step this large is an edge (text is full of them)
-    blank_edges: int = 6  # a row with at most this many edges is blank (between lines)
+    blank_edges: int = 2  # a row with at most this many edges is blank (a descender or two is not)
+    blank_run: int = 3  # a span ends only at this many blank rows in a row (the gap between lines)
     grow_limit: int = 48  # at most this many rows are added on each side looking for a blank row
     margin: int = 4  # blank rows kept around a span (the engine reads text better with a margin)
 
@@ -147,17 +148,18 @@ def _text_sized(delta: np.ndarray, s: ChangeSettings) -> bool:
 
 def blank_rows(image: np.ndarray, settings: ChangeSettings = DEFAULT) -> np.ndarray:
     """Per row: True when it holds (almost) no horizontal edges - the space between text lines.
-    A window border or a scrollbar adds a few edges to every row; a line of text adds dozens."""
+    A vertical border or separator adds two edges to every row; a line of text adds dozens."""
     edges = np.abs(np.diff(image.astype(np.int16), axis=1)) > settings.edge_delta
     return edges.sum(axis=1) <= settings.blank_edges
 
 
 def _grow(y0: int, y1: int, blank: np.ndarray, height: int, s: ChangeSettings) -> Span:
+    run = s.blank_run
     top = y0
-    while top > 0 and y0 - top < s.grow_limit and not blank[top - 1]:
+    while top > 0 and y0 - top < s.grow_limit and not blank[max(0, top - run):top].all():
         top -= 1
     bottom = y1
-    while bottom < height and bottom - y1 < s.grow_limit and not blank[bottom]:
+    while bottom < height and bottom - y1 < s.grow_limit and not blank[bottom:bottom + run].all():
         bottom += 1
     # A margin of blank rows, stopping short of the next line's faint edges (antialiasing).
     kept = 0
