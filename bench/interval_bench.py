@@ -166,10 +166,10 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def build(folder: Path, cache: Path, engine: str, workers: int, near_duplicate: float,
+def build(folder: Path, cache: Path, engine: str, workers: int, reuse: bool,
           redact: bool = True) -> tuple[float, float, int, dict]:
     ctx = BuildContext(cache_dir=cache)
-    options = {"name": "interval_episodes", "ocr": engine, "ocr_workers": workers, "near_duplicate": near_duplicate}
+    options = {"name": "interval_episodes", "ocr": engine, "ocr_workers": workers, "ocr_reuse": reuse}
     if not redact:
         options["redact"] = False  # the privacy pass (issue 6) off: the OCR side alone
     ref = PluginRef.model_validate(options)
@@ -194,7 +194,7 @@ def check_reuse(folder: Path, engine: str, frames: int) -> str:
     requests = [OcrRequest(r.path, found.regions.get(r.path)) for r in found.refs[:frames]]
     reuse = OcrRunner(OcrSettings(engine=engine, workers=2, progress=False), cache_dir=None)
     reused = reuse.read(requests, print)
-    whole = OcrRunner(OcrSettings(engine=engine, workers=2, near_duplicate=0, progress=False), cache_dir=None).read(requests, print)
+    whole = OcrRunner(OcrSettings(engine=engine, workers=2, reuse=False, progress=False), cache_dir=None).read(requests, print)
     total = kept = 0
     frames_missing = 0
     for request in requests:
@@ -213,7 +213,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=int, default=60)
     parser.add_argument("--engine", default="tesseract")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--near-duplicate", type=float, default=0.0005, help="0: read every frame whole")
+    parser.add_argument("--no-reuse", action="store_true", help="read every frame whole")
     parser.add_argument("--check-reuse", type=int, default=0, metavar="N", help="compare reuse with whole reads on N frames")
     parser.add_argument("--label", default="", help="what this row measures (written in the table)")
     parser.add_argument("--no-redact", action="store_true", help="turn the task's privacy redaction off")
@@ -228,10 +228,10 @@ def main() -> None:
     if cache.exists():
         shutil.rmtree(cache)
     load_start = os.getloadavg()[0]
-    cold, cold_cpu, episodes, ocr_cold = build(folder, cache, args.engine, args.workers, args.near_duplicate, not args.no_redact)
+    cold, cold_cpu, episodes, ocr_cold = build(folder, cache, args.engine, args.workers, not args.no_reuse, not args.no_redact)
     print(f"cold: {cold:.1f} s ({cold_cpu:.0f} s CPU), {episodes} episodes, ocr {ocr_cold}", flush=True)
     load_cold = os.getloadavg()[0]
-    warm, _, episodes_warm, ocr_warm = build(folder, cache, args.engine, args.workers, args.near_duplicate, not args.no_redact)
+    warm, _, episodes_warm, ocr_warm = build(folder, cache, args.engine, args.workers, not args.no_reuse, not args.no_redact)
     print(f"warm: {warm:.1f} s, {episodes_warm} episodes, ocr {ocr_warm}", flush=True)
     actions = sum(1 for e in session.events if e.type in ("click", "key", "scroll"))
     partial = ocr_cold.get("partial", 0)

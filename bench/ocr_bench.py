@@ -217,7 +217,7 @@ def main() -> None:
     for label, engine_name, options in (("tesseract (default)", "tesseract", {}), ("tesseract, earlier default (x2)", "tesseract", OLD),
                                         ("rapidocr", "rapidocr", {})):
         for workers in (1, 2):
-            runner = OcrRunner(OcrSettings(engine=engine_name, engine_options=options, workers=workers, near_duplicate=0,
+            runner = OcrRunner(OcrSettings(engine=engine_name, engine_options=options, workers=workers, reuse=False,
                                            progress=False), cache_dir=None)
             start, cpu = time.perf_counter(), cpu_seconds()
             runner.read(frames, print)

@@ -110,7 +110,7 @@ def test_the_runner_reads_the_typed_word_and_reuses_words_across_a_caret_blink(f
         kept = {w.text for w in words if outside(w)}
         assert {"Experiment", "tracker"} <= kept and len(kept) >= 8, kept
     # the same frames read whole give the same words on the re-read lines
-    whole = OcrRunner(OcrSettings(engine="tesseract", workers=1, near_duplicate=0), cache_dir=None)
+    whole = OcrRunner(OcrSettings(engine="tesseract", workers=1, reuse=False), cache_dir=None)
     alone = whole.read([requests[2]], problem=pytest.fail)[requests[2]]
     assert [w.text for w in alone if w.text in ("Search:", "llama", "runs", "cd")] == \
         [w.text for w in cd if w.text in ("Search:", "llama", "runs", "cd")]
@@ -147,7 +147,7 @@ def test_after_a_scroll_only_the_new_lines_are_read(scrolled):
     assert all(n in texts for n in ("1.723", "1.686", "1.649"))  # the new lines 21-23, read
     assert not any(n in texts for n in ("2.463", "2.426", "2.389"))  # lines 1-3 scrolled out
     # the kept words sit where a whole read finds them
-    whole = OcrRunner(OcrSettings(engine="tesseract", workers=1, near_duplicate=0), cache_dir=None)
+    whole = OcrRunner(OcrSettings(engine="tesseract", workers=1, reuse=False), cache_dir=None)
     read_whole = whole.read(requests[1:], problem=pytest.fail)[requests[1]]
     unique = {w.text: w for w in read_whole if [x.text for x in read_whole].count(w.text) == 1}
     common = [(w, unique[w.text]) for w in words if w.text in unique and len(w.text) >= 3 and w.text.isdigit()]  # step numbers

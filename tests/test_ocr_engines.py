@@ -139,6 +139,6 @@ def test_a_process_pool_gives_the_same_words(screenshot, tmp_path):
         path = tmp_path / f"part{i}.png"
         image.crop(box).save(path)
         requests.append(OcrRequest(str(path)))
-    pooled = OcrRunner(OcrSettings(engine="tesseract", workers=2, near_duplicate=0), cache_dir=None).read(requests, pytest.fail)
-    alone = OcrRunner(OcrSettings(engine="tesseract", workers=1, near_duplicate=0), cache_dir=None).read(requests, pytest.fail)
+    pooled = OcrRunner(OcrSettings(engine="tesseract", workers=2, reuse=False), cache_dir=None).read(requests, pytest.fail)
+    alone = OcrRunner(OcrSettings(engine="tesseract", workers=1, reuse=False), cache_dir=None).read(requests, pytest.fail)
     assert pooled == alone and all(pooled[r] for r in requests)

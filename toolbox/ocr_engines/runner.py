@@ -3,7 +3,7 @@
 - Cache: one JSON file per (frame content hash, engine + options, region, upscale, reuse mode), so a
   rebuild never OCRs a frame twice, and a changed setting never returns stale words. The folder
   (`<cache_dir>/ocr`) is private (0700, files 0600): it holds the raw text of people's screens.
-- Reuse (`near_duplicate` > 0): each frame is compared at full resolution with the frames of the
+- Reuse (`reuse`, on by default): each frame is compared at full resolution with the frames of the
   same region read just before it (changes.py). Nothing text-sized changed (a caret blink): the
   earlier frame's words are reused. A few bands of lines changed (typing, a new line): only those
   bands are read, and the earlier frame's words outside them are kept. Otherwise: read it whole.
@@ -48,7 +48,7 @@ class OcrSettings:
     engine_options: dict[str, Any] = field(default_factory=dict)
     scale: float = 1.0  # upscale the region before reading (small UI text reads better larger)
     workers: int = 0  # 0 = one per CPU core
-    near_duplicate: float = 0.0005  # > 0: reuse the words of unchanged text (changes.py); 0: read every frame whole
+    reuse: bool = True  # reuse the words of unchanged text (changes.py); False: read every frame whole
     partial: bool = True  # with reuse on: read only the changed bands of lines of a frame
     partial_limit: float = 0.5  # changed bands taller than this share of the region: read it whole
     max_bands: int = 4  # more separate changed bands than this: read it whole
@@ -106,7 +106,7 @@ class OcrRunner:
 
     @property
     def reuse(self) -> bool:
-        return self.settings.near_duplicate > 0
+        return self.settings.reuse
 
     def read(self, requests: list[OcrRequest], problem: Callable[[str], None]) -> dict[OcrRequest, list[OcrWord] | None]:
         """Words for each request (None if its image cannot be read; `problem` gets one line).

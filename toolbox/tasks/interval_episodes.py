@@ -47,7 +47,9 @@ class IntervalEpisodes(Task):
         ocr_region: Literal["window", "pointer", "full"] = "window"  # what part of a frame to read
         ocr_scale: float = Field(default=1.0, ge=0.5, le=4.0)  # upscale the whole region before reading
         ocr_workers: int = Field(default=0, ge=0)  # processes for OCR; 0 = one per CPU core
-        near_duplicate: float = Field(default=0.0005, ge=0, le=0.1)  # thumbnail pixel share; 0 = read every frame
+        # reuse the words of text that did not change (full-resolution bands, ocr_engines/changes.py);
+        # false: read every frame whole
+        ocr_reuse: bool = True
         result_chars: int = Field(default=600, ge=0)
         # privacy (issue 6): what a transcriber (offline or LLM) may see
         redact: RedactionOptions | None = Field(default_factory=RedactionOptions)  # false: off; or per-kind switches
@@ -105,7 +107,7 @@ class IntervalEpisodes(Task):
             private_dir(self.ctx.cache_dir / "ocr")  # OCR results hold unredacted screen text
             self._ocr = OcrRunner(OcrSettings(engine=ref.name, engine_options=ref.options, scale=self.options.ocr_scale,
                                               workers=self.options.ocr_workers,
-                                              near_duplicate=self.options.near_duplicate),
+                                              reuse=self.options.ocr_reuse),
                                   cache_dir=self.ctx.cache_dir)
         return self._ocr
 
