@@ -70,24 +70,34 @@ def _whole_finding(text: str, redactor: Redactor) -> bool:
     return len(found) == 1 and found[0].start == 0 and found[0].end == len(text) and found[0].kind in ("email", "phone", "card", "iban")
 
 
+def learn_passwords(interval: Interval, redactor: Redactor, mapping: RedactionMap) -> list[int]:
+    """Remember the text typed in a sign-in context as a password; the indexes of those actions."""
+    if not redactor.options.passwords:
+        return []
+    screen = interval.screen_text()  # OCR of the main frame: the first action's window
+    main_window = interval.windows[0] if interval.windows else None
+    found = []
+    for index, action in enumerate(interval.actions):
+        title = action.title or main_window
+        nearby = screen if title == main_window else action.target
+        typed = (action.text or "").strip()
+        if action.kind == "type" and typed and is_sign_in_context(title, nearby) and not _whole_finding(typed, redactor):
+            mapping.remember("password", typed)
+            found.append(index)
+    return found
+
+
 def redact_interval(interval: Interval, redactor: Redactor, mapping: RedactionMap | None = None) -> Interval:
     """A copy of `interval` safe to show a model: text typed in a sign-in context is
     `[PASSWORD]` (and remembered, so it goes wherever else it shows up), then every text
     (titles, typed and submitted text, action targets and results, OCR words, metadata) is
     redacted with one map."""
     mapping = mapping if mapping is not None else RedactionMap()
-    copy = interval.model_copy(deep=True)
-    screen = interval.screen_text()  # OCR of the main frame: the first action's window
-    main_window = interval.windows[0] if interval.windows else None
-    if redactor.options.passwords:
-        for action in copy.actions:
-            title = action.title or main_window
-            nearby = screen if title == main_window else action.target
-            typed = (action.text or "").strip()
-            if action.kind == "type" and typed and is_sign_in_context(title, nearby) and not _whole_finding(typed, redactor):
-                mapping.remember("password", typed)
-                mapping.counts["password"] += 1
-                action.text = PASSWORD
+    # every text field below is replaced, so a shallow copy (with copies of the actions) is enough
+    copy = interval.model_copy(update={"actions": [a.model_copy() for a in interval.actions]})
+    for index in learn_passwords(interval, redactor, mapping):
+        mapping.counts["password"] += 1
+        copy.actions[index].text = PASSWORD
     red = redactor.redact
     copy.screen_words = redact_words(copy.screen_words, redactor, mapping)
     copy.windows = [red(t, mapping) for t in copy.windows]

@@ -91,17 +91,31 @@ class Redactor:
     """Finds and replaces sensitive text. Stateless apart from its options: the per-episode
     state lives in the `RedactionMap` passed to each call."""
 
+    MEMO_SIZE = 100_000
+
     def __init__(self, options: RedactionOptions | None = None) -> None:
         self.options = options or RedactionOptions()
         self._detect_secrets = DetectSecretsEngine() if self.options.secrets_engine != "regex" else None
+        # pattern findings by (text, screen): a session repeats the same screen words and titles
+        # in interval after interval, and the patterns depend only on the text and the options
+        self._memo: dict[tuple[str, bool], list[Finding]] = {}
 
     def find(self, text: str, mapping: RedactionMap | None = None, screen: bool = False) -> list[Finding]:
         """Non-overlapping findings of the enabled kinds, in text order. `screen`: the text was
         read by OCR, so random-looking tokens count as secrets too (a misread key)."""
         if not text:
             return []
+        known = [f for f in self._known_findings(text, mapping) if self.options.enabled(f.kind)]
+        patterns = self._memo.get((text, screen))
+        if patterns is None:
+            if len(self._memo) >= self.MEMO_SIZE:
+                self._memo.clear()
+            patterns = self._memo[(text, screen)] = self._pattern_findings(text, screen)
+        return resolve_overlaps(known + patterns) if known else list(patterns)
+
+    def _pattern_findings(self, text: str, screen: bool) -> list[Finding]:
         o = self.options
-        found: list[Finding] = list(self._known_findings(text, mapping))
+        found: list[Finding] = []
         if o.secrets_engine != "detect_secrets":
             found.extend(regex_secret_findings(text, o.min_secret_entropy))
         if screen and o.secrets:

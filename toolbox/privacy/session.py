@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from toolbox.core.models import Episode
-from toolbox.privacy.intervals import frame_blackout_boxes, redact_interval
+from toolbox.privacy.intervals import frame_blackout_boxes, learn_passwords, redact_interval
 from toolbox.privacy.passwords import Box
 from toolbox.privacy.redactor import RedactionMap, Redactor
 from toolbox.transcribers.base import FrameRef, Interval, OcrWord
@@ -65,7 +65,7 @@ class SessionRedaction:
         each of its frames (for a vision model)."""
         learner = RedactionMap()
         for interval in intervals:  # first pass: learn the passwords typed anywhere in the session
-            redact_interval(interval, self.redactor, learner)
+            learn_passwords(interval, self.redactor, learner)
         for value, kind in learner.known().items():
             self.mapping.remember(kind, value)
         out = []
