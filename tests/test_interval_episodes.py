@@ -18,67 +18,30 @@ from toolbox.core.pipeline import instantiate
 from toolbox.core.plugin import BuildContext
 from toolbox.core.session import read_session
 
+from session_files import T0, SessionFiles
+
 ROOT = Path(__file__).resolve().parent.parent
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
-T0 = 1767225600.0
 
 
-def render(path: Path, texts: list[tuple[int, int, str]], size: tuple[int, int] = (800, 600), font_size: int = 20) -> None:
+def render(texts: list[tuple[int, int, str]], size: tuple[int, int] = (800, 600), font_size: int = 20) -> Image.Image:
     """A frame with text at known places (x, y of the text's top-left), like a simple app."""
     image = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(image)
     font = ImageFont.truetype(FONT, font_size)
     for x, y, text in texts:
         draw.text((x, y), text, fill="black", font=font)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
+    return image
 
 
-class SessionWriter:
-    """Writes a session folder in the DESIGN.md format, event by event."""
+class SessionWriter(SessionFiles):
+    """A session whose frames are drawn from text at known places."""
 
     def __init__(self, root: Path, name: str = "20260101T000000Z-test", task: str | None = "Find the llama runs") -> None:
-        self.path = root / name
-        (self.path / "frames").mkdir(parents=True)
-        meta = {"schema_version": 1, "id": name, "started_at": T0, "ended_at": T0 + 100, "platform": "linux",
-                "monitors": [{"index": 0, "left": 0, "top": 0, "width": 800, "height": 600, "scale": 1.0}],
-                "recorder": {}, "task": task}
-        (self.path / "session.json").write_text(json.dumps(meta))
-        self.lines: list[str] = []
-        self.frames = 0
-
-    def event(self, t: float, type_: str, **fields: Any) -> None:
-        self.lines.append(json.dumps({"t": T0 + t, "type": type_, **fields}))
+        super().__init__(root / name, task=task)
 
     def frame(self, t: float, texts: list[tuple[int, int, str]], reason: str = "before", font_size: int = 20) -> str:
-        file = f"frames/{self.frames:06d}.png"
-        self.frames += 1
-        render(self.path / file, texts, font_size=font_size)
-        self.event(t, "frame", file=file, monitor=0, width=800, height=600, reason=reason, hash=str(self.frames))
-        return file
-
-    def click(self, t: float, x: int, y: int, button: str = "left", to: tuple[int, int] | None = None) -> None:
-        self.event(t, "click", x=x, y=y, button=button, pressed=True)
-        end = to or (x, y)
-        self.event(t + 0.08, "click", x=end[0], y=end[1], button=button, pressed=False)
-
-    def type(self, t: float, text: str) -> float:
-        for ch in text:
-            key = {" ": "space", "\n": "enter"}.get(ch, ch)
-            self.event(t, "key", key=key, char=ch, pressed=True)
-            self.event(t + 0.03, "key", key=key, char=None, pressed=False)
-            t += 0.1
-        return t
-
-    def keys(self, t: float, *combo: str) -> None:
-        for k in combo:
-            self.event(t, "key", key=k, char=None, pressed=True)
-        for k in reversed(combo):
-            self.event(t + 0.05, "key", key=k, char=None, pressed=False)
-
-    def save(self, extra_lines: list[str] | None = None) -> Path:
-        (self.path / "events.jsonl").write_text("\n".join(self.lines + (extra_lines or [])) + "\n")
-        return self.path
+        return self.add_frame(t, render(texts, font_size=font_size), reason)
 
 
 RUNS_PAGE = [(40, 20, "Llama runs dashboard"), (40, 100, "Search runs"), (300, 100, "Export CSV")]

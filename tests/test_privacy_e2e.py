@@ -26,11 +26,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 from privacy_corpus import planted  # noqa: E402
 
 from fake_llm_server import FakeLLMServer, Reply  # noqa: E402
+from session_files import SessionFiles  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
-T0 = 1767225600.0
 SIZE = (1400, 1000)
 
 ITEMS = planted(seed=11, per_form=1)  # one value of each of the 26 forms
@@ -100,52 +100,12 @@ def text_frame(path: Path, lines: list[str]) -> None:
     image.save(path)
 
 
-class Recording:
-    """A session folder in the DESIGN.md format, written event by event."""
-
+class Recording(SessionFiles):
     def __init__(self, folder: Path) -> None:
-        self.path = folder
-        (folder / "frames").mkdir(parents=True)
-        meta = {"schema_version": 1, "id": folder.name, "started_at": T0, "ended_at": T0 + 300, "platform": "linux",
-                "monitors": [{"index": 0, "left": 0, "top": 0, "width": SIZE[0], "height": SIZE[1], "scale": 1.0}],
-                "recorder": {}, "task": "deploy the service"}
-        (folder / "session.json").write_text(json.dumps(meta))
-        self.lines: list[str] = []
-        self.frames = 0
-
-    def event(self, t: float, type_: str, **fields: Any) -> None:
-        self.lines.append(json.dumps({"t": T0 + t, "type": type_, **fields}))
-
-    def window(self, t: float, title: str, app: str) -> None:
-        self.event(t, "window", title=title, app=app, bounds=[0, 0, *SIZE])
+        super().__init__(folder, task="deploy the service", size=SIZE)
 
     def frame(self, t: float, image: Path, reason: str = "after") -> None:
-        file = f"frames/{self.frames:06d}.png"
-        self.frames += 1
-        (self.path / file).write_bytes(image.read_bytes())
-        self.event(t, "frame", file=file, monitor=0, width=SIZE[0], height=SIZE[1], reason=reason, hash=f"h{self.frames}")
-
-    def click(self, t: float, x: int, y: int) -> None:
-        self.event(t, "click", x=x, y=y, button="left", pressed=True)
-        self.event(t + 0.05, "click", x=x, y=y, button="left", pressed=False)
-
-    def type(self, t: float, text: str) -> float:
-        for ch in text:
-            key = {" ": "space", "\n": "enter"}.get(ch, ch)
-            self.event(t, "key", key=key, char=ch, pressed=True)
-            self.event(t + 0.01, "key", key=key, char=None, pressed=False)
-            t += 0.02
-        return t
-
-    def keys(self, t: float, *combo: str) -> None:
-        for k in combo:
-            self.event(t, "key", key=k, char=None, pressed=True)
-        for k in reversed(combo):
-            self.event(t + 0.05, "key", key=k, char=None, pressed=False)
-
-    def save(self) -> Path:
-        (self.path / "events.jsonl").write_text("\n".join(self.lines) + "\n")
-        return self.path
+        self.add_frame(t, image, reason)
 
 
 def record_session(root: Path) -> Path:

@@ -131,10 +131,11 @@ class XServer:
 
 @pytest.fixture
 def x11() -> Iterator[XServer]:
-    """A fresh Xvfb + openbox for one test (skips if the tools are missing)."""
+    """A fresh Xvfb + openbox for one test (fails, naming the tools, if they are missing: a
+    recorder test that skips would hide a broken install)."""
     missing = missing_tools()
     if missing:
-        pytest.skip(f"needs {', '.join(missing)} (see .ci/apt-packages.txt)")
+        pytest.fail(f"needs {', '.join(missing)}: run `bash scripts/dev.sh test` as root, or install .ci/apt-packages.txt")
     with XServer() as xs:
         yield xs
 
@@ -144,7 +145,7 @@ def x11_module() -> Iterator[XServer]:
     """One Xvfb + openbox shared by a module's tests (faster; tests must tidy their windows)."""
     missing = missing_tools()
     if missing:
-        pytest.skip(f"needs {', '.join(missing)} (see .ci/apt-packages.txt)")
+        pytest.fail(f"needs {', '.join(missing)}: run `bash scripts/dev.sh test` as root, or install .ci/apt-packages.txt")
     with XServer() as xs:
         yield xs
 
