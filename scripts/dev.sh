@@ -7,12 +7,12 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 
 install_python() {
-  "$PY" -m pip install -q --disable-pip-version-check -r requirements.txt
+  "$PY" -m pip install -q --disable-pip-version-check --root-user-action=ignore -r requirements.txt
 }
 
-install_system() {
+install_system() {  # the Debian packages named, or all of .ci/apt-packages.txt
   local wanted missing=()
-  wanted=$(grep -v '^\s*#' .ci/apt-packages.txt | tr -s ' \n' ' ')
+  wanted=${*:-$(grep -v '^\s*#' .ci/apt-packages.txt | tr -s ' \n' ' ')}
   for pkg in $wanted; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
@@ -27,6 +27,8 @@ install_system() {
 
 case "${1:-}" in
   demo)
+    install_system tesseract-ocr tesseract-ocr-eng ||   # the demo's OCR engine
+      echo "(the demo still runs; its episodes will have no screen text)" >&2
     install_python
     shift
     exec "$PY" build_data.py --config configs/demo.yaml "$@"
