@@ -103,7 +103,7 @@ def merged(intervals: list[Interval]) -> Interval:
     windows = list(dict.fromkeys(w for i in intervals for w in i.windows))
     apps = list(dict.fromkeys(a for i in intervals for a in i.apps))
     metadata = {**last.metadata, "interval": first.index, "intervals": [i.index for i in intervals],
-                "start": first.start, "end": last.end, "windows": windows, "apps": apps}
+                "start": first.start, "end": last.end, "windows": windows, "apps": apps, "cut": first.metadata.get("cut")}
     for key in ("frames", "actions"):
         metadata[key] = [row for i in intervals for row in i.metadata.get(key, [])]
     return first.model_copy(update={
