@@ -52,6 +52,14 @@ def test_per_task_joins_the_intervals_of_a_task_into_one_episode():
     assert episodes[0].metadata["intervals"] == [0, 1]
 
 
+def test_a_long_task_is_split_into_parts_that_say_they_continue_it():
+    intervals = [interval(i, "XTerm", f"cmd{i}") for i in range(5)]  # 3 actions each
+    episodes = list(transcriber(per="task", max_task_actions=6).transcribe(intervals))
+    assert [e.turns[0].content for e in episodes] == ["Reply to Ann", "Reply to Ann (continued)", "Reply to Ann (continued)"]
+    assert [len(calls(e)) for e in episodes] == [4, 4, 2]  # typing + Enter is one call
+    assert [e.metadata["intervals"] for e in episodes[:2]] == [[0, 1], [2, 3]]
+
+
 def test_auto_joins_labelled_intervals_and_keeps_unlabelled_ones_apart():
     intervals = [interval(0, "XTerm", "a", task=None), interval(1, "XTerm", "b", task=None),
                  interval(2, "XTerm", "c"), interval(3, "XTerm", "d")]

@@ -7,6 +7,8 @@ import re
 from itertools import groupby
 from typing import Any, Iterator, Literal, Sequence
 
+from pydantic import Field
+
 from toolbox.core.models import Episode, Source, ToolCall, ToolSpec, Turn, stable_id
 from toolbox.core.plugin import Options
 from toolbox.core.registry import register_transcriber
@@ -53,6 +55,9 @@ class HeuristicTranscriber(Transcriber):
         # multi-step episode, so the user's request matches what the episode does; `interval`:
         # one episode per interval; `auto`: `task` for intervals with a label, else `interval`
         per: Literal["auto", "interval", "task"] = "auto"
+        # a task longer than this many actions is split at interval boundaries into episodes
+        # that each stay trainable; the parts after the first say they continue the task
+        max_task_actions: int = Field(60, ge=1)
 
     def transcribe(self, intervals: Sequence[Interval]) -> Iterator[Episode]:
         per = self.options.per
@@ -64,11 +69,14 @@ class HeuristicTranscriber(Transcriber):
 
         groups = [list(group) for _, group in groupby(intervals, key=group_key)]
         for group in groups:
-            interval = group[0] if len(group) == 1 else merged(group)
-            if not interval.actions:
-                self.ctx.stats.drop(self.plugin_name, "no actions", interval.id)
-                continue
-            yield self.episode(interval)
+            for part, chunk in enumerate(split_by_actions(group, self.options.max_task_actions)):
+                interval = chunk[0] if len(chunk) == 1 else merged(chunk)
+                if part and interval.task:
+                    interval = interval.model_copy(update={"task": f"{interval.task} (continued)"})
+                if not interval.actions:
+                    self.ctx.stats.drop(self.plugin_name, "no actions", interval.id)
+                    continue
+                yield self.episode(interval)
 
     def episode(self, interval: Interval) -> Episode:
         actions = list(interval.actions)
@@ -94,6 +102,21 @@ class HeuristicTranscriber(Transcriber):
                           path=interval.session_path),
             metadata={**interval.metadata, "transcriber": self.plugin_name},
         )
+
+
+def split_by_actions(intervals: list[Interval], limit: int) -> list[list[Interval]]:
+    """Consecutive runs of intervals holding at most `limit` actions each (an interval with
+    more stays whole)."""
+    chunks: list[list[Interval]] = []
+    count = 0
+    for interval in intervals:
+        if chunks and count + len(interval.actions) <= limit:
+            chunks[-1].append(interval)
+            count += len(interval.actions)
+        else:
+            chunks.append([interval])
+            count = len(interval.actions)
+    return chunks
 
 
 def merged(intervals: list[Interval]) -> Interval:
