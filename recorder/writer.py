@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from toolbox.core.io import write_atomic
 from toolbox.core.session import SessionMeta
 
 DIR_MODE = 0o700
@@ -35,22 +36,6 @@ def new_session_id(now: float | None = None) -> str:
 def _describe(exc: OSError, path: Path | str) -> str:
     reason = exc.strerror or str(exc)
     return f"cannot write to {exc.filename or path}: {reason}"
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write a file atomically with mode 0600 (temp file in the same folder + os.replace)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
 
 
 class SessionWriter:
@@ -108,7 +93,7 @@ class SessionWriter:
     # frames and metadata ----------------------------------------------------------------
     def write_frame(self, name: str, data: bytes) -> None:
         try:
-            write_private(self.frames_dir / name, data)
+            write_atomic(self.frames_dir / name, data, fsync=False)  # many a minute; a kill cannot tear them
         except OSError as exc:
             raise WriteError(_describe(exc, self.frames_dir / name)) from exc
         with self._lock:
@@ -116,7 +101,7 @@ class SessionWriter:
 
     def write_meta(self) -> None:
         try:
-            write_private(self.path / "session.json", orjson.dumps(self.meta.model_dump(mode="json"), option=orjson.OPT_INDENT_2))
+            write_atomic(self.path / "session.json", orjson.dumps(self.meta.model_dump(mode="json"), option=orjson.OPT_INDENT_2))
         except OSError as exc:
             raise WriteError(_describe(exc, self.path / "session.json")) from exc
 
