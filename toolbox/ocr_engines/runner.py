@@ -27,6 +27,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from toolbox.core import registry
+from toolbox.core.io import write_atomic
 from toolbox.ocr_engines.base import OcrEngine, RawWord
 from toolbox.ocr_engines.changes import ChangeSettings, Span, changed_spans, gray, shifted_spans, vertical_shift
 from toolbox.transcribers.base import OcrWord
@@ -34,7 +35,7 @@ from toolbox.transcribers.base import OcrWord
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in frame pixels
 POOL_MIN_FRAMES = 4  # fewer reads than this are done in-process
 REUSE_VERSION = "changes-v2"  # part of the cache key: v1 (thumbnail) results may hide typed text
-PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
+PRIVATE_DIR = 0o700  # files are 0600: write_atomic creates them so
 
 
 class OcrRequest(NamedTuple):
@@ -299,15 +300,8 @@ class OcrRunner:
         if file is None:
             return
         self._private_dir(file.parent)
-        # temp file (created 0600, whatever the umask) + rename; no fsync: a lost entry is only read again
-        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
-        try:
-            os.fchmod(fd, PRIVATE_FILE)  # an old temp file may have had another mode
-            os.write(fd, orjson.dumps([w.model_dump() for w in words]))
-        finally:
-            os.close(fd)
-        os.replace(tmp, file)
+        # 0600 temp file + rename; no fsync: a lost entry is only read again
+        write_atomic(file, orjson.dumps([w.model_dump() for w in words]), fsync=False)
 
     def _private_dir(self, folder: Path) -> None:
         if folder in self._private_dirs:

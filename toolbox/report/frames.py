@@ -19,6 +19,8 @@ from urllib.parse import quote
 
 from PIL import Image, UnidentifiedImageError
 
+from toolbox.core.io import atomic_writer
+
 FrameMode = Literal["link", "embed"]
 THUMB_SIZE = (400, 400)  # shown ~350 CSS px wide
 THUMB_QUALITY = 70
@@ -99,9 +101,8 @@ def _scaled(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 
 def _save_webp(image: Image.Image, size: tuple[int, int], quality: int, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    _scaled(image, size).save(tmp, "WEBP", quality=quality, method=2)
-    os.replace(tmp, target)
+    with atomic_writer(target, fsync=False) as handle:
+        _scaled(image, size).save(handle, "WEBP", quality=quality, method=2)
 
 
 def _data_uri(image: Image.Image, size: tuple[int, int], quality: int) -> str:
