@@ -65,7 +65,9 @@ class Step(BaseModel):
 
 
 class ReasonedStep(BaseModel):
-    """A step with the inner monologue before the call."""
+    """A step with the inner monologue before the call. Not a subclass of Step: a subclass
+    would list its fields after Step's, and the JSON schema must ask for the observation and
+    thought before the call, so the model reasons first."""
 
     model_config = ConfigDict(extra="forbid")
     observation: str = Field(description="one sentence: what is on screen / known before this call")
