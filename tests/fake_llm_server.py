@@ -4,7 +4,7 @@ Replies are scripted: a queue of `Reply`s is served first, then `responder(body)
 fixed JSON object). It records every request (headers and JSON body) and the most requests it
 ever had in flight at once. Use it as a context manager or through the `fake_llm` fixture:
 
-    from fake_llm_server import FakeLLMServer, Reply, fake_llm  # noqa: F401 (fixture)
+    from fake_llm_server import FakeLLMServer, Reply   # the `fake_llm` fixture is in conftest.py
 
     def test_something(fake_llm):
         fake_llm.script(Reply.status(429), Reply.json({"score": 5, "reason": "fine"}))
@@ -18,9 +18,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-import pytest
 
 
 @dataclass
@@ -168,9 +167,3 @@ class FakeLLMServer:
                 self.wfile.write(data)
 
         return Handler
-
-
-@pytest.fixture
-def fake_llm() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as server:
-        yield server

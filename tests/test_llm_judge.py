@@ -15,15 +15,9 @@ from toolbox.filters.base import Dropped
 from toolbox.filters.llm_judge import LLMJudge
 
 from episodes import sample_episode
-from fake_llm_server import FakeLLMServer, Reply, fake_llm  # noqa: F401
+from fake_llm_server import FakeLLMServer, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True)
-def no_env(monkeypatch):
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def score_by_request(body: dict) -> Reply:

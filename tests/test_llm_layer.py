@@ -13,7 +13,7 @@ from toolbox.core.plugin import BuildContext
 from toolbox.llm import LLMClient, LLMOptions, model_parser, response_format
 from toolbox.llm.runtime import metrics_path, write_metrics_hook
 
-from fake_llm_server import FakeLLMServer, Reply, fake_llm  # noqa: F401
+from fake_llm_server import FakeLLMServer, Reply
 
 
 class Verdict(BaseModel):
@@ -22,12 +22,6 @@ class Verdict(BaseModel):
 
 
 GOOD = {"score": 4, "reason": "fine"}
-
-
-@pytest.fixture(autouse=True)
-def no_env(monkeypatch):
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def make_client(server: FakeLLMServer, tmp_path: Path, ctx: BuildContext | None = None, **options) -> LLMClient:

@@ -17,7 +17,7 @@ from toolbox.core.config import ConfigError
 from toolbox.core.plugin import BuildContext
 from toolbox.datasets.synthetic import Synthetic
 
-from fake_llm_server import FakeLLMServer, Reply, fake_llm  # noqa: F401
+from fake_llm_server import FakeLLMServer, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,12 +28,6 @@ GRID = {
                    "order": {"type": "pattern", "pattern": "ORD-####-??"}, "n": {"type": "int", "min": 1, "max": 3}},
 }
 TEMPLATE = "Persona: {persona}. Function: {api.name}. Phone: {phone}. Date: {date}. Order: {order}. Count: {n}."
-
-
-@pytest.fixture(autouse=True)
-def no_env(monkeypatch):
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def conversation_for(body: dict) -> Reply:

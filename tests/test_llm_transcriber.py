@@ -7,7 +7,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 from PIL import Image, ImageDraw
 
 from toolbox.core import registry
@@ -15,7 +14,7 @@ from toolbox.core.config import PluginRef, plugin_options
 from toolbox.core.plugin import BuildContext
 from toolbox.transcribers.base import Action, FrameRef, Interval, OcrWord
 
-from fake_llm_server import FakeLLMServer, Reply, fake_llm  # noqa: F401
+from fake_llm_server import FakeLLMServer, Reply
 
 SEARCH = {
     "name": "search_wandb_training_run",
@@ -23,12 +22,6 @@ SEARCH = {
     "parameters": {"type": "object", "properties": {"model_name": {"type": "string"}, "created_at": {"type": "string"}},
                    "required": ["model_name"]},
 }
-
-
-@pytest.fixture(autouse=True)
-def no_env(monkeypatch):
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def interval(i: int, frames: list[FrameRef] | None = None) -> Interval:

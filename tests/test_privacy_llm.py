@@ -5,24 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 
 from toolbox.core.config import PluginRef, plugin_options
 from toolbox.core.plugin import BuildContext
 from toolbox.privacy import RedactionOptions, Redactor
 from toolbox.transcribers.base import Action, Interval
 
-from fake_llm_server import FakeLLMServer, Reply, fake_llm  # noqa: F401
+from fake_llm_server import FakeLLMServer, Reply
 
 EMAIL = "erin.cache@example.net"
 REPLY = {"user_request": "Write to Erin", "steps": [{"function": {"name": "send_mail", "description": "Send a mail.",
          "parameters": {"type": "object", "properties": {}}}, "arguments": {}, "response": "sent"}], "final_answer": "Done."}
-
-
-@pytest.fixture(autouse=True)
-def no_env(monkeypatch):
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def interval() -> Interval:

@@ -3,7 +3,6 @@
 the pipeline's own reader."""
 from __future__ import annotations
 
-import os
 import resource
 import select
 import signal
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops
 
-from tests.x11 import XServer, session_dirs, wait_for, x11  # noqa: F401 - fixture
+from tests.x11 import XServer, wait_for
 from toolbox.core.session import Session, read_session
 
 ROOT = Path(__file__).resolve().parent.parent

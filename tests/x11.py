@@ -1,7 +1,7 @@
 """A real X server for tests: Xvfb on a free display (chosen by Xvfb itself via -displayfd),
 openbox so that focus changes are real, and small helpers to start windows and drive xdotool.
 
-Use the `x11` fixture (`from tests.x11 import x11  # noqa: F401`) or `XServer` directly:
+Use the `x11` fixture (conftest.py) or `XServer` directly:
 
     with XServer(1024, 768) as xs:
         wid = xs.xterm("notes")
@@ -14,9 +14,8 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, TypeVar
 
-import pytest
 
 T = TypeVar("T")
 NEEDED = ("Xvfb", "xdotool", "openbox", "xterm", "xprop")
@@ -127,27 +126,6 @@ class XServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-@pytest.fixture
-def x11() -> Iterator[XServer]:
-    """A fresh Xvfb + openbox for one test (fails, naming the tools, if they are missing: a
-    recorder test that skips would hide a broken install)."""
-    missing = missing_tools()
-    if missing:
-        pytest.fail(f"needs {', '.join(missing)}: run `bash scripts/dev.sh test` as root, or install .ci/apt-packages.txt")
-    with XServer() as xs:
-        yield xs
-
-
-@pytest.fixture(scope="module")
-def x11_module() -> Iterator[XServer]:
-    """One Xvfb + openbox shared by a module's tests (faster; tests must tidy their windows)."""
-    missing = missing_tools()
-    if missing:
-        pytest.fail(f"needs {', '.join(missing)}: run `bash scripts/dev.sh test` as root, or install .ci/apt-packages.txt")
-    with XServer() as xs:
-        yield xs
 
 
 def session_dirs(root: Path) -> list[Path]:
