@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from toolbox.core.filter import Dropped
 from toolbox.core.plugin import BuildContext
-from toolbox.filters.base import Dropped
 from toolbox.filters.llm_judge import LLMJudge
 
 from episodes import sample_episode

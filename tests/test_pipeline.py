@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from toolbox.core import registry
+from toolbox.core.filter import Drop
 from toolbox.core.plugin import BuildContext
-from toolbox.filters.base import Drop
 
 from episodes import sample_episode
 
@@ -148,7 +148,7 @@ def test_the_readme_custom_filter_works_as_written(tmp_path):
     # the openai format does not carry metadata, so read episodes from a tiny dataset plugin instead
     (tmp_path / "eps.py").write_text(
         "from toolbox.core.registry import register_dataset\n"
-        "from toolbox.datasets.base import Dataset\n"
+        "from toolbox.core.dataset import Dataset\n"
         "from toolbox.core.models import Episode\n"
         "import json, pathlib\n"
         "@register_dataset('eps')\n"

@@ -14,14 +14,14 @@ from tqdm import tqdm
 
 from toolbox.core import registry
 from toolbox.core.config import ConfigError, ExperimentConfig, PluginRef, plugin_options
+from toolbox.core.dataset import Dataset
+from toolbox.core.filter import Dropped, Filter, FunctionFilter
+from toolbox.core.format import Format, FormatError
 from toolbox.core.io import atomic_writer
 from toolbox.core.models import Episode
 from toolbox.core.plugin import BuildContext, BuildStats, Plugin
+from toolbox.core.task import Task
 from toolbox.core.tokens import episode_tokens
-from toolbox.datasets.base import Dataset
-from toolbox.filters.base import Dropped, Filter, FunctionFilter
-from toolbox.formats.base import Format, FormatError
-from toolbox.tasks.base import Task
 
 
 @dataclass
