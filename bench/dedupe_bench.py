@@ -29,8 +29,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from toolbox.core.filter import Dropped  # noqa: E402
 from toolbox.core.models import Episode, Source, ToolCall, ToolSpec, Turn  # noqa: E402
-from toolbox.filters.base import Dropped  # noqa: E402
 from toolbox.filters.near_dedupe import NearDedupe, NearDedupeOptions  # noqa: E402
 
 # ---------------------------------------------------------------- synthetic episodes

@@ -3,8 +3,8 @@ import json
 import pytest
 
 from toolbox.core import registry
+from toolbox.core.format import FormatError
 from toolbox.core.models import Episode, Source, ToolCall, Turn
-from toolbox.formats.base import FormatError
 from toolbox.formats.glaive import NO_FUNCTIONS, WITH_FUNCTIONS
 
 from episodes import sample_episode

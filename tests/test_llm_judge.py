@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from toolbox.core.filter import Dropped
 from toolbox.core.plugin import BuildContext
-from toolbox.filters.base import Dropped
 from toolbox.filters.llm_judge import LLMJudge
 
 from episodes import sample_episode
@@ -51,6 +51,22 @@ def test_unjudged_episodes_follow_on_failure(fake_llm, tmp_path):
     assert isinstance(dropped, Dropped) and dropped.reason == "not judged: invalid reply"
     [kept] = list(LLMJudge(LLMJudge.Options(**options, on_failure="keep"), ctx).apply(iter([sample_episode(0)])))
     assert kept.metadata["llm_judge"]["error"] == "invalid reply"
+
+
+def test_a_build_called_from_python_writes_the_llm_metrics(fake_llm, tmp_path):
+    """Not only the CLI: make_pipeline + run write <output>.llm-metrics.json once the output is written."""
+    from toolbox.core.config import ExperimentConfig
+    from toolbox.core.pipeline import make_pipeline, run
+
+    fake_llm.responder = lambda body: Reply.json({"score": 5, "reason": "good"})
+    write_episodes(tmp_path / "in.jsonl", 3)
+    config = ExperimentConfig.model_validate({
+        "datasets": [{"name": "file", "path": "in.jsonl"}],
+        "filters": [{"name": "llm_judge", "model": "m", "base_url": fake_llm.url, "api_key": "k"}],
+        "output": "out.jsonl", "cache_dir": "cache"})
+    stats = run(make_pipeline(config, tmp_path), tmp_path / "out.jsonl")
+    metrics = json.loads((tmp_path / "out.jsonl.llm-metrics.json").read_text())
+    assert stats.written == 3 and metrics["summary"]["llm_requests"] == 3 == len(metrics["requests"]) == len(fake_llm.requests)
 
 
 def write_episodes(path: Path, n: int) -> None:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from toolbox.core.config import ConfigError
 from toolbox.core.plugin import BuildContext
 from toolbox.llm import LLMClient, LLMOptions, model_parser, response_format
-from toolbox.llm.runtime import metrics_path, write_metrics_hook
+from toolbox.llm.runtime import metrics_path
 
 from fake_llm_server import FakeLLMServer, Reply
 
@@ -164,7 +164,7 @@ def test_the_key_is_never_logged_cached_or_written(fake_llm, tmp_path, caplog):
     with caplog.at_level(logging.DEBUG):
         client = LLMClient(options, ctx, purpose="test")
         results = [ask(client, "a", "one"), ask(client, "b", "two"), ask(client, "c", "three")]
-        write_metrics_hook(None, type("P", (), {"ctx": ctx})(), tmp_path / "out.jsonl")
+        ctx.finish(tmp_path / "out.jsonl")
     assert [r.failure for r in results] == ["request failed", "LLM unavailable", None]
     assert all(r.headers["authorization"] == f"Bearer {secret}" for r in fake_llm.requests)  # sent...
     written = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != ".env"]

@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from toolbox.core import registry
+from toolbox.core.filter import Dropped
 from toolbox.core.models import Episode, Source, ToolCall, Turn
-from toolbox.filters.base import Dropped
 from toolbox.filters.near_dedupe import NearDedupe, NearDedupeOptions, near_duplicate_clusters, token_hashes
 
 WORDS = ("report budget invoice meeting schedule project deadline customer order shipment account "

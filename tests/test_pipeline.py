@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from toolbox.core import registry
+from toolbox.core.filter import Drop
 from toolbox.core.plugin import BuildContext
-from toolbox.filters.base import Drop
 
 from episodes import sample_episode
 
@@ -148,7 +148,7 @@ def test_the_readme_custom_filter_works_as_written(tmp_path):
     # the openai format does not carry metadata, so read episodes from a tiny dataset plugin instead
     (tmp_path / "eps.py").write_text(
         "from toolbox.core.registry import register_dataset\n"
-        "from toolbox.datasets.base import Dataset\n"
+        "from toolbox.core.dataset import Dataset\n"
         "from toolbox.core.models import Episode\n"
         "import json, pathlib\n"
         "@register_dataset('eps')\n"
@@ -192,6 +192,35 @@ def test_entry_point_plugins_register(tmp_path):
     (dist / "entry_points.txt").write_text("[datamakr.plugins]\nthird = thirdparty_filters\n")
     result = cli("--list", env={"PYTHONPATH": str(tmp_path)})
     assert re.search(r"third_party\s+A filter from an installed package", result.stdout)
+
+
+def test_an_installed_package_adds_a_subcommand_and_a_format(tmp_path):
+    (tmp_path / "thirdparty_tools.py").write_text(
+        "from toolbox.core.registry import register_command, register_format\n"
+        "from toolbox.formats.openai import OpenAIFormat\n"
+        "@register_format('openai_copy')\n"
+        "class OpenAICopy(OpenAIFormat):\n"
+        "    '''The openai format under another name.'''\n"
+        "@register_command('hello')\n"
+        "def hello(argv):\n"
+        "    print('hello', *argv)\n"
+        "    return 3\n"
+    )
+    dist = tmp_path / "thirdparty_tools-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: thirdparty-tools\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[datamakr.plugins]\ntools = thirdparty_tools\n")
+    env = {"PYTHONPATH": str(tmp_path)}
+    hello = cli("hello", "world", env=env)
+    assert (hello.returncode, hello.stdout) == (3, "hello world\n")
+    write_glaive(tmp_path / "in.jsonl", bad_rows=False)
+    config = write_config(tmp_path, "datasets:\n  - name: file\n    path: in.jsonl\noutput: out.jsonl\n")
+    built = cli("--config", str(config), "--format", "openai_copy", "-q", env=env)
+    assert built.returncode == 0, built.stderr
+    checked = cli("validate", str(tmp_path / "out.jsonl"), "--format", "openai_copy", env=env)
+    assert checked.returncode == 0 and "3 rows, 0 invalid" in checked.stdout
+    listed = cli("--list", env=env).stdout
+    assert re.search(r"openai_copy\s+The openai format under another name", listed) and "hello" not in listed
 
 
 def test_duplicate_names_are_refused():

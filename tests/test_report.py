@@ -92,7 +92,7 @@ def test_drops_made_before_an_episode_existed_are_logged(tmp_path: Path) -> None
     plugin.write_text(
         "from toolbox.core.models import Episode\n"
         "from toolbox.core.registry import register_task\n"
-        "from toolbox.tasks.base import Task\n"
+        "from toolbox.core.task import Task\n"
         "@register_task('gate')\n"
         "class Gate(Task):\n"
         "    accepts = (Episode,)\n"

@@ -1,6 +1,9 @@
 """datamakr's compile side: datasets -> tasks -> filters -> formats.
 
 What a plugin author needs is importable from here."""
+from toolbox.core.dataset import Dataset
+from toolbox.core.filter import Drop, Filter
+from toolbox.core.format import Format, FormatError
 from toolbox.core.models import Episode, Source, ToolCall, ToolSpec, Turn
 from toolbox.core.plugin import BuildContext, Options
 from toolbox.core.registry import (
@@ -11,9 +14,10 @@ from toolbox.core.registry import (
     register_task,
     register_transcriber,
 )
-from toolbox.filters.base import Drop, Filter
+from toolbox.core.task import Task
 
 __all__ = [
-    "BuildContext", "Drop", "Episode", "Filter", "Options", "Source", "ToolCall", "ToolSpec", "Turn",
+    "BuildContext", "Dataset", "Drop", "Episode", "Filter", "Format", "FormatError", "Options", "Source", "Task", "ToolCall",
+    "ToolSpec", "Turn",
     "register_dataset", "register_filter", "register_format", "register_ocr_engine", "register_task", "register_transcriber",
 ]

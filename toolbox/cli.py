@@ -1,49 +1,40 @@
 """`build_data.py`: build a dataset from a YAML experiment, list plugins, validate a file.
 
-Subcommands register in SUBCOMMANDS, so other parts (report, audit) add theirs without
-touching the build path."""
+Subcommands register in the registry (`register_command`), so other parts (report, audit) add
+theirs without touching the build path."""
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
 import time
+from functools import partial
 from pathlib import Path
-from typing import Callable
 
 import orjson
 from rich.console import Console
 from rich.table import Table
 
+from toolbox.commands.report import report_after_build
 from toolbox.core import registry
 from toolbox.core.config import ConfigError, load_config
 from toolbox.core.io import write_atomic
 from toolbox.core.pipeline import make_pipeline, run
 from toolbox.core.plugin import BuildStats
 
-SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {}
-FORMATS = ("glaive", "sharegpt", "openai")
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def subcommand(name: str) -> Callable[[Callable[[list[str]], int]], Callable[[list[str]], int]]:
-    def wrap(func: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
-        SUBCOMMANDS[name] = func
-        return func
-
-    return wrap
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="build_data.py",
         description="Compile recorded sessions (and existing data) into function-calling training data. "
-        "Subcommands: " + ", ".join(sorted(SUBCOMMANDS)) + " (run `build_data.py SUBCOMMAND -h`).",
+        "Subcommands: " + ", ".join(registry.names(registry.COMMANDS)) + " (run `build_data.py SUBCOMMAND -h`).",
     )
     parser.add_argument("--config", default="configs/demo.yaml", help="experiment YAML (default: configs/demo.yaml)")
     parser.add_argument("--tasks", help="comma-separated task names; replaces the YAML's tasks")
-    parser.add_argument("--format", choices=FORMATS, help="output format; replaces the YAML's format")
+    parser.add_argument("--format", choices=registry.names("formats"), help="output format; replaces the YAML's format")
     parser.add_argument("--output-file", help="output JSONL path; replaces the YAML's output")
     parser.add_argument("--max-length", type=int, help="token limit per episode (tiktoken cl100k_base)")
     parser.add_argument("--seed", type=int, help="random seed")
@@ -58,9 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
-    _load_subcommands()
-    if argv and argv[0] in SUBCOMMANDS:
-        return SUBCOMMANDS[argv[0]](argv[1:])
+    if argv and argv[0] in registry.names(registry.COMMANDS):
+        return registry.get(registry.COMMANDS, argv[0])(argv[1:])  # type: ignore[no-any-return]
     args = build_parser().parse_args(argv)
     try:
         if args.list:
@@ -69,12 +59,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, registry.PluginError) as exc:
         err_console.print(f"error: {exc}", markup=False)
         return 2
-
-
-def _load_subcommands() -> None:
-    import toolbox.commands  # noqa: F401  (registers the subcommands in toolbox/commands/)
-
-    registry.load_builtins()
 
 
 def build(args: argparse.Namespace) -> int:
@@ -90,18 +74,15 @@ def build(args: argparse.Namespace) -> int:
     }
     config, base_dir = load_config(args.config, overrides)
     pipeline = make_pipeline(config, base_dir)
+    if config.report:
+        pipeline.ctx.on_finish(partial(report_after_build, pipeline, pipeline.ctx.path(config.report)))
     output = pipeline.ctx.path(config.output)
     started = time.perf_counter()
     stats = run(pipeline, output)
     write_atomic(output.with_name(output.name + ".stats.json"), orjson.dumps(stats.to_dict(), option=orjson.OPT_INDENT_2))
-    for hook in BUILD_HOOKS:
-        hook(config, pipeline, output)
     if not args.quiet:
         print_summary(stats, output, config.format, time.perf_counter() - started)
     return 0
-
-
-BUILD_HOOKS: list[Callable[..., None]] = []  # run after a build, e.g. the HTML report
 
 
 def print_summary(stats: BuildStats, output: Path, fmt: str, seconds: float) -> None:

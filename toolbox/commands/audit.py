@@ -1,27 +1,31 @@
 """`build_data.py audit --config configs/llm.yaml [--session ID] [--limit N]`: print exactly what
 a build would send to the LLM for a session (each request's messages, after redaction, and which
-frames go as images, blacked out), with redactions marked. Sends nothing: no LLM client is made.
+frames go as images, blacked out), with redactions marked. Sends nothing: the transcriber's LLM
+client is never made, the filters are not made, and datasets that ask an LLM are not read.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from rich.console import Console
 from rich.text import Text
 
-from toolbox.cli import subcommand
-from toolbox.core.config import ConfigError, PluginRef, load_config
-from toolbox.core.pipeline import instantiate
-from toolbox.core.plugin import BuildContext
+from toolbox.core import registry
+from toolbox.core.config import ConfigError, ExperimentConfig, load_config
+from toolbox.core.pipeline import Pipeline, make_pipeline
+from toolbox.core.registry import register_command
 from toolbox.core.session import Session
 from toolbox.llm.config import LLMOptions
 from toolbox.privacy.intervals import blacked_out_frame
 from toolbox.privacy.options import KINDS
 from toolbox.privacy.redactor import RedactionMap
+from toolbox.tasks.interval_episodes import IntervalEpisodes
 
 PLACEHOLDER = re.compile(r"\[(?:%s)(?:_\d+)?\]" % "|".join(KINDS.values()))
 
@@ -40,55 +44,59 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-@subcommand("audit")
+@register_command("audit")
 def audit_command(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     console = Console(highlight=False, soft_wrap=True)
     try:
         return audit(args, console)
-    except ConfigError as exc:
+    except (ConfigError, registry.PluginError) as exc:
         Console(stderr=True).print(f"error: {exc}", markup=False)
         return 2
 
 
 def audit(args: argparse.Namespace, console: Console) -> int:
     config, base_dir = load_config(args.config, {"use_vision": args.use_vision})
-    ctx = BuildContext(seed=config.seed, base_dir=base_dir, cache_dir=base_dir / config.cache_dir, use_vision=config.use_vision)
-    tasks = [instantiate("tasks", _keyless(ref), f"tasks[{i}]", ctx) for i, ref in enumerate(config.tasks) if ref.name == "interval_episodes"]
+    with _stand_in_api_key():  # the audit never sends, so it needs no key
+        pipeline = make_pipeline(config.model_copy(update={"filters": [], "max_length": None}), base_dir)
+    tasks = [task for task in pipeline.tasks if isinstance(task, IntervalEpisodes)]
     if not tasks:
-        raise ConfigError(f"{args.config}: no interval_episodes task: nothing of a session is sent to an LLM")
-    frames_dir = args.frames_dir or ctx.cache_dir / "audit"
+        raise ConfigError(f"{args.config}: no task cuts sessions into intervals (such as interval_episodes): "
+                          "nothing of a session is sent to an LLM")
+    frames_dir = args.frames_dir or pipeline.ctx.cache_dir / "audit"
     shown = 0
     found = False
-    for i, ref in enumerate(config.datasets):
-        dataset = instantiate("datasets", ref, f"datasets[{i}]", ctx)
-        for record in dataset.records():  # type: ignore[attr-defined]
+    for dataset in pipeline.datasets:
+        if isinstance(dataset.options, LLMOptions):  # its records come from an LLM: reading them sends
+            continue
+        for record in dataset.records():
             if not isinstance(record, Session) or (args.session and record.id != args.session):
                 continue
             found = True
             for task in tasks:
                 shown += _audit_session(task, record, console, frames_dir, None if args.limit is None else args.limit - shown)
                 if args.limit is not None and shown >= args.limit:
-                    return _done(console, ctx, config, shown)
+                    return _done(console, pipeline, config, shown)
     if args.session and not found:
         raise ConfigError(f"{args.config}: no session {args.session!r} in the config's datasets")
-    return _done(console, ctx, config, shown)
+    return _done(console, pipeline, config, shown)
 
 
-def _keyless(ref: PluginRef) -> PluginRef:
-    """The task with a stand-in API key for its LLM transcriber when it has none: the audit
-    never sends, so it needs no key."""
-    options = dict(ref.options)
-    value = options.get("transcriber")
-    if value is None:
-        return ref
-    transcriber = PluginRef.model_validate(value)
-    if transcriber.name == "openai" and "api_key" not in transcriber.options:
-        options["transcriber"] = {"name": transcriber.name, **transcriber.options, "api_key": "unused-by-audit"}
-    return PluginRef.model_validate({"name": ref.name, **options})
+@contextmanager
+def _stand_in_api_key() -> Iterator[None]:
+    """An LLM plugin checks for an API key when it is made; without one in the environment, a
+    stand-in while the pipeline is made (it is never sent: no request is made)."""
+    if os.environ.get("OPENAI_API_KEY"):
+        yield
+        return
+    os.environ["OPENAI_API_KEY"] = "unused-by-audit"
+    try:
+        yield
+    finally:
+        del os.environ["OPENAI_API_KEY"]
 
 
-def _audit_session(task: Any, record: Session, console: Console, frames_dir: Path, limit: int | None) -> int:
+def _audit_session(task: IntervalEpisodes, record: Session, console: Console, frames_dir: Path, limit: int | None) -> int:
     console.rule(f"session {record.id} ({record.path})")
     intervals, _ = task.safe_intervals(record)
     stats = task.ctx.stats
@@ -135,7 +143,7 @@ def _audit_session(task: Any, record: Session, console: Console, frames_dir: Pat
     return count
 
 
-def _image_line(sent: Any, task: Any, frames_dir: Path) -> str:
+def _image_line(sent: Any, task: IntervalEpisodes, frames_dir: Path) -> str:
     if sent is None:
         return "[image]"
     interval, frame, boxes = sent
@@ -143,7 +151,10 @@ def _image_line(sent: Any, task: Any, frames_dir: Path) -> str:
     return f"[image: {frame.path}, {frame.width}x{frame.height}, {len(boxes)} area(s) blacked out; as sent: {copy.path}]"
 
 
-def _done(console: Console, ctx: BuildContext, config: Any, shown: int) -> int:
+def _done(console: Console, pipeline: Pipeline, config: ExperimentConfig, shown: int) -> int:
+    llm_datasets = [dataset.plugin_name for dataset in pipeline.datasets if isinstance(dataset.options, LLMOptions)]
+    if llm_datasets:
+        console.print(f"also: dataset(s) {', '.join(llm_datasets)} ask an LLM for their records: not read here.", markup=False)
     llm_filters = [ref.name for ref in config.filters if _is_llm(ref.name)]
     if llm_filters:
         console.print(f"also: filter(s) {', '.join(llm_filters)} send each episode's text as it is written to the output.", markup=False)
@@ -151,11 +162,6 @@ def _done(console: Console, ctx: BuildContext, config: Any, shown: int) -> int:
     return 0
 
 
-def _is_llm(name: str) -> bool:
-    from toolbox.core import registry
-
-    try:
-        plugin = registry.get("filters", name, "filters")
-    except registry.PluginError:
-        return False
+def _is_llm(filter_name: str) -> bool:
+    plugin = registry.get("filters", filter_name, "filters")
     return isinstance(getattr(plugin, "Options", None), type) and issubclass(plugin.Options, LLMOptions)

@@ -6,10 +6,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from toolbox.cli import subcommand
+from toolbox.core.registry import register_command
 
 
-@subcommand("export")
+@register_command("export")
 def export_command(argv: list[str]) -> int:
     """Export a built JSONL file as a Hugging Face dataset (save_to_disk folder) or Parquet."""
     parser = argparse.ArgumentParser(prog="build_data.py export", description="Export a built JSONL file with HF `datasets`.")

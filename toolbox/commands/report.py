@@ -1,14 +1,13 @@
-"""`build_data.py report OUTPUT`: an HTML report of an existing build; and the build hook
-behind `build_data.py --report out/report.html` (or `report:` in the YAML)."""
+"""`build_data.py report OUTPUT`: an HTML report of an existing build; and the report a build
+writes when it finishes, behind `build_data.py --report out/report.html` (or `report:` in the YAML)."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
-from toolbox.cli import BUILD_HOOKS, subcommand
 from toolbox.core.pipeline import Pipeline, episodes_log_path
+from toolbox.core.registry import register_command
 from toolbox.report import ReportResult, read_episodes_log, read_output_file, read_stats, write_report
 
 
@@ -28,21 +27,17 @@ def report_for_output(output: Path, report: Path, *, stats_path: Path | None = N
     return write_report(report, entries, stats, output=output, frames=frames, title=title, problems=problems)  # type: ignore[arg-type]
 
 
-def report_after_build(config: Any, pipeline: Pipeline, output: Path) -> None:
-    """BUILD_HOOKS entry: the build kept its episodes log (config.report set), render it."""
-    if not config.report or pipeline.episodes_log is None:
+def report_after_build(pipeline: Pipeline, report: Path, output: Path) -> None:
+    """Render the episodes log a build kept (config.report set) to `report`: a finish callback."""
+    if pipeline.episodes_log is None:
         return
-    report = pipeline.ctx.path(config.report)
     problems: list[str] = []
     entries = list(read_episodes_log(pipeline.episodes_log, problems))
     result = write_report(report, entries, pipeline.stats.to_dict(), output=output, problems=problems)
     print(f"report: {result.path} ({result.episodes} episodes, {result.frames} frames, {result.bytes / 1e6:.1f} MB)", file=sys.stderr)
 
 
-BUILD_HOOKS.append(report_after_build)
-
-
-@subcommand("report")
+@register_command("report")
 def report_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="build_data.py report",

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import orjson
 
-from toolbox.cli import FORMATS, subcommand
 from toolbox.core import registry
+from toolbox.core.registry import register_command
 
 
 def validate_file(path: Path, format_name: str) -> tuple[int, list[str]]:
@@ -31,11 +31,11 @@ def validate_file(path: Path, format_name: str) -> tuple[int, list[str]]:
     return rows, problems
 
 
-@subcommand("validate")
+@register_command("validate")
 def validate_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="build_data.py validate", description="Check every row of a JSONL file against a format's rules.")
     parser.add_argument("file", type=Path)
-    parser.add_argument("--format", required=True, choices=FORMATS)
+    parser.add_argument("--format", required=True, choices=registry.names("formats"))
     args = parser.parse_args(argv)
     try:
         rows, problems = validate_file(args.file, args.format)

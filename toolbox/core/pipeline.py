@@ -14,14 +14,14 @@ from tqdm import tqdm
 
 from toolbox.core import registry
 from toolbox.core.config import ConfigError, ExperimentConfig, PluginRef, plugin_options
+from toolbox.core.dataset import Dataset
+from toolbox.core.filter import Dropped, Filter, FunctionFilter
+from toolbox.core.format import Format, FormatError
 from toolbox.core.io import atomic_writer
 from toolbox.core.models import Episode
 from toolbox.core.plugin import BuildContext, BuildStats, Plugin
+from toolbox.core.task import Task
 from toolbox.core.tokens import episode_tokens
-from toolbox.datasets.base import Dataset
-from toolbox.filters.base import Dropped, Filter, FunctionFilter
-from toolbox.formats.base import Format, FormatError
-from toolbox.tasks.base import Task
 
 
 @dataclass
@@ -135,7 +135,8 @@ def _drop(pipeline: Pipeline, episode: Episode, filter_name: str, reason: str, d
 
 
 def run(pipeline: Pipeline, output: Path) -> BuildStats:
-    """Build and write `output` atomically; every row is validated before it is written."""
+    """Build and write `output` atomically; every row is validated before it is written. Then
+    the build context's finish callbacks run (e.g. the LLM metrics, the HTML report)."""
     stats = pipeline.stats
     log_file = atomic_writer(pipeline.episodes_log) if pipeline.episodes_log else contextlib.nullcontext()
     with atomic_writer(output) as handle, log_file as log:
@@ -159,6 +160,7 @@ def run(pipeline: Pipeline, output: Path) -> BuildStats:
         if pipeline._log is not None:
             pipeline._log.finish()
         pipeline._log = None
+    pipeline.ctx.finish(output)
     return stats
 
 

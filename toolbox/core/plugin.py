@@ -4,14 +4,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 log = logging.getLogger("datamakr")
+
+T = TypeVar("T")
 
 
 class Options(BaseModel):
@@ -68,6 +72,27 @@ class BuildContext:
     stats: BuildStats = field(default_factory=BuildStats)
     limit: int | None = None
     use_vision: bool = False  # LLM transcribers also send frames as images
+    _shared: dict[type, Any] = field(default_factory=dict, init=False, repr=False)
+    _finish_callbacks: list[Callable[[Path], None]] = field(default_factory=list, init=False, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)  # `make` may call on_finish
+
+    def shared(self, kind: type[T], make: Callable[[], T]) -> T:
+        """The one `kind` object of this build, made by `make` on first ask: what the plugins
+        of a build share (e.g. the LLM budget and metrics)."""
+        with self._lock:
+            if kind not in self._shared:
+                self._shared[kind] = make()
+            return self._shared[kind]  # type: ignore[no-any-return]
+
+    def on_finish(self, callback: Callable[[Path], None]) -> None:
+        """Call `callback(output)` once the build's output is written (e.g. the LLM metrics beside it)."""
+        with self._lock:
+            self._finish_callbacks.append(callback)
+
+    def finish(self, output: Path) -> None:
+        """Run the finish callbacks, in the order they were registered."""
+        for callback in list(self._finish_callbacks):
+            callback(output)
 
     def rng(self, *key: object) -> random.Random:
         """A random generator seeded from the build seed and a key (e.g. the episode id), so the

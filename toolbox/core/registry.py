@@ -1,8 +1,10 @@
-"""Plugins registered by name, one table per kind.
+"""Plugins registered by name, one table per kind; and the `build_data.py` subcommands, in a
+table of their own.
 
-Built-in plugins live in `toolbox/<kind>/`; every module there is imported on first use, so a
-new module needs no edits elsewhere. A user's files (the YAML's `plugins:`) and third-party
-packages (entry-point group `datamakr.plugins`) register the same way, with the decorators below.
+Built-in plugins live in `toolbox/<kind>/`, subcommands in `toolbox/commands/`; every module
+there is imported on first use, so a new module needs no edits elsewhere. A user's files (the
+YAML's `plugins:`) and third-party packages (entry-point group `datamakr.plugins`) register the
+same way, with the decorators below.
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-KINDS = ("datasets", "tasks", "filters", "formats", "transcribers", "ocr_engines")
+KINDS = ("datasets", "tasks", "filters", "formats", "transcribers", "ocr_engines")  # the plugin kinds of a build
+COMMANDS = "commands"  # `build_data.py SUBCOMMAND`: a function taking the arguments, returning the exit code
 ENTRY_POINT_GROUP = "datamakr.plugins"
 
 T = TypeVar("T")
@@ -25,7 +28,7 @@ class PluginError(Exception):
     """A plugin cannot be found, loaded or registered. The message is one line for the user."""
 
 
-_tables: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
+_tables: dict[str, dict[str, Any]] = {kind: {} for kind in (*KINDS, COMMANDS)}
 _loaded_builtins = False
 
 
@@ -59,15 +62,17 @@ register_filter = _decorator("filters")
 register_format = _decorator("formats")
 register_transcriber = _decorator("transcribers")
 register_ocr_engine = _decorator("ocr_engines")
+register_command = _decorator(COMMANDS)
 
 
 def load_builtins() -> None:
-    """Import every module of the built-in plugin packages, and entry-point plugins, once."""
+    """Import every module of the built-in plugin and command packages, and entry-point
+    plugins, once."""
     global _loaded_builtins
     if _loaded_builtins:
         return
     _loaded_builtins = True
-    for kind in KINDS:
+    for kind in _tables:
         package_name = f"toolbox.{kind}"
         try:
             package = importlib.import_module(package_name)

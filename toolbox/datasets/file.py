@@ -7,11 +7,11 @@ import orjson
 
 from toolbox.core import registry
 from toolbox.core.config import ConfigError
+from toolbox.core.dataset import Dataset
+from toolbox.core.format import FormatError
 from toolbox.core.models import Episode, Source, stable_id
 from toolbox.core.plugin import Options
 from toolbox.core.registry import register_dataset
-from toolbox.datasets.base import Dataset
-from toolbox.formats.base import FormatError
 
 
 def detect_format(row: Any) -> str | None:

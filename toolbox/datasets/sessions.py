@@ -3,10 +3,10 @@ from __future__ import annotations
 from typing import Iterator
 
 from toolbox.core.config import ConfigError
+from toolbox.core.dataset import Dataset
 from toolbox.core.plugin import Options
 from toolbox.core.registry import register_dataset
 from toolbox.core.session import Session, SessionError, find_sessions, read_session
-from toolbox.datasets.base import Dataset
 
 
 @register_dataset("sessions")

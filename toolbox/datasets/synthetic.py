@@ -21,11 +21,11 @@ import yaml
 from pydantic import Field, ValidationError
 
 from toolbox.core.config import ConfigError, one_line
+from toolbox.core.dataset import Dataset
 from toolbox.core.io import write_atomic
 from toolbox.core.models import Episode, Source, stable_id
 from toolbox.core.plugin import BuildContext
 from toolbox.core.registry import register_dataset
-from toolbox.datasets.base import Dataset
 from toolbox.llm import LLMClient, LLMOptions, model_parser, response_format
 from toolbox.llm.conversation import Conversation, ReasonedConversation, conversation_model, to_episode
 from toolbox.llm.grid import Grid, render

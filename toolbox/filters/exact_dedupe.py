@@ -3,10 +3,10 @@ from __future__ import annotations
 import hashlib
 import re
 
+from toolbox.core.filter import Drop, Filter, Verdict
 from toolbox.core.models import Episode
 from toolbox.core.plugin import Options
 from toolbox.core.registry import register_filter
-from toolbox.filters.base import Drop, Filter, Verdict
 
 _SPACE = re.compile(r"\s+")
 

@@ -6,10 +6,10 @@ from typing import Any, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from toolbox.core.filter import Dropped, Filter
 from toolbox.core.models import Episode
 from toolbox.core.plugin import BuildContext
 from toolbox.core.registry import register_filter
-from toolbox.filters.base import Dropped, Filter
 from toolbox.llm import LLMClient, LLMOptions, LLMResult, model_parser, response_format
 
 INSTRUCTIONS = """\

@@ -4,11 +4,11 @@ from typing import Literal
 
 from pydantic import Field
 
+from toolbox.core.filter import Drop, Filter, Verdict
 from toolbox.core.models import Episode
 from toolbox.core.plugin import Options
 from toolbox.core.registry import register_filter
 from toolbox.core.tokens import turn_tokens
-from toolbox.filters.base import Drop, Filter, Verdict
 
 
 @register_filter("max_length")

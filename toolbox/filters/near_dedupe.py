@@ -23,10 +23,10 @@ import numpy as np
 from pydantic import Field, model_validator
 from rapidfuzz import fuzz, process
 
+from toolbox.core.filter import Dropped, Filter
 from toolbox.core.models import Episode
 from toolbox.core.plugin import Options as BaseOptions
 from toolbox.core.registry import register_filter
-from toolbox.filters.base import Dropped, Filter
 
 SCORERS = {
     "ratio": fuzz.ratio,

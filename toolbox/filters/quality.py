@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from toolbox.core.filter import Drop, Filter, Verdict
 from toolbox.core.models import Episode
 from toolbox.core.plugin import Options
 from toolbox.core.registry import register_filter
-from toolbox.filters.base import Drop, Filter, Verdict
 
 
 def non_text_share(text: str) -> float:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from toolbox.core.filter import Filter, Verdict
 from toolbox.core.models import Episode
 from toolbox.core.registry import register_filter
-from toolbox.filters.base import Filter, Verdict
 from toolbox.privacy import RedactionMap, RedactionOptions, Redactor
 
 

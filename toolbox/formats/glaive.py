@@ -8,9 +8,9 @@ from typing import Any, Sequence
 
 import orjson
 
+from toolbox.core.format import Format, FormatError
 from toolbox.core.models import Episode, Source, ToolCall, ToolSpec, Turn
 from toolbox.core.registry import register_format
-from toolbox.formats.base import Format, FormatError
 
 WITH_FUNCTIONS = "SYSTEM: You are a helpful assistant with access to the following functions. Use them if required -"
 NO_FUNCTIONS = "SYSTEM: You are a helpful assistant, with no access to external functions."

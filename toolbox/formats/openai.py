@@ -7,9 +7,9 @@ import orjson
 import re
 from typing import Any
 
+from toolbox.core.format import Format, FormatError
 from toolbox.core.models import Episode, Source, ToolCall, ToolSpec, Turn
 from toolbox.core.registry import register_format
-from toolbox.formats.base import Format, FormatError
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 ROLES = {"system", "user", "assistant", "tool"}

@@ -7,9 +7,9 @@ from typing import Any
 
 import orjson
 
+from toolbox.core.format import Format, FormatError
 from toolbox.core.models import Episode, Source, ToolCall, ToolSpec, Turn
 from toolbox.core.registry import register_format
-from toolbox.formats.base import Format, FormatError
 
 EVEN = ("human", "observation")
 ODD = ("gpt", "function_call")

@@ -6,8 +6,7 @@ Plugins (the `openai` transcriber, the `llm_judge` filter, the `synthetic` datas
 """
 from toolbox.llm.client import LLMClient, LLMResult
 from toolbox.llm.config import LLMOptions
-from toolbox.llm.prepare import map_text, register_message_hook
+from toolbox.llm.prepare import map_text
 from toolbox.llm.structured import ReplyInvalid, model_parser, response_format
 
-__all__ = ["LLMClient", "LLMOptions", "LLMResult", "ReplyInvalid", "map_text", "model_parser",
-           "register_message_hook", "response_format"]
+__all__ = ["LLMClient", "LLMOptions", "LLMResult", "ReplyInvalid", "map_text", "model_parser", "response_format"]

@@ -18,8 +18,8 @@ from toolbox.llm.cache import CachedReply, ReplyCache, request_key
 from toolbox.llm.concurrency import ordered_map
 from toolbox.llm.config import DEFAULT_MAX_TOKENS, LLMOptions, resolve_endpoint
 from toolbox.llm.metrics import RequestRecord
-from toolbox.llm.prepare import MessageHook, Messages, prepare_messages
-from toolbox.llm.runtime import install_build_hook, runtime_for
+from toolbox.llm.prepare import MessageHook, Messages
+from toolbox.llm.runtime import runtime_for
 from toolbox.llm.structured import Parser
 
 T = TypeVar("T")
@@ -76,8 +76,8 @@ def _is_transient(exc: Exception) -> bool:
 class LLMClient:
     """The `openai` client for one plugin, on the build's shared budget, cache and metrics.
 
-    `prepare_messages` is the redaction seam: every message list passes through it (and then
-    through the hooks registered in `toolbox.llm.prepare`) right before it is hashed and sent."""
+    `prepare` is the redaction seam: every message list passes through it right before it is
+    hashed and sent."""
 
     def __init__(self, options: LLMOptions, ctx: BuildContext, purpose: str, where: str | None = None,
                  prepare: MessageHook | None = None) -> None:
@@ -94,7 +94,6 @@ class LLMClient:
         self.cache = ReplyCache(folder, enabled=options.cache)
         self.runtime = runtime_for(ctx)
         self._prepare = prepare
-        install_build_hook()
 
     @property
     def model(self) -> str:
@@ -103,9 +102,7 @@ class LLMClient:
     # -- public -------------------------------------------------------------------------
 
     def prepare_messages(self, messages: Messages) -> Messages:
-        if self._prepare is not None:
-            messages = self._prepare(messages)
-        return prepare_messages(messages)
+        return self._prepare(messages) if self._prepare is not None else messages
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """`fn` over `items` with `concurrency` requests in flight, results in input order."""

@@ -1,9 +1,9 @@
 """The one seam every request's text passes through right before it is sent (and hashed for
 the cache): redaction plugs in here.
 
-A hook takes the chat messages (OpenAI shape: role + content string or content parts) and
-returns the messages to send. Hooks run in registration order; none are registered by default
-(identity). A client can also be given its own `prepare_messages` callable.
+A `MessageHook` takes the chat messages (OpenAI shape: role + content string or content parts)
+and returns the messages to send. Each `LLMClient` is given its own (`prepare=`); without one
+the messages go as they are.
 """
 from __future__ import annotations
 
@@ -11,21 +11,6 @@ from typing import Any, Callable
 
 Messages = list[dict[str, Any]]
 MessageHook = Callable[[Messages], Messages]
-
-MESSAGE_HOOKS: list[MessageHook] = []
-
-
-def register_message_hook(hook: MessageHook) -> MessageHook:
-    """Run `hook` on the messages of every LLM request (e.g. the privacy redactor)."""
-    if hook not in MESSAGE_HOOKS:
-        MESSAGE_HOOKS.append(hook)
-    return hook
-
-
-def prepare_messages(messages: Messages) -> Messages:
-    for hook in MESSAGE_HOOKS:
-        messages = hook(messages)
-    return messages
 
 
 def map_text(messages: Messages, func: Callable[[str], str]) -> Messages:

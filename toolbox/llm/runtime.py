@@ -2,16 +2,14 @@
 
 One runtime per BuildContext, so the transcriber, the judge and the synthetic dataset of a
 build draw on the same budget. After each request the totals are copied into
-`ctx.stats.extra` (the build summary prints them); after the build a hook writes
+`ctx.stats.extra` (the build summary prints them); when the build finishes the runtime writes
 `<output>.llm-metrics.json`.
 """
 from __future__ import annotations
 
 import logging
 import threading
-import weakref
 from pathlib import Path
-from typing import Any
 
 from toolbox.core.plugin import BuildContext
 from toolbox.llm.budget import Budget
@@ -27,6 +25,11 @@ class LLMRuntime:
         self.metrics = Metrics()
         self.stop = threading.Event()  # set on Ctrl+C: running requests give up their retries
         self._lock = threading.Lock()
+        ctx.on_finish(self.write_metrics)
+
+    def write_metrics(self, output: Path) -> None:
+        """`<output>.llm-metrics.json`: every request of the build and the totals."""
+        self.metrics.write(metrics_path(output))
 
     def record(self, record: RequestRecord) -> None:
         self.metrics.add(record)
@@ -57,37 +60,10 @@ class LLMRuntime:
         )
 
 
-_runtimes: dict[int, LLMRuntime] = {}
-_runtimes_lock = threading.Lock()
-
-
 def runtime_for(ctx: BuildContext) -> LLMRuntime:
-    with _runtimes_lock:
-        runtime = _runtimes.get(id(ctx))
-        if runtime is None:
-            runtime = _runtimes[id(ctx)] = LLMRuntime(ctx)
-            weakref.finalize(ctx, _runtimes.pop, id(ctx), None)
-        return runtime
-
-
-def existing_runtime(ctx: BuildContext) -> LLMRuntime | None:
-    with _runtimes_lock:
-        return _runtimes.get(id(ctx))
+    """The build's runtime, made on first use; it writes the metrics when the build finishes."""
+    return ctx.shared(LLMRuntime, lambda: LLMRuntime(ctx))
 
 
 def metrics_path(output: Path) -> Path:
     return output.with_name(output.name + ".llm-metrics.json")
-
-
-def write_metrics_hook(config: Any, pipeline: Any, output: Path) -> None:
-    """BUILD_HOOK: write the metrics file beside the output when the build used an LLM."""
-    runtime = existing_runtime(pipeline.ctx)
-    if runtime is not None:
-        runtime.metrics.write(metrics_path(output))
-
-
-def install_build_hook() -> None:
-    from toolbox import cli
-
-    if write_metrics_hook not in cli.BUILD_HOOKS:
-        cli.BUILD_HOOKS.append(write_metrics_hook)

@@ -15,12 +15,12 @@ from toolbox.core.models import Episode
 from toolbox.core.plugin import BuildContext, Options
 from toolbox.core.registry import register_task
 from toolbox.core.session import Session
+from toolbox.core.task import Task
 from toolbox.ocr_engines.runner import OcrRequest, OcrRunner, OcrSettings
 from toolbox.privacy.exclusion import WindowExclusion, compile_patterns
 from toolbox.privacy.options import RedactionOptions
 from toolbox.privacy.redactor import Redactor
 from toolbox.privacy.session import FrameWords, SessionRedaction
-from toolbox.tasks.base import Task
 from toolbox.transcribers.base import Interval, OcrWord, Transcriber
 
 DEFAULT_OCR = "tesseract"  # best word recall per second in bench/RESULTS-ocr.md

@@ -16,7 +16,7 @@ from toolbox.llm import LLMClient, LLMOptions, model_parser, response_format
 from toolbox.llm.config import resolve_endpoint
 from toolbox.llm.conversation import conversation_model, to_episode
 from toolbox.llm.images import ImageError, image_data_url
-from toolbox.llm.prepare import Messages, map_text, prepare_messages
+from toolbox.llm.prepare import Messages, map_text
 from toolbox.privacy.passwords import blackout
 from toolbox.privacy.redactor import RedactionMap, Redactor
 from toolbox.privacy.session import frame_boxes
@@ -137,7 +137,7 @@ class OpenAITranscriber(Transcriber):
                          sent_frames: list[tuple[Interval, FrameRef, list[tuple[int, int, int, int]]]] | None = None) -> Messages:
         """The messages sent for `group`, exactly (after the redaction seam): what an audit shows.
         `sent_frames` gets each frame sent as an image, in order, with its blacked-out boxes."""
-        return prepare_messages(self.redact_messages(self._messages(group, problems, sent_frames)))
+        return self.redact_messages(self._messages(group, problems, sent_frames))
 
     # -- the plugin ----------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """Formats turn an episode into one JSON object (a line of the output), read it back, and
-validate rows against the exact rules in DESIGN.md."""
+check rows against the format's rules."""
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
