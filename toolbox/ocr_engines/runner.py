@@ -332,8 +332,7 @@ def merge_bands(base: list[OcrWord], bands: list[tuple[Box, list[OcrWord]]], shi
     A word belongs to a band when its vertical middle is inside it; band words get line numbers
     after the kept ones (a band's lines are new lines)."""
     def inside(word: OcrWord) -> bool:
-        middle = (word.box[1] + word.box[3]) / 2
-        return any(box[1] <= middle < box[3] for box, _ in bands)
+        return any(box[1] <= word.center_y < box[3] for box, _ in bands)
 
     if shift:
         assert region is not None and frame_height > 0
