@@ -187,7 +187,7 @@ def check_reuse(folder: Path, engine: str, frames: int) -> str:
     first `frames` frames: the share of whole-read words (multiset, per frame) the reuse also has."""
     from collections import Counter
 
-    from toolbox.activity.frames import session_frames
+    from toolbox.activity.session_frames import session_frames
     from toolbox.ocr_engines.runner import OcrRequest, OcrRunner, OcrSettings
 
     found, _ = session_frames(read_session(folder), "window")

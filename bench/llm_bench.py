@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from fake_llm_server import FakeLLMServer, Reply  # noqa: E402
+from toolbox.activity.models import Action, Interval  # noqa: E402
 from toolbox.core.plugin import BuildContext  # noqa: E402
-from toolbox.transcribers.base import Action, Interval, OcrWord  # noqa: E402
+from toolbox.ocr_engines.words import OcrWord  # noqa: E402
 from toolbox.transcribers.openai import OpenAITranscriber  # noqa: E402
 
 

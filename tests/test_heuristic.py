@@ -4,9 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from toolbox.activity.models import Action, Interval
 from toolbox.core import registry
 from toolbox.core.plugin import BuildContext
-from toolbox.transcribers.base import Action, Interval
 
 ROOT = Path(__file__).resolve().parent.parent
 

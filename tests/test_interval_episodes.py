@@ -34,7 +34,7 @@ def render(texts: list[tuple[int, int, str]], size: tuple[int, int] = (800, 600)
     return image
 
 
-class SessionWriter(SessionFiles):
+class DrawnSession(SessionFiles):
     """A session whose frames are drawn from text at known places."""
 
     def __init__(self, root: Path, name: str = "20260101T000000Z-test", task: str | None = "Find the llama runs") -> None:
@@ -50,7 +50,7 @@ RESULTS_PAGE = RUNS_PAGE + [(40, 200, "run-0042 finished loss 1.73"), (40, 240, 
 
 def web_session(root: Path, task: str | None = "Find the llama runs") -> Path:
     """Browser: click 'Search runs', results appear; type a query, Enter; idle; a terminal."""
-    s = SessionWriter(root, task=task)
+    s = DrawnSession(root, task=task)
     s.event(0.0, "mouse_move", x=5, y=5)  # before the first frame: must still land in an interval
     s.event(0.2, "window", title="Runs - Chromium", app="chromium", bounds=[0, 0, 800, 600])
     s.frame(0.5, RUNS_PAGE, reason="start")
@@ -119,7 +119,7 @@ def test_actions_are_compiled_from_raw_events(tmp_path):
 
 @pytest.fixture(scope="module")
 def web_episodes(tmp_path_factory):
-    """The web session through the task with rapidocr, once for the tests that read the screen."""
+    """The web session through the task with the default OCR (tesseract), once for the tests that read the screen."""
     folder = tmp_path_factory.mktemp("web")
     task, _ = make_task(folder, idle_seconds=8, transcriber={"name": "heuristic", "per": "interval"})
     return list(task.run(read_session(web_session(folder))))
@@ -147,7 +147,7 @@ def test_episodes_name_targets_by_screen_text_and_answer_with_new_text(web_episo
 def test_a_short_typed_word_is_the_result_of_typing_it(tmp_path, font_size):
     """Typing two letters changes a few pixels of a frame: it must still be read, so the type
     action's result names the word, not "no new text" (near-duplicate frames are skipped)."""
-    s = SessionWriter(tmp_path, task="Filter the runs")
+    s = DrawnSession(tmp_path, task="Filter the runs")
     s.event(0.0, "window", title="Runs - Chromium", app="chromium", bounds=[0, 0, 800, 600])
     form = [(40, 20, "Experiment tracker"), (40, 80, "Filter: status finished"), (40, 120, "Last saved by Dana")]
     s.frame(0.5, form, reason="start", font_size=font_size)
@@ -186,7 +186,7 @@ def test_without_task_label_the_request_comes_from_window_titles(tmp_path):
 
 
 def test_a_task_marker_starts_an_interval_and_labels_it(tmp_path):
-    s = SessionWriter(tmp_path, task=None)
+    s = DrawnSession(tmp_path, task=None)
     s.event(0, "window", title="editor", app="gedit")
     s.type(1, "abc")
     s.event(2, "marker", kind="task", text="Write the summary")
@@ -203,7 +203,7 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def test_broken_sessions_are_skipped_in_parts_and_counted(tmp_path):
     root = tmp_path / "sessions"
-    s = SessionWriter(root, name="20260101T000000Z-broken")
+    s = DrawnSession(root, name="20260101T000000Z-broken")
     s.event(0.1, "window", title="Runs - Chromium", app="chromium", bounds=[0, 0, 800, 600])
     s.frame(1.0, RUNS_PAGE)
     s.click(1.0, 90, 112)
@@ -218,7 +218,7 @@ def test_broken_sessions_are_skipped_in_parts_and_counted(tmp_path):
     data = (s.path / corrupt).read_bytes()
     (s.path / corrupt).write_bytes(data[: len(data) // 3])  # a png cut short: will not decode
     # A second session with no frames at all, and a third one whose folder is unreadable.
-    n = SessionWriter(root, name="20260101T010000Z-noframes")
+    n = DrawnSession(root, name="20260101T010000Z-noframes")
     n.event(0.0, "window", title="notes - xterm", app="xterm")
     n.type(1.0, "echo hi\n")
     n.save()

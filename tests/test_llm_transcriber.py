@@ -9,10 +9,11 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from toolbox.activity.models import Action, FrameRef, Interval
 from toolbox.core import registry
 from toolbox.core.config import PluginRef, plugin_options
 from toolbox.core.plugin import BuildContext
-from toolbox.transcribers.base import Action, FrameRef, Interval, OcrWord
+from toolbox.ocr_engines.words import OcrWord
 
 from fake_llm_server import FakeLLMServer, Reply
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from PIL import Image
 
 from recorder.frames import Screen
-from toolbox.activity.frames import session_frames
+from toolbox.activity.session_frames import session_frames
 from toolbox.core.session import Monitor, read_session
 
 LEFT = Monitor(index=0, left=-1920, top=0, width=1920, height=1080, scale=2.0)  # HiDPI, left of the main one

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
+from typing import Sequence
 
 from test_privacy_passwords import ocr_words, render_form
 
+from toolbox.activity.models import Action, FrameRef, Interval
 from toolbox.privacy import RedactionMap, Redactor
-from toolbox.privacy.intervals import blacked_out_frame, is_excluded, redact_interval
-from toolbox.transcribers.base import Action, FrameRef, Interval
+from toolbox.privacy.exclusion import WindowExclusion
+from toolbox.privacy.intervals import blacked_out_frame, redact_interval
 
 KEY = "sk-ant-api03-Zx8Cv7Bn6Mm5Aa4Ss3Dd2Ff1Gg0Hh9Jj8Kk7Ll6Qq5Ww4Ee3Rr2Tt1Yy0Uu9Ii8Oo7Pp-AbCdEfAA"
 
@@ -31,12 +33,17 @@ def interval(words: list, frame: FrameRef | None = None) -> Interval:
 
 
 def test_excluded_windows_and_apps() -> None:
-    """Regular expressions searched case-insensitively, like the recorder's --exclude-window."""
+    """Regular expressions searched case-insensitively, like the recorder's --exclude-window;
+    any window the interval touched drops it whole, and the reason says which rule did."""
     iv = interval([])
-    assert is_excluded(iv, exclude_windows=["sign in to"])
-    assert is_excluded(iv, exclude_windows=[r"- chromium$"])
-    assert is_excluded(iv, exclude_apps=["^xterm$"])
-    assert not is_excluded(iv, exclude_windows=["KeePassXC", r"\bBank\b"], exclude_apps=["keepassxc", "^term"])
+
+    def reason(windows: Sequence[str] = (), apps: Sequence[str] = ()) -> str | None:
+        return WindowExclusion.from_patterns(windows, apps).reason(iv)
+
+    assert reason(windows=["sign in to"]) == "excluded window"
+    assert reason(windows=[r"- chromium$"]) == "excluded window"
+    assert reason(apps=["^xterm$"]) == "excluded app"
+    assert reason(windows=["KeePassXC", r"\bBank\b"], apps=["keepassxc", "^term"]) is None
 
 
 def test_interval_is_redacted_before_a_model_sees_it(tmp_path: Path) -> None:

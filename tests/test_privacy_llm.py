@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 
+from toolbox.activity.models import Action, Interval
 from toolbox.core.config import PluginRef, plugin_options
 from toolbox.core.plugin import BuildContext
 from toolbox.privacy import RedactionOptions, Redactor
-from toolbox.transcribers.base import Action, Interval
 
 from fake_llm_server import FakeLLMServer, Reply
 

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from toolbox.core.registry import get
+from toolbox.ocr_engines.words import OcrWord
 from toolbox.privacy import RedactionMap, Redactor, blackout, is_sign_in_context, password_field_boxes, sensitive_word_boxes
-from toolbox.transcribers.base import OcrWord
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 

@@ -213,7 +213,7 @@ DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 
 
 def test_report_of_the_demo_build_with_real_ocr(browser: Browser, tmp_path: Path) -> None:
-    """configs/demo.yaml as shipped (recorded sample session, rapidocr, heuristic transcriber),
+    """configs/demo.yaml as shipped (recorded sample session, tesseract, heuristic transcriber),
     with its paths pointed at the repo and the output and OCR cache into tmp_path."""
     import yaml
 
@@ -234,7 +234,7 @@ def test_report_of_the_demo_build_with_real_ocr(browser: Browser, tmp_path: Path
         assert page.locator("#detail .frame img").count() >= 1
         assert opened.images_loaded() == []
         ocr_boxes += page.locator("#detail .ocr rect").count()
-    assert ocr_boxes > 0  # rapidocr read words on the frames
+    assert ocr_boxes > 0  # tesseract read words on the frames
     assert opened.errors == []
     page.close()
 

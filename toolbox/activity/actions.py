@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
+from toolbox.activity.models import Action
 from toolbox.activity.typed_text import KeyboardReader, Segment, Shortcut, TextRun
 from toolbox.core.session import Click, Event, Key, Marker, Scroll, Window
-from toolbox.transcribers.base import Action
 
 
 class ActionSettings(BaseModel):

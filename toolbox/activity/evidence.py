@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from toolbox.activity.actions import ActionSettings, CompiledAction, compile_actions
-from toolbox.activity.frames import RegionMode, SessionFrames, session_frames
 from toolbox.activity.intervals import IntervalSettings, IntervalSlice, cut_intervals
+from toolbox.activity.models import Action, FrameRef, Interval
 from toolbox.activity.screen import appeared_text, text_at
+from toolbox.activity.session_frames import RegionMode, SessionFrames, session_frames
 from toolbox.core.session import Session, Window
 from toolbox.ocr_engines.runner import OcrRequest, OcrRunner
-from toolbox.transcribers.base import Action, FrameRef, Interval, OcrWord
+from toolbox.ocr_engines.words import OcrWord
 
 POINTER_KINDS = ("click", "double_click", "right_click", "drag", "scroll")
 

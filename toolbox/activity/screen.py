@@ -5,13 +5,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from toolbox.transcribers.base import OcrWord
+from toolbox.ocr_engines.words import OcrWord, text_lines
 
 MAX_TARGET_WORDS = 6
-
-
-def _center(word: OcrWord) -> tuple[float, float]:
-    return (word.box[0] + word.box[2]) / 2, (word.box[1] + word.box[3]) / 2
 
 
 def _distance(word: OcrWord, x: int, y: int) -> float:
@@ -29,9 +25,9 @@ def text_at(words: list[OcrWord], x: int, y: int, reach: int = 24) -> str | None
     hit = min(words, key=lambda w: _distance(w, x, y))
     if _distance(hit, x, y) > reach:
         return None
-    line = sorted((w for w in words if w.line == hit.line and _same_row(w, hit)), key=lambda w: w.box[0])
+    line = next(line for line in text_lines(words, engine_lines=True) if hit in line)
     at = line.index(hit)
-    height = max(hit.box[3] - hit.box[1], 1)
+    height = max(hit.height, 1)
     left = at
     while left > 0 and line[left].box[0] - line[left - 1].box[2] <= 1.2 * height and at - left < MAX_TARGET_WORDS // 2:
         left -= 1
@@ -39,10 +35,6 @@ def text_at(words: list[OcrWord], x: int, y: int, reach: int = 24) -> str | None
     while right + 1 < len(line) and line[right + 1].box[0] - line[right].box[2] <= 1.2 * height and right - left + 1 < MAX_TARGET_WORDS:
         right += 1
     return " ".join(w.text for w in line[left:right + 1])
-
-
-def _same_row(a: OcrWord, b: OcrWord) -> bool:
-    return abs(_center(a)[1] - _center(b)[1]) <= max(a.box[3] - a.box[1], b.box[3] - b.box[1]) / 2
 
 
 def appeared_text(before: list[OcrWord], after: list[OcrWord], x: int | None = None, y: int | None = None,
@@ -59,27 +51,18 @@ def appeared_text(before: list[OcrWord], after: list[OcrWord], x: int | None = N
             new.append(word)
     if not new:
         return ""
-    lines: dict[int, list[OcrWord]] = {}
-    for word in new:
-        lines.setdefault(_row_key(word, lines), []).append(word)
-    rows = list(lines.values())
+    rows = text_lines(new, engine_lines=True)
     if x is not None and y is not None:
         rows.sort(key=lambda row: min(_distance(w, x, y) for w in row))
     chosen: list[list[OcrWord]] = []
     size = 0
     for row in rows:
-        text = " ".join(w.text for w in sorted(row, key=lambda w: w.box[0]))
+        text = " ".join(w.text for w in row)
         if size and size + len(text) + 1 > max_chars:
             break
         chosen.append(row)
         size += len(text) + 1
-    chosen.sort(key=lambda row: (min(_center(w)[1] for w in row), min(w.box[0] for w in row)))
-    text = "\n".join(" ".join(w.text for w in sorted(row, key=lambda w: w.box[0])) for row in chosen)
+    chosen.sort(key=lambda row: (min(w.center_y for w in row), row[0].box[0]))
+    text = "\n".join(" ".join(w.text for w in row) for row in chosen)
     return text[:max_chars]
 
-
-def _row_key(word: OcrWord, lines: dict[int, list[OcrWord]]) -> int:
-    for key, row in lines.items():
-        if row[0].line == word.line and _same_row(row[0], word):
-            return key
-    return len(lines)

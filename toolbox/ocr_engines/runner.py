@@ -30,9 +30,9 @@ from toolbox.core import registry
 from toolbox.core.io import write_atomic
 from toolbox.ocr_engines.base import OcrEngine, RawWord
 from toolbox.ocr_engines.changes import ChangeSettings, Span, changed_spans, gray, shifted_spans, vertical_shift
-from toolbox.transcribers.base import OcrWord
+from toolbox.ocr_engines.words import Box, OcrWord, reading_order
 
-Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in frame pixels
+DEFAULT_ENGINE = "tesseract"  # best word recall per second in bench/RESULTS-ocr.md
 POOL_MIN_FRAMES = 4  # fewer reads than this are done in-process
 REUSE_VERSION = "changes-v2"  # part of the cache key: v1 (thumbnail) results may hide typed text
 PRIVATE_DIR = 0o700  # files are 0600: write_atomic creates them so
@@ -45,7 +45,7 @@ class OcrRequest(NamedTuple):
 
 @dataclass
 class OcrSettings:
-    engine: str = "rapidocr"
+    engine: str = DEFAULT_ENGINE
     engine_options: dict[str, Any] = field(default_factory=dict)
     scale: float = 1.0  # upscale the region before reading (small UI text reads better larger)
     workers: int = 0  # 0 = one per CPU core
@@ -332,8 +332,7 @@ def merge_bands(base: list[OcrWord], bands: list[tuple[Box, list[OcrWord]]], shi
     A word belongs to a band when its vertical middle is inside it; band words get line numbers
     after the kept ones (a band's lines are new lines)."""
     def inside(word: OcrWord) -> bool:
-        middle = (word.box[1] + word.box[3]) / 2
-        return any(box[1] <= middle < box[3] for box, _ in bands)
+        return any(box[1] <= word.center_y < box[3] for box, _ in bands)
 
     if shift:
         assert region is not None and frame_height > 0
@@ -352,7 +351,7 @@ def merge_bands(base: list[OcrWord], bands: list[tuple[Box, list[OcrWord]]], shi
         lines = {line: next_line + i for i, line in enumerate(dict.fromkeys(w.line for w in words))}
         out.extend(w.model_copy(update={"line": lines[w.line]}) for w in words)
         next_line += len(lines)
-    return sort_words(out)
+    return reading_order(out)
 
 
 def make_engine(name: str, options: dict[str, Any], threads: int = 0) -> OcrEngine:
@@ -382,24 +381,7 @@ def to_frame_words(words: list[RawWord], scale: float, ox: int, oy: int, width: 
         x1, y1 = round(w.x1 / scale) + ox, round(w.y1 / scale) + oy
         mid = (round((x0 + x1) / 2 / width, 4), round((y0 + y1) / 2 / height, 4))
         out.append(OcrWord(text=w.text, box=(x0, y0, x1, y1), conf=round(w.conf, 3), mid=mid, line=w.line))
-    return sort_words(out)
-
-
-def sort_words(words: list[OcrWord]) -> list[OcrWord]:
-    """Reading order: by line (top to bottom, lines within half a word height are one), then x."""
-    if not words:
-        return words
-    ordered = sorted(words, key=lambda w: (w.box[1] + w.box[3]) / 2)
-    rows: list[list[OcrWord]] = []
-    for word in ordered:
-        mid_y = (word.box[1] + word.box[3]) / 2
-        if rows:
-            last = rows[-1][0]
-            if abs((last.box[1] + last.box[3]) / 2 - mid_y) <= max(4, (last.box[3] - last.box[1]) / 2):
-                rows[-1].append(word)
-                continue
-        rows.append([word])
-    return [w for row in rows for w in sorted(row, key=lambda w: w.box[0])]
+    return reading_order(out)
 
 
 # -- process pool worker ----------------------------------------------------------------------

@@ -7,8 +7,8 @@ import dataclasses
 import re
 from typing import Sequence
 
+from toolbox.activity.models import Interval
 from toolbox.core.session import Frame, Session, Window
-from toolbox.transcribers.base import Interval
 
 
 def compile_patterns(patterns: Sequence[str], key: str) -> list[re.Pattern[str]]:

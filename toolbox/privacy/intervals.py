@@ -1,24 +1,16 @@
-"""Privacy for interval evidence, before a transcriber (offline or LLM) sees it: excluded
-windows dropped, passwords typed in sign-in contexts replaced, every text redacted with one
-map per interval, and frames for a vision model blacked out."""
+"""Privacy for interval evidence, before a transcriber (offline or LLM) sees it: passwords
+typed in sign-in contexts replaced, every text redacted with one map per interval, and frames
+for a vision model blacked out (excluded windows are dropped before: exclusion.py)."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import Sequence
 
-from toolbox.privacy.passwords import Box, blackout, is_sign_in_context, ocr_lines, password_field_boxes, sensitive_word_boxes, unread_boxes
+from toolbox.activity.models import FrameRef, Interval
+from toolbox.ocr_engines.words import Box, OcrWord, text_lines
+from toolbox.privacy.passwords import blackout, is_sign_in_context, password_field_boxes, sensitive_word_boxes, unread_boxes
 from toolbox.privacy.redactor import PASSWORD, RedactionMap, Redactor
-from toolbox.transcribers.base import FrameRef, Interval, OcrWord
-
-
-def is_excluded(interval: Interval, exclude_windows: Sequence[str] = (), exclude_apps: Sequence[str] = ()) -> bool:
-    """True when any window the interval touched matches a regex of `exclude_windows`, or any
-    app one of `exclude_apps` (searched case-insensitively, like the recorder's
-    `--exclude-window`): the whole interval is dropped, not just the matching part."""
-    from toolbox.privacy.exclusion import WindowExclusion
-
-    return WindowExclusion.from_patterns(exclude_windows, exclude_apps).reason(interval) is not None
 
 
 def redact_words(words: Sequence[OcrWord], redactor: Redactor, mapping: RedactionMap) -> list[OcrWord]:
@@ -27,7 +19,7 @@ def redact_words(words: Sequence[OcrWord], redactor: Redactor, mapping: Redactio
     password field become [PASSWORD]."""
     field_boxes = password_field_boxes(words) if redactor.options.passwords else []
     out: list[OcrWord] = []
-    for line in ocr_lines(words):
+    for line in text_lines(words):
         text = " ".join(w.text for w in line)
         findings = redactor.find(text, mapping, screen=True)
         at = 0
@@ -58,7 +50,7 @@ def _is_label(text: str) -> bool:
     return bool(_PASSWORD_LABEL.match(_label(text)))
 
 
-def _inside(box: tuple[int, int, int, int], boxes: Sequence[Box]) -> bool:
+def _inside(box: Box, boxes: Sequence[Box]) -> bool:
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     return any(x0 <= cx <= x1 and y0 <= cy <= y1 for x0, y0, x1, y1 in boxes)
 

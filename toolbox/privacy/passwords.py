@@ -4,14 +4,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from toolbox.transcribers.base import OcrWord
+from toolbox.ocr_engines.words import Box, OcrWord, text_lines
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
     from toolbox.privacy.redactor import RedactionMap, Redactor
-
-Box = tuple[int, int, int, int]
 
 _SIGN_IN = re.compile(
     r"(?i)\b(?:sign[ -]?in|sign[ -]?on|log[ -]?in|log[ -]?on|passw(?:or)?d|passwd|passphrase|passcode|"
@@ -67,24 +65,11 @@ def password_field_boxes(words: Sequence[OcrWord], frame_size: tuple[int, int] |
     return boxes
 
 
-def ocr_lines(words: Sequence[OcrWord]) -> list[list[OcrWord]]:
-    """Words grouped into lines (same height on screen), each left to right, top to bottom."""
-    lines: list[list[OcrWord]] = []
-    for word in sorted(words, key=lambda w: (w.mid[1], w.mid[0])):
-        if lines and abs(lines[-1][-1].mid[1] - word.mid[1]) < 0.01:
-            lines[-1].append(word)
-        else:
-            lines.append([word])
-    for line in lines:
-        line.sort(key=lambda w: w.mid[0])
-    return lines
-
-
 def sensitive_word_boxes(words: Sequence[OcrWord], redactor: "Redactor", mapping: "RedactionMap | None" = None) -> list[Box]:
     """Boxes of OCR words that hold redacted text. Words are joined into lines first, so a
     card number or phone split over several words is still found."""
     boxes: list[Box] = []
-    for line in ocr_lines(words):
+    for line in text_lines(words):
         spans: list[tuple[int, int, OcrWord]] = []
         parts: list[str] = []
         at = 0

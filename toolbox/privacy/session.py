@@ -10,11 +10,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
+from toolbox.activity.models import FrameRef, Interval
 from toolbox.core.models import Episode
+from toolbox.ocr_engines.words import Box, OcrWord
+from toolbox.privacy.episodes import redact_episode
 from toolbox.privacy.intervals import frame_blackout_boxes, learn_passwords, redact_interval
-from toolbox.privacy.passwords import Box
 from toolbox.privacy.redactor import RedactionMap, Redactor
-from toolbox.transcribers.base import FrameRef, Interval, OcrWord
 
 # interval.metadata key: {frame key: boxes to black out before a model sees that frame}.
 # Coordinates only (no text): safe to keep in the episode's metadata and the report.
@@ -96,8 +97,6 @@ class SessionRedaction:
     def episode(self, episode: Episode) -> Episode:
         """The episode a transcriber wrote from redacted evidence, redacted once more (a model
         may put pieces together) with the session's map."""
-        from toolbox.filters.redact import redact_episode
-
         totals: dict[str, Any] = {}
         safe = redact_episode(episode, self.redactor, totals, self.mapping)
         self.totals.update(totals)

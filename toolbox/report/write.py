@@ -1,5 +1,5 @@
 """Write the report page: one HTML file with the CSS, the script and the data inlined (no CDN,
-no network), plus the frame thumbnails beside it (see frames.py)."""
+no network), plus the frame thumbnails beside it (see frame_images.py)."""
 from __future__ import annotations
 
 import time
@@ -12,7 +12,7 @@ import orjson
 
 from toolbox.core.io import write_atomic
 from toolbox.report.collect import FrameFile, LoggedEpisode, episode_frames, episode_view, timelines, token_histogram
-from toolbox.report.frames import FrameMode, FrameStore
+from toolbox.report.frame_images import FrameMode, FrameStore
 
 MAX_PROBLEMS = 200
 

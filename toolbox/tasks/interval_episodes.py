@@ -10,20 +10,20 @@ from pydantic import Field, field_validator
 from toolbox.activity.actions import ActionSettings
 from toolbox.activity.evidence import EvidenceSettings, session_intervals
 from toolbox.activity.intervals import IntervalSettings
+from toolbox.activity.models import Interval
 from toolbox.core.config import ConfigError, PluginRef, plugin_options
 from toolbox.core.models import Episode
 from toolbox.core.plugin import BuildContext, Options
 from toolbox.core.registry import register_task
 from toolbox.core.session import Session
 from toolbox.core.task import Task
-from toolbox.ocr_engines.runner import OcrRequest, OcrRunner, OcrSettings
+from toolbox.ocr_engines.runner import DEFAULT_ENGINE, OcrRequest, OcrRunner, OcrSettings
+from toolbox.ocr_engines.words import OcrWord
 from toolbox.privacy.exclusion import WindowExclusion, compile_patterns
 from toolbox.privacy.options import RedactionOptions
 from toolbox.privacy.redactor import Redactor
 from toolbox.privacy.session import FrameWords, SessionRedaction
-from toolbox.transcribers.base import Interval, OcrWord, Transcriber
-
-DEFAULT_OCR = "tesseract"  # best word recall per second in bench/RESULTS-ocr.md
+from toolbox.transcribers.base import Transcriber
 
 
 def _check_ref(kind: str, value: PluginRef | None) -> PluginRef | None:
@@ -43,7 +43,7 @@ class IntervalEpisodes(Task):
 
     class Options(IntervalSettings, ActionSettings, Options):
         transcriber: PluginRef = Field(default_factory=lambda: PluginRef(name="heuristic"))
-        ocr: PluginRef | None = Field(default_factory=lambda: PluginRef(name=DEFAULT_OCR))  # null: no OCR
+        ocr: PluginRef | None = Field(default_factory=lambda: PluginRef(name=DEFAULT_ENGINE))  # null: no OCR
         ocr_region: Literal["window", "pointer", "full"] = "window"  # what part of a frame to read
         ocr_scale: float = Field(default=1.0, ge=0.5, le=4.0)  # upscale the whole region before reading
         ocr_workers: int = Field(default=0, ge=0)  # processes for OCR; 0 = one per CPU core

@@ -9,10 +9,11 @@ from typing import Any, Iterator, Literal, Sequence
 
 from pydantic import Field
 
+from toolbox.activity.models import Action, Interval
 from toolbox.core.models import Episode, Source, ToolCall, ToolSpec, Turn, stable_id
 from toolbox.core.plugin import Options
 from toolbox.core.registry import register_transcriber
-from toolbox.transcribers.base import Action, Interval, Transcriber
+from toolbox.transcribers.base import Transcriber
 
 _POINT = {"x": {"type": "integer", "description": "Screen x in pixels."},
           "y": {"type": "integer", "description": "Screen y in pixels."}}

@@ -10,6 +10,7 @@ from typing import Any, Iterator, Literal, Sequence
 
 from pydantic import Field
 
+from toolbox.activity.models import Action, FrameRef, Interval
 from toolbox.core.models import Episode, Source, stable_id
 from toolbox.core.registry import register_transcriber
 from toolbox.llm import LLMClient, LLMOptions, model_parser, response_format
@@ -20,8 +21,7 @@ from toolbox.llm.prepare import Messages, map_text
 from toolbox.privacy.passwords import blackout
 from toolbox.privacy.redactor import RedactionMap, Redactor
 from toolbox.privacy.session import frame_boxes
-from toolbox.transcribers.base import Action, FrameRef, Interval, Transcriber
-
+from toolbox.transcribers.base import Transcriber
 
 INSTRUCTIONS = """\
 You write training data for a tool-using AI assistant from a recording of a person working on their computer.

@@ -6,10 +6,10 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Literal
 
+from toolbox.activity.models import FrameRef
 from toolbox.core.session import Click, Frame, MouseMove, Scroll, Session, Window
-from toolbox.transcribers.base import FrameRef
+from toolbox.ocr_engines.words import Box
 
-Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in frame pixels
 RegionMode = Literal["window", "pointer", "full"]
 
 

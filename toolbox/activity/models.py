@@ -1,0 +1,74 @@
+"""The evidence of what a person did: actions compiled from raw events, the frames they were
+taken on, and the activity intervals a session is cut into (what a transcriber turns into
+episodes, what an audit shows and what an LLM request is built from)."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from toolbox.ocr_engines.words import OcrWord, lines_text
+
+
+class FrameRef(BaseModel):
+    path: str  # absolute path of the image
+    t: float
+    width: int
+    height: int
+    reason: str = ""
+    hash: str = ""
+    monitor_left: int = 0  # the frame's monitor offset in virtual-screen coordinates
+    monitor_top: int = 0
+    scale: float = 1.0  # frame pixels per screen pixel (recorders may store frames downscaled)
+
+    def to_frame(self, x: int, y: int) -> tuple[int, int]:
+        """A virtual-screen point in this frame's pixels."""
+        return round((x - self.monitor_left) * self.scale), round((y - self.monitor_top) * self.scale)
+
+
+class Action(BaseModel):
+    """One user-level action compiled from raw events."""
+
+    kind: Literal["click", "double_click", "right_click", "drag", "scroll", "type", "hotkey", "switch_window"]
+    t: float
+    t_end: float | None = None
+    x: int | None = None
+    y: int | None = None
+    x2: int | None = None  # drag end
+    y2: int | None = None
+    button: str | None = None
+    text: str | None = None  # typed text (kind == "type")
+    keys: list[str] = Field(default_factory=list)  # hotkey, e.g. ["ctrl", "c"]
+    dx: int = 0
+    dy: int = 0
+    title: str | None = None  # window title (switch_window), or the window the action happened in
+    target: str | None = None  # the screen text under the pointer, when OCR has it
+    shortcut: str | None = None  # a hotkey's name when known: "copy", "paste", "switch_app"
+    frame_before: FrameRef | None = None
+    frame_after: FrameRef | None = None
+    result: str | None = None  # screen text that appeared after the action
+
+
+class Interval(BaseModel):
+    session_id: str
+    session_path: str
+    index: int
+    start: float
+    end: float
+    task: str | None = None  # the session's task label, if the person gave one
+    windows: list[str] = Field(default_factory=list)  # titles seen, in order
+    apps: list[str] = Field(default_factory=list)
+    actions: list[Action] = Field(default_factory=list)
+    typed_text: str = ""  # all text produced in the interval
+    submitted: str | None = None  # text typed and then submitted with Enter, if the interval ends so
+    screen_words: list[OcrWord] = Field(default_factory=list)  # OCR of the interval's main frame
+    frames: list[FrameRef] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.session_id}/{self.index}"
+
+    def screen_text(self) -> str:
+        """The OCR words as lines of text, top to bottom."""
+        return lines_text(self.screen_words)

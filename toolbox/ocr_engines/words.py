@@ -1,0 +1,67 @@
+"""Words read from a frame by OCR, and the one rule that groups them into lines.
+
+Every reader of screen words (the runner's reading order, the screen text an LLM or a
+sign-in check sees, the redaction of words split over a line, the label under the pointer and
+the text that appeared after an action) groups them with `text_lines`, so they all agree on
+what a line is.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from pydantic import BaseModel
+
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in frame pixels
+MIN_LINE_SLACK = 4  # pixels: words this close in height are on one line, however small
+
+
+class OcrWord(BaseModel):
+    text: str
+    box: Box
+    conf: float
+    mid: tuple[float, float]  # normalized midpoint: x / width, y / height
+    line: int = 0  # words with the same number were read as one line (a label, a sentence)
+
+    @property
+    def center_y(self) -> float:
+        return (self.box[1] + self.box[3]) / 2
+
+    @property
+    def height(self) -> int:
+        return self.box[3] - self.box[1]
+
+
+def same_line(a: OcrWord, b: OcrWord) -> bool:
+    """Two words sit on one line when their vertical middles are at most half the taller word's
+    height apart (at least `MIN_LINE_SLACK` pixels): a word with a descender or a capital stays
+    on its line, the line below (a line height away) does not."""
+    return abs(a.center_y - b.center_y) <= max(MIN_LINE_SLACK, a.height / 2, b.height / 2)
+
+
+def text_lines(words: Iterable[OcrWord], engine_lines: bool = False) -> list[list[OcrWord]]:
+    """Words grouped into lines, top to bottom, each left to right. Taken top down, a word joins
+    the line begun last when it is on the same line as that line's first word (`same_line`),
+    else it begins a line. With `engine_lines`, a line also holds only words the engine read as
+    one line (same `line` number): two columns side by side stay two lines."""
+    lines: list[list[OcrWord]] = []
+    latest: dict[int, list[OcrWord]] = {}  # engine line number (or 0 for all) -> its line begun last
+    for word in sorted(words, key=lambda w: w.center_y):
+        key = word.line if engine_lines else 0
+        line = latest.get(key)
+        if line is None or not same_line(line[0], word):
+            line = latest[key] = []
+            lines.append(line)
+        line.append(word)
+    for line in lines:
+        line.sort(key=lambda w: w.box[0])
+    return lines
+
+
+def reading_order(words: Iterable[OcrWord]) -> list[OcrWord]:
+    """The words line by line, top to bottom, each line left to right."""
+    return [word for line in text_lines(words) for word in line]
+
+
+def lines_text(words: Iterable[OcrWord]) -> str:
+    """The words as text: one line of text per line of words."""
+    return "\n".join(" ".join(word.text for word in line) for line in text_lines(words))

@@ -1,0 +1,38 @@
+"""Redaction of a finished episode: every text a transcriber or a dataset wrote (system prompt,
+turns, tool calls, tool descriptions, metadata), with one map so a placeholder names one value
+across the episode. Used by the `redact` filter and by a session's redaction (session.py)."""
+from __future__ import annotations
+
+from collections import Counter
+
+from toolbox.core.models import Episode
+from toolbox.privacy.redactor import RedactionMap, Redactor
+
+
+def redact_episode(episode: Episode, redactor: Redactor, totals: dict[str, int] | None = None, mapping: RedactionMap | None = None) -> Episode:
+    """A copy of `episode` with its system prompt, turn texts, tool-call arguments (recursively),
+    tool results and metadata strings redacted with one mapping. Counts per kind go to
+    `metadata["redactions"]` (and are added to `totals`)."""
+    mapping = mapping if mapping is not None else RedactionMap()
+    before = Counter(mapping.counts)  # a shared (session) map already holds other episodes' counts
+    data = episode.model_dump()
+    red = redactor.redact_data
+    if data["system"]:
+        data["system"] = red(data["system"], mapping)
+    for turn in data["turns"]:
+        if turn["content"]:
+            turn["content"] = red(turn["content"], mapping)
+        for call in turn["tool_calls"]:
+            call["arguments"] = red(call["arguments"], mapping)
+    for tool in data["tools"]:
+        tool["description"] = red(tool["description"], mapping)
+    metadata = red({k: v for k, v in data["metadata"].items() if k != "redactions"}, mapping)
+    made = mapping.counts - before
+    counts: Counter[str] = Counter(episode.metadata.get("redactions") or {})
+    counts.update(made)
+    metadata["redactions"] = dict(sorted(counts.items()))
+    data["metadata"] = metadata
+    if totals is not None:
+        for kind, n in made.items():
+            totals[kind] = totals.get(kind, 0) + n
+    return Episode.model_validate(data)
