@@ -7,11 +7,11 @@ These models are also what an audit shows and what an LLM request is built from.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Literal, Sequence
+from typing import Iterator, Literal, Sequence
 
 from pydantic import BaseModel, Field
 
-from toolbox.core.models import Episode
+from toolbox.core.models import Episode, EpisodeEvidence
 from toolbox.core.plugin import Plugin
 
 
@@ -76,7 +76,7 @@ class Interval(BaseModel):
     submitted: str | None = None  # text typed and then submitted with Enter, if the interval ends so
     screen_words: list[OcrWord] = Field(default_factory=list)  # OCR of the interval's main frame
     frames: list[FrameRef] = Field(default_factory=list)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: EpisodeEvidence = Field(default_factory=EpisodeEvidence)  # what a report shows of it
 
     @property
     def id(self) -> str:
