@@ -3,7 +3,7 @@
     python bench/report_bench.py --episodes 1000 --frames 2          # -> bench/RESULTS-report.md
     python bench/report_bench.py --screenshot docs/report.png        # demo build, one episode open
 
-The large build is synthetic (toolbox/report/sample.py: 1280x800 WebP frames, clicks, OCR
+The large build is synthetic (tests/report_sample.py: 1280x800 WebP frames, clicks, OCR
 words, 10% dropped) because only one real session ships; the page is timed in Debian's
 headless Chromium through Playwright.
 """
@@ -19,11 +19,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the synthetic build is a test fixture
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from report_sample import make_sample_build  # noqa: E402
 
 from toolbox.cli import main as build_data  # noqa: E402
-from toolbox.report.sample import make_sample_build  # noqa: E402
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 
@@ -93,7 +94,7 @@ def bench(episodes: int, frames: int, results: Path) -> None:
     text = [
         "# Report benchmark", "",
         f"`python bench/report_bench.py --episodes {episodes} --frames {frames}` on {machine}; {time.strftime('%Y-%m-%d')}.",
-        "Synthetic build (toolbox/report/sample.py), default `--frames link`. Wall-clock numbers on a loaded machine: read them as orders of magnitude.", "",
+        "Synthetic build (tests/report_sample.py), default `--frames link`. Wall-clock numbers on a loaded machine: read them as orders of magnitude.", "",
         "| what | measured |", "| --- | --- |", *[f"| {k} | {v} |" for k, v in rows], "",
         "The list shows 50 episodes a page and only the opened episode's frames are in the page, so the",
         "page cost grows with the JSON (about 2 KB an episode plus its OCR words), not with the frames.",

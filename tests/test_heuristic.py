@@ -6,6 +6,7 @@ from pathlib import Path
 
 from toolbox.activity.models import Action, Interval
 from toolbox.core import registry
+from toolbox.core.models import EpisodeEvidence
 from toolbox.core.plugin import BuildContext
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,7 +20,7 @@ def transcriber(**options):
 def interval(index: int, app: str, text: str, task: str | None = "Reply to Ann") -> Interval:
     t = 100.0 + index * 10
     return Interval(session_id="s", session_path="/tmp/s", index=index, start=t, end=t + 5, task=task, apps=[app],
-                    windows=[f"{app} window"], submitted=text,
+                    windows=[f"{app} window"], submitted=text, metadata=EpisodeEvidence(session="s", interval=index, start=t, end=t + 5),
                     actions=[Action(kind="click", t=t, x=5, y=6, target="Message", result="Message box focused"),
                              Action(kind="type", t=t + 1, text=text, result=text),
                              Action(kind="hotkey", t=t + 2, keys=["enter"], result=f"{text}\nsent")])

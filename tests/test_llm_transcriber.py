@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw
 from toolbox.activity.models import Action, FrameRef, Interval
 from toolbox.core import registry
 from toolbox.core.config import PluginRef, plugin_options
+from toolbox.core.models import EpisodeEvidence
 from toolbox.core.plugin import BuildContext
 from toolbox.ocr_engines.words import OcrWord
 
@@ -34,6 +35,7 @@ def interval(i: int, frames: list[FrameRef] | None = None) -> Interval:
         actions=[Action(kind="click", t=start + 1, x=400, y=80, target="Search runs", title="Runs - Weights & Biases - Chromium"),
                  Action(kind="type", t=start + 2, text=f"llama-7b {i}", result=f"llama-7b-05{i}2 finished")],
         typed_text=f"llama-7b {i}", submitted=f"llama-7b {i}", screen_words=words, frames=frames or [],
+        metadata=EpisodeEvidence(session="20260101T000000Z-test", interval=i, start=start, end=start + 12.5),
     )
 
 
@@ -74,7 +76,7 @@ def test_each_interval_becomes_a_goal_level_episode(fake_llm, tmp_path):
     assert first.tools[0].parameters["required"] == ["model_name"]
     assert first.turns[2].content == "llama-7b-0502 finished" and first.turns[2].tool_call_id == call.id
     assert first.source.session == "20260101T000000Z-test" and first.source.interval == (1000.0, 1012.5)
-    assert first.metadata["model"] == "test-model" and first.metadata["intervals"] == ["20260101T000000Z-test/0"]
+    assert first.metadata["model"] == "test-model" and first.metadata["interval"] == 0
 
     [request] = [r for r in fake_llm.requests if "## Interval 0" in r.text()]  # sent concurrently
     evidence = request.messages[1]["content"]
@@ -165,6 +167,7 @@ def test_per_task_makes_one_episode_from_a_session(fake_llm, tmp_path):
     assert len(fake_llm.requests) == 1
     assert episode.tool_call_count() == 3 and len(episode.tools) == 1
     assert episode.source.interval == (1000.0, 1072.5)
+    assert (episode.metadata["intervals"], episode.metadata["start"], episode.metadata["end"]) == ([0, 1, 2], 1000.0, 1072.5)
     assert "## Interval 2" in fake_llm.requests[0].messages[1]["content"]
 
 

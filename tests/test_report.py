@@ -8,12 +8,12 @@ from pathlib import Path
 import orjson
 import pytest
 from PIL import Image
+from report_sample import make_sample_build, make_sample_session
 
 from toolbox.cli import main
-from toolbox.core.models import Episode, Source, ToolCall, Turn
-from toolbox.report import LoggedEpisode, read_episodes_log
-from toolbox.report.collect import episode_frames
-from toolbox.report.sample import make_sample_build, make_sample_session
+from toolbox.core.models import Episode, EpisodeEvidence, LoggedEpisode, Source, ToolCall, Turn
+from toolbox.report import read_episodes_log
+from toolbox.report.collect import episode_evidence, episode_frames
 
 BUILD_YAML = """\
 datasets:
@@ -169,19 +169,29 @@ def _episode(metadata: dict) -> Episode:
 
 
 def test_clicks_land_on_their_frame_in_frame_pixels(tmp_path: Path) -> None:
-    frames = [{"path": "frames/1.png", "t": 10.0, "width": 800, "height": 600, "reason": "before", "monitor_left": 1920, "scale": 0.5},
-              {"path": "frames/2.png", "t": 20.0, "width": 800, "height": 600, "reason": "after", "monitor_left": 1920, "scale": 0.5}]
+    frames = [{"path": "frames/1.png", "t": 10.0, "width": 800, "height": 600, "reason": "before"},
+              {"path": "frames/2.png", "t": 20.0, "width": 800, "height": 600, "reason": "after"}]
     actions = [
         {"kind": "click", "t": 11, "x": 2120, "y": 300, "frame_before": "frames/1.png", "frame_x": 100, "frame_y": 150},  # task-mapped
-        {"kind": "click", "t": 21, "x": 2020, "y": 100},  # unbound: the last frame before it, mapped by offset and scale
+        {"kind": "drag", "t": 21, "x": 50, "y": 60, "x2": 70, "y2": 90},  # no frame before it: the last one taken, as is
         {"kind": "type", "t": 22, "text": "hello"},  # no point: not drawn
     ]
     ocr = [{"text": "Save", "box": [10, 20, 60, 40], "conf": 0.9, "mid": [0.04, 0.05]}]
-    got = episode_frames(_episode({"session_path": str(tmp_path), "frames": frames, "actions": actions, "ocr": ocr, "main_frame": "frames/2.png"}))
-    assert [f.source for f in got] == [tmp_path / "frames/1.png", tmp_path / "frames/2.png"]
+    evidence = EpisodeEvidence.model_validate({"session_path": str(tmp_path), "frames": frames[::-1], "actions": actions, "ocr": ocr,
+                                               "main_frame": "frames/2.png"})
+    got = episode_frames(evidence)
+    assert [f.source for f in got] == [tmp_path / "frames/1.png", tmp_path / "frames/2.png"]  # in time order
     assert [(m["n"], m["x"], m["y"]) for m in got[0].marks] == [(1, 100, 150)]
-    assert [(m["n"], m["x"], m["y"]) for m in got[1].marks] == [(2, 50, 50)]
+    assert got[1].marks == [{"n": 2, "kind": "drag", "x": 50, "y": 60, "x2": 70, "y2": 90}]
     assert got[0].ocr == [] and got[1].ocr == [[10, 20, 60, 40, "Save", 0.9]]
+
+
+def test_metadata_that_is_no_evidence_is_named_and_shown_without_frames() -> None:
+    problems: list[str] = []
+    assert episode_evidence(_episode({"llm_judge": {"score": 4}, "trimmed_turns": 2}), problems) == EpisodeEvidence()
+    assert problems == []  # other keys of filters and formats are not evidence
+    assert episode_evidence(_episode({"windows": "Inbox", "frames": [{"file": "a.png"}]}), problems) == EpisodeEvidence()
+    assert len(problems) == 1 and problems[0].startswith("episode x: its metadata is not an interval's evidence")
 
 
 def test_logged_episode_round_trips_through_the_log_format(tmp_path: Path) -> None:

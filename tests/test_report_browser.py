@@ -7,9 +7,9 @@ from typing import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from report_sample import make_sample_build, make_sample_session
 
 from toolbox.cli import main
-from toolbox.report.sample import make_sample_build, make_sample_session
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]

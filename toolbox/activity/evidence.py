@@ -11,6 +11,7 @@ from toolbox.activity.intervals import IntervalSettings, IntervalSlice, cut_inte
 from toolbox.activity.models import Action, FrameRef, Interval
 from toolbox.activity.screen import appeared_text, text_at
 from toolbox.activity.session_frames import RegionMode, SessionFrames, session_frames
+from toolbox.core.models import EpisodeEvidence, EvidenceAction, EvidenceFrame
 from toolbox.core.session import Session, Window
 from toolbox.ocr_engines.runner import OcrRequest, OcrRunner
 from toolbox.ocr_engines.words import OcrWord
@@ -128,39 +129,26 @@ def _submitted(actions: list[Action]) -> str | None:
     return None
 
 
-def report_metadata(interval: Interval, frames: SessionFrames, main: FrameRef | None, piece: IntervalSlice) -> dict[str, Any]:
-    """What a report needs to show an episode beside its frames (JSON-serializable)."""
+def report_metadata(interval: Interval, frames: SessionFrames, main: FrameRef | None, piece: IntervalSlice) -> EpisodeEvidence:
+    """What a report needs to show an episode beside its frames (frames named inside the session)."""
     def rel(ref: FrameRef | None) -> str | None:
         return frames.relative(ref) if ref is not None else None
 
-    return {
-        "session": interval.session_id,
-        "session_path": interval.session_path,
-        "interval": interval.index,
-        "start": interval.start,
-        "end": interval.end,
-        "cut": piece.cut_reason,
-        "windows": interval.windows,
-        "apps": interval.apps,
-        "frames": [{"path": rel(f), "t": f.t, "width": f.width, "height": f.height, "reason": f.reason}
-                   for f in interval.frames],
-        "main_frame": rel(main),
-        "actions": [_action_row(a, rel) for a in interval.actions],
-        "ocr": [{"text": w.text, "box": list(w.box), "conf": w.conf, "mid": list(w.mid)} for w in interval.screen_words],
-    }
+    return EpisodeEvidence(
+        session=interval.session_id, session_path=interval.session_path, interval=interval.index,
+        start=interval.start, end=interval.end, cut=piece.cut_reason, windows=interval.windows, apps=interval.apps,
+        frames=[EvidenceFrame(path=frames.relative(f), t=f.t, width=f.width, height=f.height, reason=f.reason)
+                for f in interval.frames],
+        main_frame=rel(main), actions=[_action_row(a, rel) for a in interval.actions], ocr=interval.screen_words,
+        task=piece.task)
 
 
-def _action_row(action: Action, rel: Callable[[FrameRef | None], str | None]) -> dict[str, Any]:
+def _action_row(action: Action, rel: Callable[[FrameRef | None], str | None]) -> EvidenceAction:
     """x, y are virtual-screen pixels; frame_x, frame_y the same point on the frame before."""
-    row: dict[str, Any] = {"kind": action.kind, "t": action.t, "x": action.x, "y": action.y, "target": action.target,
-                           "frame_before": rel(action.frame_before), "frame_after": rel(action.frame_after)}
+    frame_x, frame_y = None, None
     if action.x is not None and action.y is not None and action.frame_before is not None:
-        row["frame_x"], row["frame_y"] = action.frame_before.to_frame(action.x, action.y)
-    if action.x2 is not None and action.y2 is not None:
-        row["x2"], row["y2"] = action.x2, action.y2
-    for key in ("text", "title", "shortcut"):
-        if getattr(action, key):
-            row[key] = getattr(action, key)
-    if action.keys:
-        row["keys"] = action.keys
-    return row
+        frame_x, frame_y = action.frame_before.to_frame(action.x, action.y)
+    return EvidenceAction(
+        kind=action.kind, t=action.t, x=action.x, y=action.y, target=action.target,
+        frame_before=rel(action.frame_before), frame_after=rel(action.frame_after), frame_x=frame_x, frame_y=frame_y,
+        x2=action.x2, y2=action.y2, text=action.text, title=action.title, shortcut=action.shortcut, keys=action.keys)

@@ -3,10 +3,11 @@ taken on, and the activity intervals a session is cut into (what a transcriber t
 episodes, what an audit shows and what an LLM request is built from)."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from toolbox.core.models import EpisodeEvidence
 from toolbox.ocr_engines.words import OcrWord, lines_text
 
 
@@ -63,7 +64,7 @@ class Interval(BaseModel):
     submitted: str | None = None  # text typed and then submitted with Enter, if the interval ends so
     screen_words: list[OcrWord] = Field(default_factory=list)  # OCR of the interval's main frame
     frames: list[FrameRef] = Field(default_factory=list)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: EpisodeEvidence = Field(default_factory=EpisodeEvidence)  # what a report shows of it
 
     @property
     def id(self) -> str:

@@ -18,7 +18,7 @@ from toolbox.core.dataset import Dataset
 from toolbox.core.filter import Dropped, Filter, FunctionFilter
 from toolbox.core.format import Format, FormatError
 from toolbox.core.io import atomic_writer
-from toolbox.core.models import Episode
+from toolbox.core.models import Episode, LoggedEpisode
 from toolbox.core.plugin import BuildContext, BuildStats, Plugin
 from toolbox.core.task import Task
 from toolbox.core.tokens import episode_tokens
@@ -165,30 +165,30 @@ def run(pipeline: Pipeline, output: Path) -> BuildStats:
 
 
 class EpisodesLog:
-    """Every episode a build saw, kept or dropped (with why), one JSON object a line: what the
-    HTML report renders. Written only when a report is asked for."""
+    """Every episode a build saw, kept or dropped (with why), one `LoggedEpisode` a line: what
+    the HTML report renders. Written only when a report is asked for."""
 
     def __init__(self, handle: IO[bytes], stats: BuildStats) -> None:
         self.handle, self.stats = handle, stats
         self.logged_drops: set[str] = set()
 
     def write(self, episode: Episode, drop: tuple[str, str, str] | None = None, tokens: int | None = None) -> None:
-        row: dict[str, Any] = {"status": "kept" if drop is None else "dropped", "id": episode.id}
+        flt, reason, detail = drop or (None, None, None)
+        entry = LoggedEpisode(status="kept" if drop is None else "dropped", id=episode.id, filter=flt, reason=reason,
+                              detail=detail, tokens=tokens, episode=episode)
         if drop is not None:
-            row.update(filter=drop[0], reason=drop[1], detail=drop[2])
             self.logged_drops.add(episode.id)
-        if tokens is not None:
-            row["tokens"] = tokens
         try:
-            row["episode"] = episode.model_dump(mode="json", exclude_defaults=True)
+            self._write(entry)
         except ValueError as exc:  # metadata a task filled with something JSON cannot hold
             self.stats.problem("report", f"episode {episode.id}: metadata is not JSON ({str(exc)[:120]}); logged without it")
-            row["episode"] = episode.model_dump(mode="json", exclude_defaults=True, exclude={"metadata"})
-        self.handle.write(orjson.dumps(row) + b"\n")
+            self._write(entry.model_copy(update={"episode": episode.model_copy(update={"metadata": {}})}))
 
     def finish(self) -> None:
         """Drops made before an episode existed (e.g. a transcriber giving up on an interval)."""
         for episode_id, flt, reason, detail in self.stats.dropped_episodes:
             if episode_id not in self.logged_drops:
-                row = {"status": "dropped", "id": episode_id, "filter": flt, "reason": reason, "detail": detail, "episode": None}
-                self.handle.write(orjson.dumps(row) + b"\n")
+                self._write(LoggedEpisode(status="dropped", id=episode_id, filter=flt, reason=reason, detail=detail))
+
+    def _write(self, entry: LoggedEpisode) -> None:
+        self.handle.write(entry.model_dump_json(exclude_defaults=True).encode("utf-8") + b"\n")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from toolbox.activity.models import FrameRef, Interval
+from toolbox.core.models import EpisodeEvidence, EvidenceWord
 from toolbox.ocr_engines.words import Box, OcrWord, text_lines
 from toolbox.privacy.passwords import blackout, is_sign_in_context, password_field_boxes, sensitive_word_boxes, unread_boxes
 from toolbox.privacy.redactor import PASSWORD, RedactionMap, Redactor
@@ -101,15 +102,14 @@ def redact_interval(interval: Interval, redactor: Redactor, mapping: RedactionMa
             value = getattr(action, name)
             if value and value != PASSWORD:  # target and result were read from the screen (OCR)
                 setattr(action, name, redactor.redact(value, mapping, screen=name in ("target", "result")))
-    copy.metadata = redactor.redact_data(copy.metadata, mapping)
-    rows = copy.metadata.get("actions")
-    if isinstance(rows, list) and len(rows) == len(copy.actions):  # the report's copy of the actions
-        for row, action in zip(rows, copy.actions):
-            for name in ("text", "title", "target"):
-                if isinstance(row, dict) and name in row:
-                    row[name] = getattr(action, name)
-    if "ocr" in copy.metadata:  # the report's copy of the OCR words
-        copy.metadata["ocr"] = [{"text": w.text, "box": list(w.box), "conf": w.conf, "mid": list(w.mid)} for w in copy.screen_words]
+    # the report's copy: its strings redacted too (the interval's task above, once), then its
+    # actions and words set to the interval's, redacted as the screen text they are
+    evidence = copy.metadata.model_dump(mode="json", exclude_defaults=True, exclude={"task"})
+    copy.metadata = EpisodeEvidence.model_validate({**redactor.redact_data(evidence, mapping), "task": copy.task})
+    if len(copy.metadata.actions) == len(copy.actions):  # one row per action, as activity makes them
+        for row, action in zip(copy.metadata.actions, copy.actions):
+            row.text, row.title, row.target = action.text, action.title, action.target
+    copy.metadata.ocr = [EvidenceWord.model_validate(w) for w in copy.screen_words]
     return copy
 
 

@@ -17,10 +17,6 @@ from toolbox.privacy.episodes import redact_episode
 from toolbox.privacy.intervals import frame_blackout_boxes, learn_passwords, redact_interval
 from toolbox.privacy.redactor import RedactionMap, Redactor
 
-# interval.metadata key: {frame key: boxes to black out before a model sees that frame}.
-# Coordinates only (no text): safe to keep in the episode's metadata and the report.
-BLACKOUT_KEY = "frame_blackout"
-
 
 class FrameWords:
     """The unredacted OCR words of every frame of a session, and the region each was read
@@ -47,11 +43,8 @@ def frame_key(frame: FrameRef, session_path: str) -> str:
 def frame_boxes(interval: Interval, frame: FrameRef) -> list[Box] | None:
     """The boxes to black out on `frame` of a redacted interval; None when nobody could check
     the frame (no OCR words for it): such a frame must not be shown to a model."""
-    table = interval.metadata.get(BLACKOUT_KEY)
-    if not isinstance(table, dict):
-        return None
-    boxes = table.get(frame_key(frame, interval.session_path))
-    return None if boxes is None else [tuple(b) for b in boxes]  # type: ignore[misc]
+    boxes = interval.metadata.frame_blackout.get(frame_key(frame, interval.session_path))
+    return None if boxes is None else list(boxes)
 
 
 class SessionRedaction:
@@ -74,24 +67,22 @@ class SessionRedaction:
             before = Counter(self.mapping.counts)
             safe = redact_interval(interval, self.redactor, self.mapping)
             if frames:
-                safe.metadata[BLACKOUT_KEY] = self._blackout(interval)
+                safe.metadata.frame_blackout = self._blackout(interval)
             made = self.mapping.counts - before
             self.totals.update(made)
-            safe.metadata["redactions"] = dict(sorted(made.items()))
-            if safe.task:
-                safe.metadata["task"] = safe.task  # the report shows this label, not session.json's
+            safe.metadata.redactions = dict(sorted(made.items()))
             out.append(safe)
         return out
 
-    def _blackout(self, interval: Interval) -> dict[str, list[list[int]]]:
-        table: dict[str, list[list[int]]] = {}
+    def _blackout(self, interval: Interval) -> dict[str, list[Box]]:
+        table: dict[str, list[Box]] = {}
         for frame in interval.frames:
             words = self.frame_words.words.get(frame.path)
             if words is None:
                 continue  # never read: no entry, so it is never sent
             boxes = frame_blackout_boxes(words, self.redactor, self.mapping, (frame.width, frame.height),
                                          self.frame_words.regions.get(frame.path), frame.path)
-            table[frame_key(frame, interval.session_path)] = [list(b) for b in boxes]
+            table[frame_key(frame, interval.session_path)] = boxes
         return table
 
     def episode(self, episode: Episode) -> Episode:

@@ -3,38 +3,23 @@ into the plain JSON the page renders.
 
 Two inputs are possible:
 - the episodes log `<output>.episodes.jsonl`, written by the pipeline when a report is asked for
-  (full episodes with their metadata: frames, actions, OCR; dropped ones with the reason);
-- otherwise the output file itself, read back through its format (lossy: no metadata, no
+  (full episodes with their evidence: frames, actions, OCR; dropped ones with the reason);
+- otherwise the output file itself, read back through its format (lossy: no evidence, no
   dropped episodes), so a report can still be made of any glaive/sharegpt/openai file.
 """
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Iterator
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from toolbox.core.models import Episode
+from toolbox.core.models import Episode, EpisodeEvidence, LoggedEpisode
 from toolbox.core.plugin import BuildContext
 from toolbox.core.tokens import episode_tokens
-
-log = logging.getLogger("datamakr.report")
-
-
-class LoggedEpisode(BaseModel):
-    """One line of `<output>.episodes.jsonl` (see toolbox/core/pipeline.py `_log_episode`)."""
-
-    status: Literal["kept", "dropped"]
-    id: str
-    filter: str | None = None
-    reason: str | None = None
-    detail: str | None = None
-    tokens: int | None = None
-    episode: Episode | None = None
 
 
 @dataclass
@@ -44,7 +29,7 @@ class FrameFile:
     source: Path  # the image file
     width: int
     height: int
-    t: float | None = None
+    t: float
     reason: str = ""
     marks: list[dict[str, Any]] = field(default_factory=list)  # clicks etc., in frame pixels
     ocr: list[list[Any]] = field(default_factory=list)  # [x0, y0, x1, y1, text, conf]
@@ -57,8 +42,8 @@ def read_episodes_log(path: Path, problems: list[str]) -> Iterator[LoggedEpisode
             if not raw.strip():
                 continue
             try:
-                yield LoggedEpisode.model_validate(orjson.loads(raw))
-            except (orjson.JSONDecodeError, ValidationError) as exc:
+                yield LoggedEpisode.model_validate_json(raw)
+            except ValidationError as exc:
                 first = str(exc).splitlines()[0][:160]
                 problems.append(f"{path}:{number}: not an episode log row ({first}); skipped")
 
@@ -95,168 +80,60 @@ def read_stats(path: Path, problems: list[str]) -> dict[str, Any]:
 # episode -> page data
 
 
-def _as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _num(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _frame_key(value: Any) -> str | None:
-    """A frame named by an action: a path string, or a FrameRef-like dict with `path`."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and isinstance(value.get("path"), str):
-        return value["path"]
-    return None
+def episode_evidence(episode: Episode, problems: list[str]) -> EpisodeEvidence:
+    """The evidence an interval task put in the episode's metadata: none for an episode read
+    from a file, nor (with a problem saying so) for metadata of another shape."""
+    try:
+        return EpisodeEvidence.model_validate(episode.metadata)
+    except ValidationError as exc:
+        first = str(exc).splitlines()[0][:160]
+        problems.append(f"episode {episode.id}: its metadata is not an interval's evidence ({first}); shown without frames")
+        return EpisodeEvidence()
 
 
-@dataclass
-class FrameIndex:
-    """The frames of one episode, looked up by any spelling of their path."""
-
-    session_path: Path | None
-    frames: list[FrameFile] = field(default_factory=list)
-    refs: list[dict[str, Any]] = field(default_factory=list)  # the metadata dicts, same order
-    by_path: dict[str, int] = field(default_factory=dict)
-
-    def resolve(self, path: str) -> Path:
-        p = Path(path)
-        if p.is_absolute() or self.session_path is None:
-            return p
-        return self.session_path / p
-
-    def add(self, ref: dict[str, Any]) -> None:
-        path = ref.get("path") or ref.get("file")
-        if not isinstance(path, str):
-            return
-        source = self.resolve(path)
-        key = str(source)
-        if key in self.by_path:
-            return
-        self.by_path[key] = len(self.frames)
-        self.by_path[path] = len(self.frames)
-        self.frames.append(FrameFile(
-            source=source,
-            width=int(ref.get("width") or 0),
-            height=int(ref.get("height") or 0),
-            t=_num(ref.get("t")),
-            reason=str(ref.get("reason") or ""),
-        ))
-        self.refs.append(ref)
-
-    def find(self, path: str | None) -> int | None:
-        if path is None:
-            return None
-        if path in self.by_path:
-            return self.by_path[path]
-        return self.by_path.get(str(self.resolve(path)))
-
-    def at_time(self, t: float | None) -> int | None:
-        """The last frame taken at or before `t` (the screen the action happened on)."""
-        if not self.frames:
-            return None
-        if t is None:
-            return 0
-        best = None
-        for i, frame in enumerate(self.frames):
-            if frame.t is not None and frame.t <= t and (best is None or (self.frames[best].t or 0) <= frame.t):
-                best = i
-        return best if best is not None else 0
-
-    def to_frame(self, index: int, x: float, y: float) -> tuple[float, float]:
-        ref = self.refs[index]
-        scale = _num(ref.get("scale")) or 1.0
-        return (x - (_num(ref.get("monitor_left")) or 0)) * scale, (y - (_num(ref.get("monitor_top")) or 0)) * scale
-
-
-def episode_frames(episode: Episode) -> list[FrameFile]:
-    """The frames of an episode's interval with its clicks and OCR boxes, from its metadata."""
-    meta = episode.metadata
-    session_path = meta.get("session_path")
-    index = FrameIndex(Path(session_path) if isinstance(session_path, str) else None)
-    for ref in meta.get("frames") or []:
-        if isinstance(ref, dict):
-            index.add(ref)
-    for action in meta.get("actions") or []:  # frames named only by actions
-        for key in ("frame_before", "frame_after"):
-            if isinstance(_as_dict(action).get(key), dict):
-                index.add(action[key])
-    if index.frames and index.frames[0].t is not None:
-        order = sorted(range(len(index.frames)), key=lambda i: index.frames[i].t or 0.0)
-        index.frames = [index.frames[i] for i in order]
-        index.refs = [index.refs[i] for i in order]
-        index.by_path = {}
-        for i, (frame, ref) in enumerate(zip(index.frames, index.refs)):
-            index.by_path[str(frame.source)] = i
-            index.by_path[ref.get("path") or ref.get("file")] = i
-    _add_marks(index, meta.get("actions") or [])
-    _add_ocr(index, meta.get("ocr"), meta.get("main_frame") or meta.get("ocr_frame"))
-    return index.frames
-
-
-def _add_marks(index: FrameIndex, actions: list[Any]) -> None:
-    for number, action in enumerate(actions, start=1):
-        action = _as_dict(action)
-        x, y = _num(action.get("x")), _num(action.get("y"))
-        if x is None or y is None:
+def episode_frames(evidence: EpisodeEvidence) -> list[FrameFile]:
+    """The frames of an episode's intervals in time order, with its clicks and the OCR boxes of
+    its main frame, in frame pixels."""
+    folder = Path(evidence.session_path) if evidence.session_path else None
+    frames: list[FrameFile] = []
+    by_path: dict[str, int] = {}
+    for ref in sorted(evidence.frames, key=lambda f: f.t):
+        if ref.path not in by_path:
+            by_path[ref.path] = len(frames)
+            source = folder / ref.path if folder else Path(ref.path)
+            frames.append(FrameFile(source=source, width=ref.width, height=ref.height, t=ref.t, reason=ref.reason))
+    if not frames:
+        return frames
+    for number, action in enumerate(evidence.actions, start=1):
+        if action.x is None or action.y is None:
             continue
-        where = index.find(_frame_key(action.get("frame_before")))
-        if where is None:
-            where = index.at_time(_num(action.get("t")))
-        if where is None:
-            continue
-        frame_xy = _num(action.get("frame_x")), _num(action.get("frame_y"))
-        if frame_xy[0] is not None and frame_xy[1] is not None and where == index.find(_frame_key(action.get("frame_before"))):
-            fx, fy = frame_xy  # the task mapped the point onto its frame (monitor offset, scale)
-        else:
-            fx, fy = index.to_frame(where, x, y)
-        mark: dict[str, Any] = {"n": number, "kind": str(action.get("kind") or "click"), "x": round(fx, 1), "y": round(fy, 1)}
-        x2, y2 = _num(action.get("x2")), _num(action.get("y2"))
-        if x2 is not None and y2 is not None:
-            mark["x2"], mark["y2"] = round(fx + x2 - x, 1), round(fy + y2 - y, 1)  # the drag's end, same offset
-        if action.get("target"):
-            mark["target"] = str(action["target"])
-        index.frames[where].marks.append(mark)
+        where = by_path.get(action.frame_before) if action.frame_before else None
+        if where is not None and action.frame_x is not None and action.frame_y is not None:
+            x, y = action.frame_x, action.frame_y  # the task mapped the point onto its frame (monitor offset, scale)
+        else:  # no frame before it was recorded: the screen point as is, on the frame taken last
+            x, y = action.x, action.y
+            if where is None:
+                where = _frame_at(frames, action.t)
+        mark: dict[str, Any] = {"n": number, "kind": action.kind, "x": round(float(x), 1), "y": round(float(y), 1)}
+        if action.x2 is not None and action.y2 is not None:  # the drag's end, same offset
+            mark["x2"], mark["y2"] = round(float(x + action.x2 - action.x), 1), round(float(y + action.y2 - action.y), 1)
+        if action.target:
+            mark["target"] = action.target
+        frames[where].marks.append(mark)
+    main = by_path.get(evidence.main_frame) if evidence.main_frame else None
+    if main is not None:
+        frames[main].ocr = [[*(round(float(v), 1) for v in w.box), w.text, round(w.conf, 3)] for w in evidence.ocr]
+    return frames
 
 
-def _ocr_rows(words: Any) -> list[list[Any]]:
-    rows = []
-    for word in words if isinstance(words, list) else []:
-        word = _as_dict(word)
-        box = word.get("box")
-        if isinstance(box, (list, tuple)) and len(box) == 4 and all(_num(v) is not None for v in box):
-            rows.append([*(round(float(v), 1) for v in box), str(word.get("text", "")), round(_num(word.get("conf")) or 0.0, 3)])
-    return rows
-
-
-def _add_ocr(index: FrameIndex, ocr: Any, ocr_frame: Any) -> None:
-    """OCR words as stored by the interval task: a list of words (of the main frame), or
-    {"frame": path, "words": [...]}, or a list of such, or {frame path: words}."""
-    if not index.frames or not ocr:
-        return
-    groups: list[tuple[str | None, Any]] = []
-    if isinstance(ocr, list) and ocr and all(isinstance(w, dict) and "words" in w for w in ocr):
-        groups = [(_frame_key(g.get("frame")), g["words"]) for g in ocr]
-    elif isinstance(ocr, list):
-        groups = [(_frame_key(ocr_frame), ocr)]
-    elif isinstance(ocr, dict) and "words" in ocr:
-        groups = [(_frame_key(ocr.get("frame")) or _frame_key(ocr_frame), ocr["words"])]
-    elif isinstance(ocr, dict):
-        groups = [(key, words) for key, words in ocr.items()]
-    for frame_path, words in groups:
-        where = index.find(frame_path)
-        if where is None:
-            where = _main_frame(index)
-        index.frames[where].ocr.extend(_ocr_rows(words))
-
-
-def _main_frame(index: FrameIndex) -> int:
-    """Without a named frame, OCR belongs to the interval's main frame: the last `before` frame
-    (what the screen showed when the person acted), else the first."""
-    befores = [i for i, f in enumerate(index.frames) if f.reason == "before"]
-    return befores[0] if befores else 0
+def _frame_at(frames: list[FrameFile], t: float) -> int:
+    """The last frame taken at or before `t` (the screen an action happened on), else the first."""
+    before = [i for i, frame in enumerate(frames) if frame.t <= t]
+    return before[-1] if before else 0
 
 
 def first_user_text(episode: Episode) -> str:
@@ -292,29 +169,29 @@ def turns_view(episode: Episode) -> list[dict[str, Any]]:
     return out
 
 
-def episode_view(entry: LoggedEpisode, episode: Episode | None) -> dict[str, Any]:
+def episode_view(entry: LoggedEpisode, evidence: EpisodeEvidence) -> dict[str, Any]:
     """The page's record of one episode (without frames; the writer adds those)."""
     view: dict[str, Any] = {"id": entry.id, "status": entry.status}
     if entry.status == "dropped":
         view["drop"] = {"filter": entry.filter or "", "reason": entry.reason or "", "detail": entry.detail or ""}
+    episode = entry.episode
     if episode is None:
         view.update(title="(no episode was made)", turns=[], tools=[], windows=[], apps=[], tokens=None, calls=0)
         return view
-    meta = episode.metadata
-    interval = meta.get("start"), meta.get("end")
-    if not all(_num(v) is not None for v in interval) and episode.source.interval:
-        interval = episode.source.interval
-    windows = [str(w) for w in meta.get("windows") or [] if w]
+    if evidence.start is not None and evidence.end is not None:
+        interval: list[float] | None = [evidence.start, evidence.end]
+    else:
+        interval = list(episode.source.interval) if episode.source.interval else None
     view.update(
         title=first_user_text(episode)[:200],
         gist=gist(episode),
-        session=meta.get("session") or episode.source.session,
-        interval=[float(v) for v in interval] if all(_num(v) is not None for v in interval) else None,
-        index=meta.get("interval") if isinstance(meta.get("interval"), int) else None,
-        task=meta.get("task") if isinstance(meta.get("task"), str) else None,
-        cut=meta.get("cut") if isinstance(meta.get("cut"), str) else None,
-        windows=windows,
-        apps=[str(a) for a in meta.get("apps") or [] if a],
+        session=evidence.session or episode.source.session,
+        interval=interval,
+        index=evidence.interval,
+        task=evidence.task,
+        cut=evidence.cut,
+        windows=evidence.windows,
+        apps=evidence.apps,
         system=episode.system,
         tools=[{"name": t.name, "description": t.description} for t in episode.tools],
         turns=turns_view(episode),

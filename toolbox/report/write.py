@@ -11,7 +11,8 @@ from typing import Any, Iterable
 import orjson
 
 from toolbox.core.io import write_atomic
-from toolbox.report.collect import FrameFile, LoggedEpisode, episode_frames, episode_view, timelines, token_histogram
+from toolbox.core.models import EpisodeEvidence, LoggedEpisode
+from toolbox.report.collect import FrameFile, episode_evidence, episode_frames, episode_view, timelines, token_histogram
 from toolbox.report.frame_images import FrameMode, FrameStore
 
 MAX_PROBLEMS = 200
@@ -55,14 +56,12 @@ def write_report(
     episode_frame_files: list[list[FrameFile]] = []
     session_paths: dict[str, Path] = {}
     for entry in entries:
-        episode = entry.episode
-        view = episode_view(entry, episode)
-        files = episode_frames(episode) if episode is not None else []
+        evidence = episode_evidence(entry.episode, result.problems) if entry.episode is not None else EpisodeEvidence()
+        view = episode_view(entry, evidence)
         views.append(view)
-        episode_frame_files.append(files)
-        session_path = episode.metadata.get("session_path") if episode is not None else None
-        if view.get("session") and isinstance(session_path, str):
-            session_paths.setdefault(view["session"], Path(session_path))
+        episode_frame_files.append(episode_frames(evidence))
+        if view.get("session") and evidence.session_path:
+            session_paths.setdefault(view["session"], Path(evidence.session_path))
     store.prepare([f.source for files in episode_frame_files for f in files])
     for view, files in zip(views, episode_frame_files):
         view["frames"] = [_frame_view(store, f) for f in files]

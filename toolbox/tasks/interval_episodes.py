@@ -147,7 +147,7 @@ class IntervalEpisodes(Task):
             for episode in self.transcriber.transcribe(intervals):
                 interval = by_span.get(tuple(episode.source.interval or ()))  # type: ignore[arg-type]
                 if interval is not None:  # the report's data, whatever the transcriber kept
-                    episode.metadata = {**interval.metadata, **episode.metadata}
+                    episode.metadata = {**interval.metadata.as_metadata(), **episode.metadata}
                 yield privacy.episode(episode) if privacy is not None else episode
         finally:
             if privacy is not None:

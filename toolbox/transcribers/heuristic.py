@@ -10,7 +10,7 @@ from typing import Any, Iterator, Literal, Sequence
 from pydantic import Field
 
 from toolbox.activity.models import Action, Interval
-from toolbox.core.models import Episode, Source, ToolCall, ToolSpec, Turn, stable_id
+from toolbox.core.models import Episode, EpisodeEvidence, Source, ToolCall, ToolSpec, Turn, stable_id
 from toolbox.core.plugin import Options
 from toolbox.core.registry import register_transcriber
 from toolbox.transcribers.base import Transcriber
@@ -101,7 +101,7 @@ class HeuristicTranscriber(Transcriber):
             turns=turns,
             source=Source(dataset="sessions", session=interval.session_id, interval=(interval.start, interval.end),
                           path=interval.session_path),
-            metadata={**interval.metadata, "transcriber": self.plugin_name},
+            metadata={**interval.metadata.as_metadata(), "transcriber": self.plugin_name},
         )
 
 
@@ -122,16 +122,12 @@ def split_by_actions(intervals: list[Interval], limit: int) -> list[list[Interva
 
 def merged(intervals: list[Interval]) -> Interval:
     """Consecutive intervals of one task as one: actions and frames in order, the report's
-    metadata lists joined, the last interval's screen and submission."""
+    evidence joined, the last interval's screen and submission."""
     first, last = intervals[0], intervals[-1]
-    windows = list(dict.fromkeys(w for i in intervals for w in i.windows))
-    apps = list(dict.fromkeys(a for i in intervals for a in i.apps))
-    metadata = {**last.metadata, "interval": first.index, "intervals": [i.index for i in intervals],
-                "start": first.start, "end": last.end, "windows": windows, "apps": apps, "cut": first.metadata.get("cut")}
-    for key in ("frames", "actions"):
-        metadata[key] = [row for i in intervals for row in i.metadata.get(key, [])]
     return first.model_copy(update={
-        "end": last.end, "windows": windows, "apps": apps, "metadata": metadata,
+        "end": last.end, "windows": list(dict.fromkeys(w for i in intervals for w in i.windows)),
+        "apps": list(dict.fromkeys(a for i in intervals for a in i.apps)),
+        "metadata": EpisodeEvidence.joined([i.metadata for i in intervals]),
         "actions": [a for i in intervals for a in i.actions], "frames": [f for i in intervals for f in i.frames],
         "typed_text": "".join(i.typed_text for i in intervals), "submitted": last.submitted,
         "screen_words": last.screen_words})

@@ -11,7 +11,7 @@ from typing import Any, Iterator, Literal, Sequence
 from pydantic import Field
 
 from toolbox.activity.models import Action, FrameRef, Interval
-from toolbox.core.models import Episode, Source, stable_id
+from toolbox.core.models import Episode, EpisodeEvidence, Source, stable_id
 from toolbox.core.registry import register_transcriber
 from toolbox.llm import LLMClient, LLMOptions, model_parser, response_format
 from toolbox.llm.config import resolve_endpoint
@@ -184,14 +184,8 @@ class OpenAITranscriber(Transcriber):
         if not result.ok:
             outcome.failure, outcome.detail = result.failure, result.detail
             return outcome
-        metadata = {
-            "transcriber": "openai",
-            "model": self.client.model,
-            "intervals": [iv.id for iv in group],
-            "task": first.task,
-            "windows": list(dict.fromkeys(w for iv in group for w in iv.windows)),
-            "evidence": evidence,
-        }
+        metadata = {**EpisodeEvidence.joined([iv.metadata for iv in group]).as_metadata(),
+                    "transcriber": "openai", "model": self.client.model, "evidence": evidence}
         source = Source(dataset="sessions", session=first.session_id, interval=(first.start, last.end))
         episode_id = stable_id(first.session_id, *(iv.index for iv in group), "openai")
         outcome.episode = to_episode(result.value, episode_id, source, self.options.system, metadata)

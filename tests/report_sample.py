@@ -1,6 +1,6 @@
 """A synthetic build (sessions with real image frames, an episodes log, stats, an output file)
-shaped like what the interval task makes: for the report's tests, its benchmark and the README
-screenshot. Deterministic for a given seed."""
+shaped like what the interval task makes: for the report's tests and its benchmark
+(bench/report_bench.py). Deterministic for a given seed."""
 from __future__ import annotations
 
 import random
@@ -10,7 +10,19 @@ from pathlib import Path
 import orjson
 from PIL import Image, ImageDraw
 
-from toolbox.core.models import Episode, Source, ToolCall, ToolSpec, Turn, stable_id
+from toolbox.core.models import (
+    Episode,
+    EpisodeEvidence,
+    EvidenceAction,
+    EvidenceFrame,
+    EvidenceWord,
+    LoggedEpisode,
+    Source,
+    ToolCall,
+    ToolSpec,
+    Turn,
+    stable_id,
+)
 
 WINDOWS = [("Inbox - Mail", "thunderbird"), ("report.md - Editor", "gedit"), ("Terminal", "xterm"),
            ("Search - Browser", "firefox"), ("Budget.xlsx - Sheets", "libreoffice")]
@@ -79,45 +91,46 @@ def make_sample_build(root: Path, episodes: int = 12, sessions: int = 2, frames_
             n = s * per_session + i
             title, app = WINDOWS[n % len(WINDOWS)]
             start = started + 5 + i * 30
-            frames, actions, ocr = [], [], []
             words = []
             for w in range(4):
                 x0, y0 = 170 + (w % 2) * 200, 60 + (w // 2) * 80 + rng.randrange(0, 40)
                 words.append((WORDS[(n + w) % len(WORDS)], (x0, y0, x0 + 120, y0 + 28)))
+            frames = []
             for f in range(frames_per_episode):
                 ext = image_ext if image_ext else (".webp" if (n + f) % 2 else ".png")
                 rel = f"frames/{i * frames_per_episode + f:06d}{ext}"
                 draw_frame(session_dir / rel, size, title, words, shade=n * 7 + f)
-                frames.append({"path": rel, "t": start + f * 10, "width": size[0], "height": size[1], "reason": "before" if f == 0 else "after"})
+                frames.append(EvidenceFrame(path=rel, t=start + f * 10, width=size[0], height=size[1], reason="before" if f == 0 else "after"))
+            actions = []
             for a, (text, box) in enumerate(words[:2]):
                 x, y = (box[0] + box[2]) // 2, (box[1] + box[3]) // 2
-                actions.append({"kind": "click", "t": start + 1 + a, "x": x, "y": y, "target": text, "frame_before": frames[0]["path"],
-                                "frame_after": frames[-1]["path"], "frame_x": x, "frame_y": y})
-            ocr = [{"text": text, "box": [box[0] + 4, box[1] + 4, box[0] + 14 + 7 * len(text), box[1] + 20], "conf": 0.93,
-                    "mid": [(box[0] + box[2]) / 2 / size[0], (box[1] + box[3]) / 2 / size[1]]} for text, box in words]
+                actions.append(EvidenceAction(kind="click", t=start + 1 + a, x=x, y=y, target=text, frame_before=frames[0].path,
+                                              frame_after=frames[-1].path, frame_x=x, frame_y=y))
+            ocr = [EvidenceWord(text=text, box=(box[0] + 4, box[1] + 4, box[0] + 14 + 7 * len(text), box[1] + 20), conf=0.93,
+                                mid=((box[0] + box[2]) / 2 / size[0], (box[1] + box[3]) / 2 / size[1])) for text, box in words]
             turns = [Turn(role="user", content=f"{task}: step {i + 1} in {title}")]
             for a, action in enumerate(actions):
-                call = ToolCall(id=f"call_{a}", name="click", arguments={"x": action["x"], "y": action["y"], "target": action["target"]})
-                turns += [Turn(role="assistant", tool_calls=[call]), Turn(role="tool", tool_call_id=call.id, name="click", content=f"clicked {action['target']}")]
+                call = ToolCall(id=f"call_{a}", name="click", arguments={"x": action.x, "y": action.y, "target": action.target})
+                turns += [Turn(role="assistant", tool_calls=[call]), Turn(role="tool", tool_call_id=call.id, name="click", content=f"clicked {action.target}")]
             turns.append(Turn(role="assistant", content=f"Done with step {i + 1}."))
+            evidence = EpisodeEvidence(session=session_id, session_path=str(session_dir.resolve()), interval=i, start=start, end=start + 20,
+                                       cut="idle", windows=[title], apps=[app], frames=frames, main_frame=frames[0].path,
+                                       actions=actions, ocr=ocr)
             episode = Episode(
                 id=stable_id(session_id, i), system="You operate a computer for the user with the tools given.", tools=TOOLS, turns=turns,
-                source=Source(dataset="sessions", session=session_id, interval=(start, start + 20)),
-                metadata={"session": session_id, "session_path": str(session_dir.resolve()), "interval": i, "start": start, "end": start + 20,
-                          "cut": "idle", "windows": [title], "apps": [app], "frames": frames, "main_frame": frames[0]["path"],
-                          "actions": actions, "ocr": ocr})
-            row: dict = {"id": episode.id, "episode": episode.model_dump(mode="json")}
+                source=Source(dataset="sessions", session=session_id, interval=(start, start + 20)), metadata=evidence.as_metadata())
             if drop_every and n % drop_every == drop_every - 1:
                 reason = ("quality", "too few tool calls") if (n // drop_every) % 2 else ("near_dedupe", "near duplicate")
-                row.update(status="dropped", filter=reason[0], reason=reason[1], detail=f"episode {n}: detail of the drop")
+                entry = LoggedEpisode(status="dropped", id=episode.id, filter=reason[0], reason=reason[1],
+                                      detail=f"episode {n}: detail of the drop", episode=episode)
                 drops[reason] = drops.get(reason, 0) + 1
                 dropped += 1
             else:
-                row.update(status="kept", tokens=200 + (n * 37) % 90)  # as the pipeline logs them (synthetic counts)
+                entry = LoggedEpisode(status="kept", id=episode.id, tokens=200 + (n * 37) % 90, episode=episode)  # synthetic counts
                 output_rows.append(orjson.dumps(fmt.encode(episode)))
                 kept += 1
-                kept_tokens += row["tokens"]
-            log_rows.append(orjson.dumps(row))
+                kept_tokens += entry.tokens or 0
+            log_rows.append(entry.model_dump_json(exclude_defaults=True).encode("utf-8"))
     output = out_dir / "data.jsonl"
     output.write_bytes(b"\n".join(output_rows) + b"\n")
     log = out_dir / "data.jsonl.episodes.jsonl"
