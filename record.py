@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Record a person at work into a session folder (DESIGN.md). See `python record.py --help`."""
+"""Record a person at work into a session folder (docs/session-format.md). See `python record.py --help`."""
 import sys
 
 from recorder.cli import main

@@ -1,4 +1,4 @@
-"""The recorder: turns a person working at their computer into a session folder (DESIGN.md).
+"""The recorder: turns a person working at their computer into a session folder (docs/session-format.md).
 
 Layout: `inputs` (pynput listeners that only enqueue), `core` (the one processing thread that
 turns input into events and decides when to take frames), `frames` (grab + hash, and an encoder

@@ -1,6 +1,6 @@
 """The processing thread: turns raw input into session events and decides when to take frames.
 
-Frame policy (DESIGN.md `frame` reasons):
+Frame policy (docs/session-format.md, "Frames"):
 - `before`: at the start of an action group (mouse-down, the first key of a typing burst, the
   first notch of a scroll), named in that event's `frame_before`;
 - `after`: when the group settles (`settle` s after its last event, or at once when another

@@ -16,10 +16,10 @@ from typing import Any
 
 import orjson
 
-from toolbox.core.io import write_atomic
+from toolbox.core.io import PRIVATE_DIR_MODE as DIR_MODE
+from toolbox.core.io import private_dir, write_atomic
 from toolbox.core.session import SessionMeta
 
-DIR_MODE = 0o700
 FILE_MODE = 0o600
 
 
@@ -53,10 +53,9 @@ class SessionWriter:
         self.events_written = 0
         self.bytes_written = 0
         try:
-            for folder in (Path(root), self.path, self.frames_dir):
-                folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-            for folder in (self.path, self.frames_dir):
-                os.chmod(folder, DIR_MODE)
+            Path(root).mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            private_dir(self.frames_dir)
+            private_dir(self.path)
             fd = os.open(self.path / "events.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
             self._events = os.fdopen(fd, "ab", buffering=0)
             self.write_meta()

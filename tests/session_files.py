@@ -1,4 +1,4 @@
-"""Session folders in the DESIGN.md format, written event by event, for tests that need a
+"""Session folders in the session format (docs/session-format.md), written event by event, for tests that need a
 recording with known content (the recorder's own tests record real ones)."""
 from __future__ import annotations
 

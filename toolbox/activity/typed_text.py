@@ -1,6 +1,6 @@
 """Produced text from key events: what the person typed, after shift, caps lock and corrections.
 
-Key events carry a canonical `key` name and, for keys that type, the `char` (DESIGN.md). Some
+Key events carry a canonical `key` name and, for keys that type, the `char` (docs/session-format.md). Some
 recorders apply shift and caps lock to `char`, some report the bare key; the reader here gives
 the same text for both, because it recomputes the case from the modifier state it tracks.
 

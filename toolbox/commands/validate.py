@@ -4,9 +4,8 @@ import argparse
 import sys
 from pathlib import Path
 
-import orjson
-
 from toolbox.core import registry
+from toolbox.core.io import BadLine, read_jsonl
 from toolbox.core.registry import register_command
 
 
@@ -15,19 +14,14 @@ def validate_file(path: Path, format_name: str) -> tuple[int, list[str]]:
     fmt = registry.get("formats", format_name)()
     problems: list[str] = []
     rows = 0
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            rows += 1
-            try:
-                row = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                problems.append(f"{path}:{number}: not JSON ({exc})")
-                continue
-            errors = fmt.validate(row)
-            if errors:
-                problems.append(f"{path}:{number}: {'; '.join(errors)}")
+    for number, row in read_jsonl(path):
+        rows += 1
+        if isinstance(row, BadLine):
+            problems.append(f"{path}:{number}: not JSON ({row.reason})")
+            continue
+        errors = fmt.validate(row)
+        if errors:
+            problems.append(f"{path}:{number}: {'; '.join(errors)}")
     return rows, problems
 
 

@@ -52,8 +52,8 @@ def private_dir(path: str | Path) -> Path:
 
 @dataclass(frozen=True)
 class BadLine:
-    """A JSONL line that is not JSON. `truncated`: it is the last line and has no newline (a
-    writer was killed mid-line), which readers expect and only note."""
+    """A JSONL line that is not JSON. `truncated`: it is the file's last line, as a writer that
+    was killed mid-line leaves it; readers expect that and only note it."""
 
     reason: str
     truncated: bool
@@ -62,11 +62,17 @@ class BadLine:
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, Any | BadLine]]:
     """(line number, parsed value or BadLine) for every non-blank line, streamed. One reader
     for every JSONL input (events, data files, logs), so each reports bad lines the same way."""
+    pending: tuple[int, str] | None = None  # a bad line: truncated only if no line follows it
     with Path(path).open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
+            if pending is not None:
+                yield pending[0], BadLine(pending[1], truncated=False)
+                pending = None
             try:
                 yield number, orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
-                yield number, BadLine(str(exc).splitlines()[0][:160], truncated=not raw.endswith(b"\n"))
+                pending = (number, str(exc).splitlines()[0][:160])
+    if pending is not None:
+        yield pending[0], BadLine(pending[1], truncated=True)

@@ -1,4 +1,4 @@
-"""The episode: what tasks make, filters see and formats write (DESIGN.md, "Episode").
+"""The episode: what tasks make, filters see and formats write (docs/architecture.md).
 
 An episode carries everything any output format needs, so every format is a pure function of it.
 """

@@ -1,4 +1,4 @@
-"""The recorded session on disk (DESIGN.md): models for session.json and events.jsonl, and a
+"""The recorded session on disk (docs/session-format.md): models for session.json and events.jsonl, and a
 tolerant reader. The recorder writes this format; the pipeline reads it."""
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal, Union
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from toolbox.core.io import BadLine, read_jsonl
 
 SCHEMA_VERSION = 1
 
@@ -122,9 +124,8 @@ class SessionError(Exception):
     """The session cannot be read at all (no or unreadable session.json)."""
 
 
-def parse_event_line(raw: bytes) -> Event | None:
-    """Parse one events.jsonl line; None for an unknown event type (skipped by readers)."""
-    data = orjson.loads(raw)
+def parse_event(data: Any) -> Event | None:
+    """One decoded events.jsonl line as an event; None for an unknown event type."""
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
     if data.get("type") not in EVENT_TYPES:
@@ -148,29 +149,21 @@ def read_session(path: str | Path) -> Session:
     events: list[Event] = []
     problems: list[str] = []
     events_file = folder / "events.jsonl"
-    try:
-        lines = events_file.read_bytes().split(b"\n")
-    except FileNotFoundError:
-        lines = []
+    if not events_file.exists():
         problems.append(f"{events_file}: missing; session has no events")
-    last = len(lines)
-    while last and not lines[last - 1].strip():
-        last -= 1
-    for number, raw in enumerate(lines[:last], start=1):
-        if not raw.strip():
+        return Session(path=folder, meta=meta, events=events, problems=problems)
+    for number, data in read_jsonl(events_file):
+        if isinstance(data, BadLine):
+            what = "truncated last line skipped" if data.truncated else f"unreadable event skipped ({data.reason[:120]})"
+            problems.append(f"{events_file}:{number}: {what}")
             continue
         try:
-            event = parse_event_line(raw)
-        except (orjson.JSONDecodeError, ValueError, ValidationError) as exc:
-            if number == last:
-                problems.append(f"{events_file}:{number}: truncated last line skipped")
-            else:
-                reason = str(exc).splitlines()[0][:120]
-                problems.append(f"{events_file}:{number}: unreadable event skipped ({reason})")
+            event = parse_event(data)
+        except (ValueError, ValidationError) as exc:
+            problems.append(f"{events_file}:{number}: unreadable event skipped ({str(exc).splitlines()[0][:120]})")
             continue
         if event is None:
-            kind = orjson.loads(raw).get("type")
-            problems.append(f"{events_file}:{number}: unknown event type {kind!r} skipped")
+            problems.append(f"{events_file}:{number}: unknown event type {data.get('type')!r} skipped")
             continue
         events.append(event)
     events.sort(key=lambda e: e.t)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Iterable, Iterator, Literal
 
 import orjson
 
@@ -9,6 +9,7 @@ from toolbox.core import registry
 from toolbox.core.config import ConfigError
 from toolbox.core.dataset import Dataset
 from toolbox.core.format import FormatError
+from toolbox.core.io import BadLine, read_jsonl
 from toolbox.core.models import Episode, Source, stable_id
 from toolbox.core.plugin import Options
 from toolbox.core.registry import register_dataset
@@ -44,19 +45,20 @@ class EpisodeFile(Dataset):
     def _read(self, file: Path) -> Iterator[Episode]:
         stats = self.ctx.stats
         formats: dict[str, Any] = {}
+        rows: Iterable[tuple[int, Any]]
         try:
-            data = file.read_bytes()
+            with file.open("rb") as handle:
+                is_list = handle.read(4096).lstrip()[:1] == b"["
+            if is_list:  # a JSON list is read whole; JSONL is streamed
+                rows = list(enumerate(orjson.loads(file.read_bytes()), start=1))
+            else:
+                rows = self._lines(file)
         except OSError as exc:
             stats.problem("files", f"{file}: cannot read ({exc.strerror or exc})")
             return
-        if data.lstrip()[:1] == b"[":
-            try:
-                rows = [(i + 1, row) for i, row in enumerate(orjson.loads(data))]
-            except orjson.JSONDecodeError as exc:
-                stats.problem("files", f"{file}: not valid JSON ({exc})")
-                return
-        else:
-            rows = self._lines(file, data)
+        except orjson.JSONDecodeError as exc:
+            stats.problem("files", f"{file}: not valid JSON ({exc})")
+            return
         for number, row in rows:
             name = self.options.format if self.options.format != "auto" else detect_format(row)
             if name is None:
@@ -69,16 +71,10 @@ class EpisodeFile(Dataset):
             except (FormatError, ValueError, KeyError, TypeError) as exc:
                 stats.problem("rows", f"{file}:{number}: {name} row not parsed ({str(exc).splitlines()[0][:160]}); skipped")
 
-    def _lines(self, file: Path, data: bytes) -> list[tuple[int, Any]]:
-        rows = []
-        lines = data.split(b"\n")
-        for number, raw in enumerate(lines, start=1):
-            if not raw.strip():
-                continue
-            try:
-                rows.append((number, orjson.loads(raw)))
-            except orjson.JSONDecodeError:
-                last = number == len(lines) or (number == len(lines) - 1 and not lines[-1].strip())
-                what = "truncated last line" if last else "line is not JSON"
+    def _lines(self, file: Path) -> Iterator[tuple[int, Any]]:
+        for number, row in read_jsonl(file):
+            if isinstance(row, BadLine):
+                what = "truncated last line" if row.truncated else "line is not JSON"
                 self.ctx.stats.problem("rows", f"{file}:{number}: {what}; skipped")
-        return rows
+            else:
+                yield number, row

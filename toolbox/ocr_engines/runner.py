@@ -27,7 +27,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from toolbox.core import registry
-from toolbox.core.io import write_atomic
+from toolbox.core.io import private_dir, write_atomic
 from toolbox.ocr_engines.base import OcrEngine, RawWord
 from toolbox.ocr_engines.changes import ChangeSettings, Span, changed_spans, gray, shifted_spans, vertical_shift
 from toolbox.ocr_engines.words import Box, OcrWord, reading_order
@@ -35,7 +35,6 @@ from toolbox.ocr_engines.words import Box, OcrWord, reading_order
 DEFAULT_ENGINE = "tesseract"  # best word recall per second in bench/RESULTS-ocr.md
 POOL_MIN_FRAMES = 4  # fewer reads than this are done in-process
 REUSE_VERSION = "changes-v2"  # part of the cache key: v1 (thumbnail) results may hide typed text
-PRIVATE_DIR = 0o700  # files are 0600: write_atomic creates them so
 
 
 class OcrRequest(NamedTuple):
@@ -103,7 +102,7 @@ class OcrRunner:
         self.stats = OcrRunStats()
         root = self._root()
         if root is not None and root.is_dir():
-            os.chmod(root, PRIVATE_DIR)  # made by an older version with the umask's mode
+            private_dir(root)  # made by an older version with the umask's mode
 
     @property
     def reuse(self) -> bool:
@@ -308,10 +307,8 @@ class OcrRunner:
             return
         root = self._root()
         assert root is not None
-        root.parent.mkdir(parents=True, exist_ok=True)
-        for path in (root, folder):
-            path.mkdir(mode=PRIVATE_DIR, exist_ok=True)
-            os.chmod(path, PRIVATE_DIR)  # mkdir's mode is masked by the umask; an old folder kept its mode
+        private_dir(root)
+        private_dir(folder)  # files in it are 0600: write_atomic creates them so
         self._private_dirs.add(folder)
 
 

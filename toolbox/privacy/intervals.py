@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from toolbox.activity.models import FrameRef, Interval
+from toolbox.core.io import private_dir
 from toolbox.core.models import EpisodeEvidence, EvidenceWord
 from toolbox.ocr_engines.words import Box, OcrWord, text_lines
 from toolbox.privacy.passwords import blackout, is_sign_in_context, password_field_boxes, sensitive_word_boxes, unread_boxes
@@ -147,8 +148,7 @@ def blacked_out_frame(frame: FrameRef, words: Sequence[OcrWord], redactor: Redac
     `words` are the frame's OCR words, unredacted."""
     from PIL import Image
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(out_dir, 0o700)
+    private_dir(out_dir)
     if boxes is None:
         boxes = frame_blackout_boxes(words, redactor, mapping, (frame.width, frame.height), region)
     target = out_dir / f"{Path(frame.path).stem}-{frame.hash or 'x'}-redacted.png"

@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import orjson
 from pydantic import ValidationError
 
+from toolbox.core.io import BadLine, read_jsonl
 from toolbox.core.models import Episode, EpisodeEvidence, LoggedEpisode
 from toolbox.core.plugin import BuildContext
 from toolbox.core.tokens import episode_tokens
@@ -37,15 +38,13 @@ class FrameFile:
 
 def read_episodes_log(path: Path, problems: list[str]) -> Iterator[LoggedEpisode]:
     """Rows of an episodes log; a bad line is reported (file:line) and skipped."""
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                yield LoggedEpisode.model_validate_json(raw)
-            except ValidationError as exc:
-                first = str(exc).splitlines()[0][:160]
-                problems.append(f"{path}:{number}: not an episode log row ({first}); skipped")
+    for number, data in read_jsonl(path):
+        try:
+            if isinstance(data, BadLine):
+                raise ValueError(data.reason)
+            yield LoggedEpisode.model_validate(data)
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            problems.append(f"{path}:{number}: not an episode log row ({str(exc).splitlines()[0][:160]}); skipped")
 
 
 def read_output_file(path: Path, problems: list[str]) -> Iterator[LoggedEpisode]:

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from PIL import Image, UnidentifiedImageError
 
-from toolbox.core.io import atomic_writer
+from toolbox.core.io import atomic_writer, private_dir
 
 FrameMode = Literal["link", "embed"]
 THUMB_SIZE = (400, 400)  # shown ~350 CSS px wide
@@ -49,7 +49,7 @@ class FrameStore:
         todo = list(dict.fromkeys(s for s in sources if s not in self.images))
         if self.mode == "link" and todo:
             # thumbnails show raw screens (the page itself is written 0600, like every atomic write)
-            self.assets.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_dir(self.assets)
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             for source, image in zip(todo, pool.map(self._make, todo)):
                 self.images[source] = image

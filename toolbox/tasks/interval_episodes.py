@@ -2,7 +2,6 @@
 a transcriber plugin (`heuristic` offline by default, or an LLM)."""
 from __future__ import annotations
 
-import os
 from typing import Any, Callable, Iterator, Literal
 
 from pydantic import Field, field_validator
@@ -12,6 +11,7 @@ from toolbox.activity.evidence import EvidenceSettings, session_intervals
 from toolbox.activity.intervals import IntervalSettings
 from toolbox.activity.models import Interval
 from toolbox.core.config import ConfigError, PluginRef, plugin_options
+from toolbox.core.io import private_dir
 from toolbox.core.models import Episode
 from toolbox.core.plugin import BuildContext, Options
 from toolbox.core.registry import register_task
@@ -180,7 +180,3 @@ class WordsKeeper:
         return results
 
 
-def private_dir(path: Any) -> None:
-    """Make `path` (and its parents) with the folder itself readable by its owner only."""
-    path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
