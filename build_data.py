@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Compile recorded sessions into training data: see README.md or `python build_data.py -h`."""
+
 import sys
 
 from toolbox.cli import main

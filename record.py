@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Record a person at work into a session folder (docs/session-format.md). See `python record.py --help`."""
+
 import sys
 
 from recorder.cli import main

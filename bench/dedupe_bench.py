@@ -10,6 +10,7 @@ the share of planted duplicates removed (at most size-1 per planted cluster); pr
 share of removed episodes that were planted duplicates. datatrove runs its four MinHash stages
 (signature, buckets, cluster, filter) with a LocalPipelineExecutor on `--cores` processes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,27 @@ status owner team manager engineer designer client vendor partner travel flight 
 expense policy training course lesson video recording transcript subtitle playlist album photo image
 crop resize filter layer color font style theme template layout header footer margin print preview""".split()
 SYLLABLES = "ka lo mi ne ru sa ti vo ze pa qui bel dor fen gal hin jor kel lum mar nor pel ros tal ven wil".split()
-APPS = ["Chrome", "Firefox", "VS Code", "Terminal", "Excel", "Google Sheets", "Gmail", "Slack", "Finder",
-        "Notion", "Figma", "Jira", "Outlook", "Word", "Zoom", "Spotify", "Calendar", "Trello", "GitHub Desktop"]
+APPS = [
+    "Chrome",
+    "Firefox",
+    "VS Code",
+    "Terminal",
+    "Excel",
+    "Google Sheets",
+    "Gmail",
+    "Slack",
+    "Finder",
+    "Notion",
+    "Figma",
+    "Jira",
+    "Outlook",
+    "Word",
+    "Zoom",
+    "Spotify",
+    "Calendar",
+    "Trello",
+    "GitHub Desktop",
+]
 TASKS = [
     "Open {app} and find the {w1} {w2} from {name}, then update the {w3} before the {w4} deadline.",
     "In {app}, export the {w1} {w2} for {name} as a {w3} and send it to the {w4} team.",
@@ -77,11 +97,31 @@ FINALS = [
     "The task is complete: the {w1} is saved in {app} and the {w2} matches the {w3}.",
 ]
 TOOLS = [
-    ToolSpec(name="click", description="Click at a screen position", parameters={"type": "object", "properties": {"x": {"type": "integer"}, "y": {"type": "integer"}}}),
-    ToolSpec(name="type_text", description="Type text with the keyboard", parameters={"type": "object", "properties": {"text": {"type": "string"}}}),
-    ToolSpec(name="open_app", description="Open or focus an application", parameters={"type": "object", "properties": {"name": {"type": "string"}}}),
-    ToolSpec(name="scroll", description="Scroll the focused window", parameters={"type": "object", "properties": {"dy": {"type": "integer"}}}),
-    ToolSpec(name="press_key", description="Press a key combination", parameters={"type": "object", "properties": {"keys": {"type": "string"}}}),
+    ToolSpec(
+        name="click",
+        description="Click at a screen position",
+        parameters={"type": "object", "properties": {"x": {"type": "integer"}, "y": {"type": "integer"}}},
+    ),
+    ToolSpec(
+        name="type_text",
+        description="Type text with the keyboard",
+        parameters={"type": "object", "properties": {"text": {"type": "string"}}},
+    ),
+    ToolSpec(
+        name="open_app",
+        description="Open or focus an application",
+        parameters={"type": "object", "properties": {"name": {"type": "string"}}},
+    ),
+    ToolSpec(
+        name="scroll",
+        description="Scroll the focused window",
+        parameters={"type": "object", "properties": {"dy": {"type": "integer"}}},
+    ),
+    ToolSpec(
+        name="press_key",
+        description="Press a key combination",
+        parameters={"type": "object", "properties": {"keys": {"type": "string"}}},
+    ),
 ]
 
 
@@ -89,7 +129,9 @@ class Vocabulary:
     """Zipf-weighted words: frequent English words, work vocabulary and made-up names."""
 
     def __init__(self, rng: random.Random) -> None:
-        names = sorted({"".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize() for _ in range(3000)})
+        names = sorted(
+            {"".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize() for _ in range(3000)}
+        )
         rare = sorted({"".join(rng.choice(SYLLABLES) for _ in range(rng.randint(3, 4))) for _ in range(4000)})
         self.names = names
         self.words = COMMON + CONTENT + rare
@@ -105,7 +147,9 @@ class Vocabulary:
         return template.format(app=app, name=name, w1=w[0], w2=w[1], w3=w[2], w4=w[3])
 
 
-def make_episode(rng: random.Random, vocab: Vocabulary, eid: str, task: str | None = None, app: str | None = None) -> Episode:
+def make_episode(
+    rng: random.Random, vocab: Vocabulary, eid: str, task: str | None = None, app: str | None = None
+) -> Episode:
     """One episode of about 120-300 words: task, 3-5 steps of thought + call + screen text, final."""
     app = app or rng.choice(APPS)
     name = rng.choice(vocab.names)
@@ -123,12 +167,21 @@ def make_episode(rng: random.Random, vocab: Vocabulary, eid: str, task: str | No
         }[kind]()
         thought = vocab.fill(rng, rng.choice(THOUGHTS), app, name)
         screen = f"{BOILERPLATE} {app} - {rng.choice(vocab.content).capitalize()} {name}\n" + " ".join(
-            vocab.sentence(rng, 5, 14) for _ in range(rng.randint(2, 5)))
-        turns.append(Turn(role="assistant", content=thought, tool_calls=[ToolCall(id=call_id, name=kind, arguments=args)]))
+            vocab.sentence(rng, 5, 14) for _ in range(rng.randint(2, 5))
+        )
+        turns.append(
+            Turn(role="assistant", content=thought, tool_calls=[ToolCall(id=call_id, name=kind, arguments=args)])
+        )
         turns.append(Turn(role="tool", content=screen, tool_call_id=call_id, name=kind))
     turns.append(Turn(role="assistant", content=vocab.fill(rng, rng.choice(FINALS), app, name)))
-    return Episode(id=eid, system="You operate a desktop computer with the tools given.", tools=TOOLS,
-                   turns=turns, source=Source(dataset="synthetic"), metadata={"app": app})
+    return Episode(
+        id=eid,
+        system="You operate a desktop computer with the tools given.",
+        tools=TOOLS,
+        turns=turns,
+        source=Source(dataset="synthetic"),
+        metadata={"app": app},
+    )
 
 
 def _typo(rng: random.Random, word: str) -> str:
@@ -137,9 +190,9 @@ def _typo(rng: random.Random, word: str) -> str:
     i = rng.randrange(len(word) - 1)
     op = rng.randrange(3)
     if op == 0:
-        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
     if op == 1:
-        return word[:i] + word[i + 1:]
+        return word[:i] + word[i + 1 :]
     return word[:i] + rng.choice("abcdefghijklmnopqrstuvwxyz") + word[i:]
 
 
@@ -171,7 +224,10 @@ def perturb(rng: random.Random, vocab: Vocabulary, episode: Episode, eid: str) -
             for turn in ep.turns:
                 for call in turn.tool_calls:
                     if call.name == "click":
-                        call.arguments = {"x": call.arguments["x"] + rng.randint(-9, 9), "y": call.arguments["y"] + rng.randint(-9, 9)}
+                        call.arguments = {
+                            "x": call.arguments["x"] + rng.randint(-9, 9),
+                            "y": call.arguments["y"] + rng.randint(-9, 9),
+                        }
         elif kind == "sentence":  # a short sentence of screen text went missing
             screens = [t for t in ep.turns if t.role == "tool" and t.content.count(". ") >= 2]
             if screens:
@@ -206,6 +262,7 @@ def make_corpus(n: int, dup_share: float, seed: int) -> tuple[list[Episode], lis
 
 # ---------------------------------------------------------------- scoring
 
+
 def score(dropped: list[bool], group: list[int]) -> tuple[float, float, int]:
     """Recall of planted duplicates, precision of drops, number dropped."""
     sizes: dict[int, int] = {}
@@ -221,6 +278,7 @@ def score(dropped: list[bool], group: list[int]) -> tuple[float, float, int]:
 
 # ---------------------------------------------------------------- the two tools
 
+
 def run_near_dedupe(episodes: list[Episode], options: NearDedupeOptions) -> tuple[list[bool], float]:
     start = time.perf_counter()
     out = list(NearDedupe(options).apply(iter(episodes)))
@@ -231,8 +289,13 @@ def run_datatrove(texts: list[str], tokenizer: str, cores: int, workdir: Path) -
     """datatrove's 4 MinHash stages, default MinhashConfig, on `cores` processes; input JSONL
     sharded into `cores` files (reading is included in the time, as in a real run)."""
     from datatrove.executor import LocalPipelineExecutor
-    from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster,
-                                                  MinhashDedupFilter, MinhashDedupSignature)
+    from datatrove.pipeline.dedup.minhash import (
+        MinhashConfig,
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+        MinhashDedupSignature,
+    )
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.utils.word_tokenizers import WhitespaceTokenizer
 
@@ -264,14 +327,33 @@ def run_datatrove(texts: list[str], tokenizer: str, cores: int, workdir: Path) -
                 yield doc
 
     stages = [
-        LocalPipelineExecutor([reader(), MinhashDedupSignature(str(sigs), config=config, language=language)],
-                              tasks=cores, workers=cores, logging_dir=logs + "1", start_method="fork"),
-        LocalPipelineExecutor([MinhashDedupBuckets(str(sigs), str(buckets), config=config)],
-                              tasks=config.num_buckets, workers=cores, logging_dir=logs + "2", start_method="fork"),
-        LocalPipelineExecutor([MinhashDedupCluster(str(buckets), str(clusters), config=config)],
-                              tasks=1, logging_dir=logs + "3", start_method="fork"),
-        LocalPipelineExecutor([reader(), MinhashDedupFilter(str(clusters)), record],
-                              tasks=cores, workers=cores, logging_dir=logs + "4", start_method="fork"),
+        LocalPipelineExecutor(
+            [reader(), MinhashDedupSignature(str(sigs), config=config, language=language)],
+            tasks=cores,
+            workers=cores,
+            logging_dir=logs + "1",
+            start_method="fork",
+        ),
+        LocalPipelineExecutor(
+            [MinhashDedupBuckets(str(sigs), str(buckets), config=config)],
+            tasks=config.num_buckets,
+            workers=cores,
+            logging_dir=logs + "2",
+            start_method="fork",
+        ),
+        LocalPipelineExecutor(
+            [MinhashDedupCluster(str(buckets), str(clusters), config=config)],
+            tasks=1,
+            logging_dir=logs + "3",
+            start_method="fork",
+        ),
+        LocalPipelineExecutor(
+            [reader(), MinhashDedupFilter(str(clusters)), record],
+            tasks=cores,
+            workers=cores,
+            logging_dir=logs + "4",
+            start_method="fork",
+        ),
     ]
     start = time.perf_counter()
     for stage in stages:
@@ -312,6 +394,7 @@ except ImportError:  # datatrove not installed: near_dedupe only
 
 # ---------------------------------------------------------------- main
 
+
 @dataclass
 class Row:
     size: int
@@ -336,7 +419,9 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
 
 
 def main() -> None:
@@ -344,11 +429,18 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--datatrove-sizes", default="1000,10000,100000", help="sizes to run datatrove on")
     parser.add_argument("--datatrove-tokenizers", default="default,spacy_xx,split")
-    parser.add_argument("--datatrove-slow-max", type=int, default=10000, help="largest size for the slow spaCy tokenizers (default, spacy_xx)")
+    parser.add_argument(
+        "--datatrove-slow-max",
+        type=int,
+        default=10000,
+        help="largest size for the slow spaCy tokenizers (default, spacy_xx)",
+    )
     parser.add_argument("--dup-share", type=float, default=0.1)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS-dedupe.md")), help="markdown file, or - for stdout only")
+    parser.add_argument(
+        "--out", default=str(Path(__file__).with_name("RESULTS-dedupe.md")), help="markdown file, or - for stdout only"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     dt_sizes = {int(s) for s in args.datatrove_sizes.split(",") if s}
@@ -383,11 +475,18 @@ def _fmt(r: Row) -> str:
 def render(rows: list[Row], args: argparse.Namespace, options: NearDedupeOptions) -> str:
     try:
         import datatrove
-        dt_version = datatrove.__version__ if hasattr(datatrove, "__version__") else subprocess.run(
-            [sys.executable, "-m", "pip", "show", "datatrove"], capture_output=True, text=True).stdout.split("Version: ")[1].split()[0]
+
+        dt_version = (
+            datatrove.__version__
+            if hasattr(datatrove, "__version__")
+            else subprocess.run([sys.executable, "-m", "pip", "show", "datatrove"], capture_output=True, text=True)
+            .stdout.split("Version: ")[1]
+            .split()[0]
+        )
     except Exception:
         dt_version = "not installed"
     import rapidfuzz
+
     lines = [
         "# near_dedupe vs datatrove MinHash: results",
         "",
@@ -402,13 +501,17 @@ def render(rows: list[Row], args: argparse.Namespace, options: NearDedupeOptions
         "| ---: | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
-        lines.append(f"| {r.size:,} | {r.tool} | {r.seconds:.2f} | {r.docs_per_s:,.0f} | {r.recall:.3f} | {r.precision:.3f} | {r.dropped:,} |")
+        lines.append(
+            f"| {r.size:,} | {r.tool} | {r.seconds:.2f} | {r.docs_per_s:,.0f} | {r.recall:.3f} | {r.precision:.3f} | {r.dropped:,} |"
+        )
     lines.append("")
     ours = {r.size: r for r in rows if r.tool == "near_dedupe"}
     for r in rows:
         if r.tool != "near_dedupe" and r.size in ours:
-            lines.append(f"- {r.size:,}: near_dedupe is {ours[r.size].docs_per_s / r.docs_per_s:.1f}x the speed of {r.tool} "
-                         f"(recall {ours[r.size].recall:.3f} vs {r.recall:.3f}).")
+            lines.append(
+                f"- {r.size:,}: near_dedupe is {ours[r.size].docs_per_s / r.docs_per_s:.1f}x the speed of {r.tool} "
+                f"(recall {ours[r.size].recall:.3f} vs {r.recall:.3f})."
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -8,6 +8,7 @@ and tool result, final answer). Each row is `encode(episode)`, then `orjson.dump
 written to a file on disk. The best of the repeats counts. The split (encode vs dumps+write)
 and a profile of encode's top functions say which part is slow when a format misses the target.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dedupe_bench import Vocabulary, machine, make_episode  # noqa: E402
+
 from toolbox.core.models import Episode  # noqa: E402
 from toolbox.formats.glaive import GlaiveFormat  # noqa: E402
 from toolbox.formats.openai import OpenAIFormat  # noqa: E402
@@ -66,7 +68,7 @@ def profile(fmt, eps: list[Episode], top: int = 6) -> str:
     stats = pstats.Stats(prof, stream=out).sort_stats("tottime")
     total = stats.total_tt
     rows = []
-    for (file, line, func), (_, calls, tottime, _, _) in sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:top]:
+    for (file, line, func), (_, _calls, tottime, _, _) in sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:top]:
         where = f"{Path(file).name}:{line}({func})" if line else func
         rows.append(f"{where} {tottime / total:.0%}")
     return "; ".join(rows)
@@ -93,7 +95,10 @@ def main() -> None:
             no_tools = min(run(fmt, bare, Path(tmp) / f"{name}-bare.jsonl")[0] for _ in range(args.repeats))
             results.append((name, *best, prof, no_tools))
             total, enc, wr, size = best
-            print(f"{name:<9} {args.n / total:9,.0f} ep/s  encode {enc / total:.0%}  dumps+write {wr / total:.0%}  {size / args.n:,.0f} B/row", file=sys.stderr)
+            print(
+                f"{name:<9} {args.n / total:9,.0f} ep/s  encode {enc / total:.0%}  dumps+write {wr / total:.0%}  {size / args.n:,.0f} B/row",
+                file=sys.stderr,
+            )
     lines = [
         "# Format throughput: results",
         "",
@@ -108,7 +113,9 @@ def main() -> None:
     ]
     for name, total, enc, wr, size, _, no_tools in results:
         rate = args.n / total
-        lines.append(f"| {name} | {rate:,.0f} | {'meets' if rate >= TARGET else 'BELOW'} | {enc / total:.0%} | {wr / total:.0%} | {size / args.n:,.0f} | {args.n / no_tools:,.0f} |")
+        lines.append(
+            f"| {name} | {rate:,.0f} | {'meets' if rate >= TARGET else 'BELOW'} | {enc / total:.0%} | {wr / total:.0%} | {size / args.n:,.0f} | {args.n / no_tools:,.0f} |"
+        )
     lines += ["", "Where encode spends its time (cProfile, own time of the top functions, share of encode):", ""]
     for name, *_, prof, _ in results:
         lines.append(f"- {name}: {prof}")

@@ -9,6 +9,7 @@ policy is imitated: a `before` frame at each action group and an `after` frame w
 
     python bench/interval_bench.py [--minutes 60] [--engine rapidocr] [--workers 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,10 @@ WINDOWS = {  # app: (title, bounds)
     "chromium": ("Runs - Experiment tracker - Chromium", (360, 120, 1200, 800)),
     "gedit": ("notes.md - gedit", (600, 200, 1200, 800)),
 }
-WORDS = ("loss epoch run model token batch eval checkpoint dataset llama mistral learning rate warmup "
-         "gradient accuracy finished failed queued report results table search export filter").split()
+WORDS = (
+    "loss epoch run model token batch eval checkpoint dataset llama mistral learning rate warmup "
+    "gradient accuracy finished failed queued report results table search export filter"
+).split()
 
 
 class Screen:
@@ -66,8 +69,12 @@ class Screen:
             draw.rectangle((left, top, left + width, top + 28), fill=(200, 200, 205))
             draw.text((left + 10, top + 6), title, fill="black", font=FONT)
             for i, line in enumerate(self.lines[app][-30:]):
-                draw.text((left + 16, top + 44 + i * 24), line, fill=(230, 230, 230) if dark else (20, 20, 20),
-                          font=MONO if dark else FONT)
+                draw.text(
+                    (left + 16, top + 44 + i * 24),
+                    line,
+                    fill=(230, 230, 230) if dark else (20, 20, 20),
+                    font=MONO if dark else FONT,
+                )
         draw.polygon([pointer, (pointer[0] + 10, pointer[1] + 14), (pointer[0] + 3, pointer[1] + 14)], fill="white")
         image.save(path, "WEBP", quality=80)
 
@@ -82,9 +89,16 @@ def make_session(root: Path, minutes: int, seed: int = 0) -> Path:
         shutil.rmtree(folder)
     (folder / "frames").mkdir(parents=True)
     t0 = 1767225600.0
-    meta = {"schema_version": 1, "id": folder.name, "started_at": t0, "ended_at": t0 + minutes * 60, "platform": "linux",
-            "monitors": [{"index": 0, "left": 0, "top": 0, "width": SCREEN[0], "height": SCREEN[1], "scale": 1.0}],
-            "recorder": {"synthetic": True}, "task": None}
+    meta = {
+        "schema_version": 1,
+        "id": folder.name,
+        "started_at": t0,
+        "ended_at": t0 + minutes * 60,
+        "platform": "linux",
+        "monitors": [{"index": 0, "left": 0, "top": 0, "width": SCREEN[0], "height": SCREEN[1], "scale": 1.0}],
+        "recorder": {"synthetic": True},
+        "task": None,
+    }
     (folder / "session.json").write_text(json.dumps(meta))
     screen = Screen(rng)
     events: list[dict] = []
@@ -97,8 +111,18 @@ def make_session(root: Path, minutes: int, seed: int = 0) -> Path:
         file = f"frames/{frames:06d}.webp"
         frames += 1
         screen.render(folder / file, pointer)
-        events.append({"t": t0 + t, "type": "frame", "file": file, "monitor": 0, "width": SCREEN[0], "height": SCREEN[1],
-                       "reason": reason, "hash": str(frames)})
+        events.append(
+            {
+                "t": t0 + t,
+                "type": "frame",
+                "file": file,
+                "monitor": 0,
+                "width": SCREEN[0],
+                "height": SCREEN[1],
+                "reason": reason,
+                "hash": str(frames),
+            }
+        )
         return file
 
     def window() -> None:
@@ -111,16 +135,31 @@ def make_session(root: Path, minutes: int, seed: int = 0) -> Path:
         t += rng.uniform(2.0, 8.0)
         left, top, width, height = WINDOWS[screen.focus][1]
         for _ in range(rng.randint(5, 30)):  # the pointer wanders
-            pointer = (min(SCREEN[0] - 20, max(0, pointer[0] + rng.randint(-40, 40))), min(SCREEN[1] - 20, max(0, pointer[1] + rng.randint(-30, 30))))
+            pointer = (
+                min(SCREEN[0] - 20, max(0, pointer[0] + rng.randint(-40, 40))),
+                min(SCREEN[1] - 20, max(0, pointer[1] + rng.randint(-30, 30))),
+            )
             events.append({"t": t0 + t, "type": "mouse_move", "x": pointer[0], "y": pointer[1]})
             t += 0.03
         kind = rng.choices(["click", "type", "scroll", "switch"], weights=[4, 4, 2, 1])[0]
         before = frame("before")
         if kind == "click":
             pointer = (left + rng.randint(20, width - 20), top + 44 + 24 * rng.randint(0, 20) + 8)
-            events.append({"t": t0 + t, "type": "click", "x": pointer[0], "y": pointer[1], "button": "left", "pressed": True, "frame_before": before})
+            events.append(
+                {
+                    "t": t0 + t,
+                    "type": "click",
+                    "x": pointer[0],
+                    "y": pointer[1],
+                    "button": "left",
+                    "pressed": True,
+                    "frame_before": before,
+                }
+            )
             t += 0.08
-            events.append({"t": t0 + t, "type": "click", "x": pointer[0], "y": pointer[1], "button": "left", "pressed": False})
+            events.append(
+                {"t": t0 + t, "type": "click", "x": pointer[0], "y": pointer[1], "button": "left", "pressed": False}
+            )
             screen.lines[screen.focus] += [screen.sentence() for _ in range(rng.randint(1, 12))]  # a page opens
         elif kind == "type":
             text = screen.sentence(rng.randint(2, 6))
@@ -128,7 +167,9 @@ def make_session(root: Path, minutes: int, seed: int = 0) -> Path:
             for ch in text:
                 if rng.random() < 0.05:
                     events.append({"t": t0 + t, "type": "key", "key": "x", "char": "x", "pressed": True})
-                    events.append({"t": t0 + t + 0.03, "type": "key", "key": "backspace", "char": None, "pressed": True})
+                    events.append(
+                        {"t": t0 + t + 0.03, "type": "key", "key": "backspace", "char": None, "pressed": True}
+                    )
                     t += 0.1
                 key = "space" if ch == " " else ch
                 events.append({"t": t0 + t, "type": "key", "key": key, "char": ch, "pressed": True})
@@ -166,8 +207,9 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def build(folder: Path, cache: Path, engine: str, workers: int, reuse: bool,
-          redact: bool = True) -> tuple[float, float, int, dict]:
+def build(
+    folder: Path, cache: Path, engine: str, workers: int, reuse: bool, redact: bool = True
+) -> tuple[float, float, int, dict]:
     ctx = BuildContext(cache_dir=cache)
     options = {"name": "interval_episodes", "ocr": engine, "ocr_workers": workers, "ocr_reuse": reuse}
     if not redact:
@@ -194,7 +236,9 @@ def check_reuse(folder: Path, engine: str, frames: int) -> str:
     requests = [OcrRequest(r.path, found.regions.get(r.path)) for r in found.refs[:frames]]
     reuse = OcrRunner(OcrSettings(engine=engine, workers=2, progress=False), cache_dir=None)
     reused = reuse.read(requests, print)
-    whole = OcrRunner(OcrSettings(engine=engine, workers=2, reuse=False, progress=False), cache_dir=None).read(requests, print)
+    whole = OcrRunner(OcrSettings(engine=engine, workers=2, reuse=False, progress=False), cache_dir=None).read(
+        requests, print
+    )
     total = kept = 0
     frames_missing = 0
     for request in requests:
@@ -203,9 +247,11 @@ def check_reuse(folder: Path, engine: str, frames: int) -> str:
         kept += sum((want & got).values())
         frames_missing += bool(want - got)
     s = reuse.stats
-    return (f"reuse check, first {len(requests)} frames ({s.read - s.partial} read whole, {s.partial} in bands, "
-            f"{s.near_duplicates} near duplicates): {kept / max(total, 1):.3f} of the words of whole reads are in the "
-            f"reused words; {frames_missing} frames differ in at least one word")
+    return (
+        f"reuse check, first {len(requests)} frames ({s.read - s.partial} read whole, {s.partial} in bands, "
+        f"{s.near_duplicates} near duplicates): {kept / max(total, 1):.3f} of the words of whole reads are in the "
+        f"reused words; {frames_missing} frames differ in at least one word"
+    )
 
 
 def main() -> None:
@@ -214,7 +260,9 @@ def main() -> None:
     parser.add_argument("--engine", default="tesseract")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-reuse", action="store_true", help="read every frame whole")
-    parser.add_argument("--check-reuse", type=int, default=0, metavar="N", help="compare reuse with whole reads on N frames")
+    parser.add_argument(
+        "--check-reuse", type=int, default=0, metavar="N", help="compare reuse with whole reads on N frames"
+    )
     parser.add_argument("--label", default="", help="what this row measures (written in the table)")
     parser.add_argument("--no-redact", action="store_true", help="turn the task's privacy redaction off")
     args = parser.parse_args()
@@ -228,33 +276,50 @@ def main() -> None:
     if cache.exists():
         shutil.rmtree(cache)
     load_start = os.getloadavg()[0]
-    cold, cold_cpu, episodes, ocr_cold = build(folder, cache, args.engine, args.workers, not args.no_reuse, not args.no_redact)
+    cold, cold_cpu, episodes, ocr_cold = build(
+        folder, cache, args.engine, args.workers, not args.no_reuse, not args.no_redact
+    )
     print(f"cold: {cold:.1f} s ({cold_cpu:.0f} s CPU), {episodes} episodes, ocr {ocr_cold}", flush=True)
     load_cold = os.getloadavg()[0]
-    warm, _, episodes_warm, ocr_warm = build(folder, cache, args.engine, args.workers, not args.no_reuse, not args.no_redact)
+    warm, _, episodes_warm, ocr_warm = build(
+        folder, cache, args.engine, args.workers, not args.no_reuse, not args.no_redact
+    )
     print(f"warm: {warm:.1f} s, {episodes_warm} episodes, ocr {ocr_warm}", flush=True)
     actions = sum(1 for e in session.events if e.type in ("click", "key", "scroll"))
     partial = ocr_cold.get("partial", 0)
-    result = (f"| {args.label or 'this version'} | {args.minutes} min | {args.engine} | {args.workers} | {n_frames} | {episodes} | "
-              f"{ocr_cold.get('read', 0) - partial} whole, {partial} bands, {ocr_cold.get('near_duplicates', 0)} near-dup | "
-              f"{cold:.1f} s | {cold_cpu:.0f} s | {warm:.1f} s | {load_start:.1f} / {load_cold:.1f} |")
+    result = (
+        f"| {args.label or 'this version'} | {args.minutes} min | {args.engine} | {args.workers} | {n_frames} | {episodes} | "
+        f"{ocr_cold.get('read', 0) - partial} whole, {partial} bands, {ocr_cold.get('near_duplicates', 0)} near-dup | "
+        f"{cold:.1f} s | {cold_cpu:.0f} s | {warm:.1f} s | {load_start:.1f} / {load_cold:.1f} |"
+    )
     out = ROOT / "bench" / "RESULTS-interval.md"
-    header = ["# interval_episodes benchmark (bench/interval_bench.py)", "",
-              f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; the machine is shared,",
-              "so the load average (1 min, at the end of the run) is given with each row.",
-              "Synthetic session: 1920x1080 webp frames, the focused window 1200x800 with known bounds (read as a crop),",
-              "one action group every 2-8 s (click, typing with corrections, Enter, scroll, alt+tab), a `before` and an",
-              "`after` frame per group. Cold = empty OCR cache; warm = the same build again.", "",
-              "| code | session | engine | workers | frames | episodes | OCR (cold) | cold build | cold CPU | warm rebuild | load (start / end of cold) |",
-              "| --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |"]
-    rows = [line for line in out.read_text().splitlines() if line.startswith("| ") and " min |" in line
-            and line.count("|") == result.count("|")] if out.exists() else []
+    header = [
+        "# interval_episodes benchmark (bench/interval_bench.py)",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; the machine is shared,",
+        "so the load average (1 min, at the end of the run) is given with each row.",
+        "Synthetic session: 1920x1080 webp frames, the focused window 1200x800 with known bounds (read as a crop),",
+        "one action group every 2-8 s (click, typing with corrections, Enter, scroll, alt+tab), a `before` and an",
+        "`after` frame per group. Cold = empty OCR cache; warm = the same build again.",
+        "",
+        "| code | session | engine | workers | frames | episodes | OCR (cold) | cold build | cold CPU | warm rebuild | load (start / end of cold) |",
+        "| --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |",
+    ]
+    rows = (
+        [
+            line
+            for line in out.read_text().splitlines()
+            if line.startswith("| ") and " min |" in line and line.count("|") == result.count("|")
+        ]
+        if out.exists()
+        else []
+    )
     notes = [f"Session: {len(session.events)} events, of which {actions} raw key/click/scroll events."]
     if args.check_reuse:
         notes.append(check_reuse(folder, args.engine, args.check_reuse) + ".")
         print(notes[-1], flush=True)
     text = out.read_text() if out.exists() else ""
-    tail = text[text.index("\nNotes"):] if "\nNotes" in text else ""
+    tail = text[text.index("\nNotes") :] if "\nNotes" in text else ""
     out.write_text("\n".join(header + rows + [result, ""] + notes) + "\n" + tail)
     print(result)
 

@@ -5,6 +5,7 @@ answers after 200 ms, with 1 and with 8 requests in flight, then a rebuild from 
 
 Writes bench/RESULTS-llm.md. Targets: >= 6x faster with 8 in flight; cached rebuild < 5 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from fake_llm_server import FakeLLMServer, Reply  # noqa: E402
+
 from toolbox.activity.models import Action, Interval  # noqa: E402
 from toolbox.core.plugin import BuildContext  # noqa: E402
 from toolbox.ocr_engines.words import OcrWord  # noqa: E402
@@ -30,19 +32,39 @@ from toolbox.transcribers.openai import OpenAITranscriber  # noqa: E402
 
 def interval(i: int) -> Interval:
     start = 1000.0 + 20 * i
-    words = [OcrWord(text=t, box=(0, 0, 1, 1), conf=0.9, mid=(0.1 * k, 0.1)) for k, t in enumerate(["Runs", f"run-{i}", "finished"])]
-    return Interval(session_id="bench", session_path="/tmp/bench", index=i, start=start, end=start + 10, task="find runs",
-                    windows=["Runs - W&B"], actions=[Action(kind="type", t=start + 1, text=f"run-{i}")],
-                    typed_text=f"run-{i}", screen_words=words)
+    words = [
+        OcrWord(text=t, box=(0, 0, 1, 1), conf=0.9, mid=(0.1 * k, 0.1))
+        for k, t in enumerate(["Runs", f"run-{i}", "finished"])
+    ]
+    return Interval(
+        session_id="bench",
+        session_path="/tmp/bench",
+        index=i,
+        start=start,
+        end=start + 10,
+        task="find runs",
+        windows=["Runs - W&B"],
+        actions=[Action(kind="type", t=start + 1, text=f"run-{i}")],
+        typed_text=f"run-{i}",
+        screen_words=words,
+    )
 
 
 def responder(body: dict) -> Reply:
     n = int(re.search(r"## Interval (\d+)", json.dumps(body["messages"])).group(1))
-    fn = {"name": "search_runs", "description": "Search runs.",
-          "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}}
-    return Reply.json({"user_request": f"Find run-{n}", "final_answer": f"run-{n} finished.",
-                       "steps": [{"function": fn, "arguments": {"query": f"run-{n}"}, "response": f"run-{n}: finished"}]},
-                      usage=(600, 120))
+    fn = {
+        "name": "search_runs",
+        "description": "Search runs.",
+        "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]},
+    }
+    return Reply.json(
+        {
+            "user_request": f"Find run-{n}",
+            "final_answer": f"run-{n} finished.",
+            "steps": [{"function": fn, "arguments": {"query": f"run-{n}"}, "response": f"run-{n}: finished"}],
+        },
+        usage=(600, 120),
+    )
 
 
 def transcribe(url: str, cache: Path, concurrency: int, intervals: list[Interval]) -> tuple[float, int, dict]:
@@ -55,8 +77,14 @@ def transcribe(url: str, cache: Path, concurrency: int, intervals: list[Interval
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     return f"{cpu}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, Python {platform.python_version()}"
 
 
@@ -77,8 +105,16 @@ def main() -> None:
             cached, nc, extrac = transcribe(server.url, work / "c8", 8, intervals)
             assert len(server.requests) == sent, "the cached rebuild made requests"
         assert n1 == n8 == nc == args.intervals
-        rows = [("1 in flight", one, n1, ""), ("8 in flight", eight, n8, f"{one / eight:.1f}x faster than 1; max {in_flight} in flight"),
-                ("rebuild from cache (8)", cached, nc, f"{extrac['llm_cache_hits']} cache hits, {extrac['llm_requests']} requests")]
+        rows = [
+            ("1 in flight", one, n1, ""),
+            ("8 in flight", eight, n8, f"{one / eight:.1f}x faster than 1; max {in_flight} in flight"),
+            (
+                "rebuild from cache (8)",
+                cached,
+                nc,
+                f"{extrac['llm_cache_hits']} cache hits, {extrac['llm_requests']} requests",
+            ),
+        ]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     lines = [

@@ -11,12 +11,12 @@ engines run through the runner's process pool on 1 and 2 workers for throughput.
 
     python bench/ocr_bench.py            # writes bench/RESULTS-ocr.md
 """
+
 from __future__ import annotations
 
 import html
 import os
 import platform
-import re
 import resource
 import shutil
 import subprocess
@@ -37,9 +37,13 @@ WINDOW = (40, 40, 940, 740)  # the focused window on every page: x0, y0, x1, y1
 UI_LINES = [
     ("h3", 16, "Project settings"),
     ("p", 13, "Name your project and choose who can see the results of each run."),
-    ("label", 12, "Project name"), ("input", 13, "llama-finetune-march"),
-    ("label", 12, "Visibility"), ("p", 13, "Private to the research team, shared with reviewers"),
-    ("button", 13, "Save changes"), ("button", 13, "Cancel"), ("button", 13, "Delete project"),
+    ("label", 12, "Project name"),
+    ("input", 13, "llama-finetune-march"),
+    ("label", 12, "Visibility"),
+    ("p", 13, "Private to the research team, shared with reviewers"),
+    ("button", 13, "Save changes"),
+    ("button", 13, "Cancel"),
+    ("button", 13, "Delete project"),
     ("p", 12, "Last saved 3 minutes ago by Dana Whitfield."),
     ("p", 14, "Notifications: email me when a run fails or finishes early."),
     ("p", 12, "Storage used: 42.7 GB of 100 GB (quota resets on April 1)."),
@@ -47,10 +51,16 @@ UI_LINES = [
 TABLE_ROWS = [["Run", "Model", "Status", "Loss", "Tokens/s", "Started"]] + [
     [f"run-{n:04d}", model, status, f"{loss:.3f}", str(tps), f"2025-03-{day:02d} 1{n % 10}:0{n % 6}"]
     for n, model, status, loss, tps, day in [
-        (1041, "llama-7b", "finished", 1.734, 5120, 3), (1042, "llama-13b", "failed", 2.415, 2870, 4),
-        (1043, "mistral-7b", "running", 1.902, 4980, 5), (1044, "qwen-1.8b", "finished", 2.118, 9450, 6),
-        (1045, "phi-2", "queued", 0.0, 0, 7), (1046, "gemma-2b", "finished", 1.877, 8010, 8),
-        (1047, "llama-7b", "cancelled", 3.001, 5090, 9), (1048, "olmo-1b", "finished", 2.640, 11200, 10)]]
+        (1041, "llama-7b", "finished", 1.734, 5120, 3),
+        (1042, "llama-13b", "failed", 2.415, 2870, 4),
+        (1043, "mistral-7b", "running", 1.902, 4980, 5),
+        (1044, "qwen-1.8b", "finished", 2.118, 9450, 6),
+        (1045, "phi-2", "queued", 0.0, 0, 7),
+        (1046, "gemma-2b", "finished", 1.877, 8010, 8),
+        (1047, "llama-7b", "cancelled", 3.001, 5090, 9),
+        (1048, "olmo-1b", "finished", 2.640, 11200, 10),
+    ]
+]
 TERMINAL_LINES = [
     "$ python train.py --model llama-7b --epochs 3 --lr 2e-5",
     "loading dataset from data/train.jsonl (48213 rows)",
@@ -65,8 +75,11 @@ TERMINAL_LINES = [
     "drwxr-xr-x  5 dana staff  160 Mar  4 10:12 llama-7b",
 ]
 MIXED_SIDEBAR = ["Explorer", "train.py", "config.yaml", "README.md", "requirements.txt"]
-MIXED_TEXT = ["Fine-tuning notes", "Run the trainer with a smaller learning rate first.",
-              "Checkpoints go to runs/ and are pruned after a week."]
+MIXED_TEXT = [
+    "Fine-tuning notes",
+    "Run the trainer with a smaller learning rate first.",
+    "Checkpoints go to runs/ and are pruned after a week.",
+]
 MIXED_CODE = ["def evaluate(model, batch):", "    loss = model(batch).mean()", "    return loss.item()"]
 OTHER_WINDOW = ["Inbox (3)", "Weekly sync notes", "Reminder: submit expenses", "Chat: are the runs done?"]
 
@@ -75,7 +88,7 @@ def page(body: str, dark: bool = False) -> str:
     other = "".join(f"<p>{html.escape(t)}</p>" for t in OTHER_WINDOW)
     bg, fg = ("#1e1e1e", "#e6e6e6") if dark else ("#ffffff", "#202124")
     return f"""<!doctype html><html><body style="margin:0;width:1280px;height:800px;background:#3b4252;font-family:'DejaVu Sans',sans-serif">
-<div style="position:absolute;left:{WINDOW[0]}px;top:{WINDOW[1]}px;width:{WINDOW[2]-WINDOW[0]}px;height:{WINDOW[3]-WINDOW[1]}px;background:{bg};color:{fg};overflow:hidden">
+<div style="position:absolute;left:{WINDOW[0]}px;top:{WINDOW[1]}px;width:{WINDOW[2] - WINDOW[0]}px;height:{WINDOW[3] - WINDOW[1]}px;background:{bg};color:{fg};overflow:hidden">
 <div style="padding:16px 20px">{body}</div></div>
 <div style="position:absolute;left:960px;top:60px;width:290px;height:400px;background:#f4f4f4;color:#333;font-size:13px;padding:10px">{other}</div>
 </body></html>"""
@@ -90,19 +103,29 @@ def ui_page() -> tuple[str, list[str]]:
         elif tag == "button":
             parts.append(f'<button style="font-size:{size}px;margin:8px 8px 8px 0">{t}</button>')
         else:
-            parts.append(f'<div style="font-size:{size}px;margin:6px 0;{"font-weight:bold" if tag == "h3" else ""}">{t}</div>')
+            parts.append(
+                f'<div style="font-size:{size}px;margin:6px 0;{"font-weight:bold" if tag == "h3" else ""}">{t}</div>'
+            )
     return page("".join(parts)), [text for _, _, text in UI_LINES]
 
 
 def table_page() -> tuple[str, list[str]]:
-    rows = "".join("<tr>" + "".join(f"<td style='padding:5px 10px;border-bottom:1px solid #ddd'>{html.escape(c)}</td>" for c in row) + "</tr>"
-                   for row in TABLE_ROWS)
-    return page(f"<table style='font-size:13px;border-collapse:collapse'>{rows}</table>"), [" ".join(r) for r in TABLE_ROWS]
+    rows = "".join(
+        "<tr>"
+        + "".join(f"<td style='padding:5px 10px;border-bottom:1px solid #ddd'>{html.escape(c)}</td>" for c in row)
+        + "</tr>"
+        for row in TABLE_ROWS
+    )
+    return page(f"<table style='font-size:13px;border-collapse:collapse'>{rows}</table>"), [
+        " ".join(r) for r in TABLE_ROWS
+    ]
 
 
 def terminal_page() -> tuple[str, list[str]]:
     text = html.escape("\n".join(TERMINAL_LINES))
-    body = f"<pre style=\"font-family:'DejaVu Sans Mono',monospace;font-size:14px;line-height:1.35;margin:0\">{text}</pre>"
+    body = (
+        f"<pre style=\"font-family:'DejaVu Sans Mono',monospace;font-size:14px;line-height:1.35;margin:0\">{text}</pre>"
+    )
     return page(body, dark=True), TERMINAL_LINES
 
 
@@ -112,9 +135,11 @@ def mixed_page() -> tuple[str, list[str]]:
     side = "".join(f"<div style='margin:4px 0'>{html.escape(t)}</div>" for t in MIXED_SIDEBAR)
     text = "".join(f"<div style='font-size:13px;margin:6px 0'>{html.escape(t)}</div>" for t in MIXED_TEXT)
     code = html.escape("\n".join(MIXED_CODE))
-    body = (f"<div style='display:flex'><div style='width:180px;background:#252526;color:#cccccc;font-size:13px;padding:8px;height:640px'>{side}</div>"
-            f"<div style='padding:0 20px'>{text}<pre style=\"background:#1e1e1e;color:#d4d4d4;padding:10px;font-size:14px;"
-            f"font-family:'DejaVu Sans Mono',monospace\">{code}</pre></div></div>")
+    body = (
+        f"<div style='display:flex'><div style='width:180px;background:#252526;color:#cccccc;font-size:13px;padding:8px;height:640px'>{side}</div>"
+        f"<div style='padding:0 20px'>{text}<pre style=\"background:#1e1e1e;color:#d4d4d4;padding:10px;font-size:14px;"
+        f"font-family:'DejaVu Sans Mono',monospace\">{code}</pre></div></div>"
+    )
     return page(body), MIXED_SIDEBAR + MIXED_TEXT + MIXED_CODE
 
 
@@ -123,9 +148,24 @@ def screenshot(name: str, markup: str) -> Path:
     source, out = WORK / f"{name}.html", WORK / f"{name}.png"
     source.write_text(markup)
     exe = shutil.which("chromium") or "/usr/bin/chromium"
-    subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--disable-background-networking",
-                    "--disable-component-update", "--no-first-run", "--window-size=1280,800", f"--screenshot={out}",
-                    source.as_uri()], check=True, capture_output=True, timeout=180)
+    subprocess.run(
+        [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--window-size=1280,800",
+            f"--screenshot={out}",
+            source.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     return out
 
 
@@ -162,7 +202,12 @@ SETTINGS = [  # (label, engine, options, whole-region upscale)
     ("tesseract psm 11, x1.5", "tesseract", {"invert_dark": False}, 1.0),
     ("tesseract psm 11, x1.75, dark inverted", "tesseract", {"upscale": 1.75}, 1.0),
     ("tesseract psm 11, x1.25, dark inverted", "tesseract", {"upscale": 1.25}, 1.0),
-    ("tesseract psm 11, x1.5, dark inverted, no per-line inversion", "tesseract", {"config": {"tessedit_do_invert": "0"}}, 1.0),
+    (
+        "tesseract psm 11, x1.5, dark inverted, no per-line inversion",
+        "tesseract",
+        {"config": {"tessedit_do_invert": "0"}},
+        1.0,
+    ),
     ("tesseract psm 11, 1x", "tesseract", {**OLD, "upscale": 1.0}, 1.0),
     ("tesseract psm 11, x3", "tesseract", {**OLD, "upscale": 3.0}, 1.0),
     ("tesseract psm 3, 1x", "tesseract", {**OLD, "psm": 3, "upscale": 1.0}, 1.0),
@@ -198,10 +243,22 @@ def main() -> None:
                     found = [w.text.lower() for w in words]
                     misses.setdefault(label, []).extend(f"{name}:{w}" for w in expected if w.lower() not in found)
             n = len(shots)
-            rows.append((label, region_name, sum(recalls) / n, sum(cers) / n, sum(seconds) / n, sum(cpus) / n,
-                         " / ".join(f"{r:.2f}" for r in recalls)))
-            print(f"{label:38s} {region_name:7s} recall {rows[-1][2]:.3f} cer {rows[-1][3]:.3f} {rows[-1][4]:.2f} s/frame"
-                  f" {rows[-1][5]:.2f} s CPU load {os.getloadavg()[0]:.1f}", flush=True)
+            rows.append(
+                (
+                    label,
+                    region_name,
+                    sum(recalls) / n,
+                    sum(cers) / n,
+                    sum(seconds) / n,
+                    sum(cpus) / n,
+                    " / ".join(f"{r:.2f}" for r in recalls),
+                )
+            )
+            print(
+                f"{label:38s} {region_name:7s} recall {rows[-1][2]:.3f} cer {rows[-1][3]:.3f} {rows[-1][4]:.2f} s/frame"
+                f" {rows[-1][5]:.2f} s CPU load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
     # Throughput of the default through the pool: 12 distinct frames (4 copies of each page, a pixel changed).
     from PIL import Image
 
@@ -214,15 +271,23 @@ def main() -> None:
             image.save(out)
             frames.append(OcrRequest(str(out), WINDOW))
     pool = {}
-    for label, engine_name, options in (("tesseract (default)", "tesseract", {}), ("tesseract, earlier default (x2)", "tesseract", OLD),
-                                        ("rapidocr", "rapidocr", {})):
+    for label, engine_name, options in (
+        ("tesseract (default)", "tesseract", {}),
+        ("tesseract, earlier default (x2)", "tesseract", OLD),
+        ("rapidocr", "rapidocr", {}),
+    ):
         for workers in (1, 2):
-            runner = OcrRunner(OcrSettings(engine=engine_name, engine_options=options, workers=workers, reuse=False,
-                                           progress=False), cache_dir=None)
+            runner = OcrRunner(
+                OcrSettings(engine=engine_name, engine_options=options, workers=workers, reuse=False, progress=False),
+                cache_dir=None,
+            )
             start, cpu = time.perf_counter(), cpu_seconds()
             runner.read(frames, print)
-            pool[(label, workers)] = ((time.perf_counter() - start) / len(frames), (cpu_seconds() - cpu) / len(frames),
-                                      os.getloadavg()[0])
+            pool[(label, workers)] = (
+                (time.perf_counter() - start) / len(frames),
+                (cpu_seconds() - cpu) / len(frames),
+                os.getloadavg()[0],
+            )
             print(f"pool {label} workers={workers}: {pool[(label, workers)]}", flush=True)
     write_results(rows, misses, pool)
 
@@ -230,7 +295,8 @@ def main() -> None:
 def write_results(rows, misses, pool) -> None:
     load = os.getloadavg()
     lines = [
-        "# OCR benchmark (bench/ocr_bench.py)", "",
+        "# OCR benchmark (bench/ocr_bench.py)",
+        "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (shared with other jobs: timings are noisy).",
         "Pages: Chromium (headless) screenshots at 1280x800; UI text 12-16 px, a 13 px table, a 14 px terminal,",
@@ -239,27 +305,36 @@ def write_results(rows, misses, pool) -> None:
         "window's words only (so reading the other window does not hurt the full-frame rows, it only costs time).",
         "Word recall: expected words found exactly (case-folded, as a multiset). CER: each expected word against",
         "its closest read word, edit distance summed over all expected characters. Seconds: one engine thread,",
-        "as each pool worker runs; wall clock and CPU (this process and its tesseract processes).", "",
+        "as each pool worker runs; wall clock and CPU (this process and its tesseract processes).",
+        "",
         "| setting | region | word recall | CER | s/frame (1 thread, wall) | CPU s/frame | recall ui / table / terminal / mixed |",
         "| --- | --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for label, region, recall, cer, seconds, cpu, per_page in rows:
         lines.append(f"| {label} | {region} | {recall:.3f} | {cer:.3f} | {seconds:.2f} | {cpu:.2f} | {per_page} |")
-    lines += ["", "Throughput through the runner (window crop, every frame read whole), 12 distinct frames, wall clock"
-              " including engine and pool start-up; CPU of all processes; load average (1 min) after each:", ""]
+    lines += [
+        "",
+        "Throughput through the runner (window crop, every frame read whole), 12 distinct frames, wall clock"
+        " including engine and pool start-up; CPU of all processes; load average (1 min) after each:",
+        "",
+    ]
     for (label, workers), (seconds, cpu, load) in pool.items():
-        lines.append(f"- {label}, {workers} worker{'s' if workers > 1 else ''}: {seconds:.2f} s per frame wall, "
-                     f"{cpu:.2f} s CPU per frame (load {load:.1f})")
+        lines.append(
+            f"- {label}, {workers} worker{'s' if workers > 1 else ''}: {seconds:.2f} s per frame wall, "
+            f"{cpu:.2f} s CPU per frame (load {load:.1f})"
+        )
     lines += ["", "Words rapidocr (line crops x2) missed on the window crop (page:word):", ""]
     default_misses = misses.get(SETTINGS[0][0], [])
     lines.append(", ".join(f"`{m}`" for m in default_misses) if default_misses else "none")
     lines += ["", f"Words the default, {DEFAULT}, missed on the window crop:", ""]
     t_misses = misses.get(DEFAULT, [])
-    lines.append(", ".join(f"`{m}`" for m in t_misses[:80]) + (" ..." if len(t_misses) > 80 else "") if t_misses else "none")
+    lines.append(
+        ", ".join(f"`{m}`" for m in t_misses[:80]) + (" ..." if len(t_misses) > 80 else "") if t_misses else "none"
+    )
     lines.append("")
-    old = (ROOT / "bench" / "RESULTS-ocr.md")
+    old = ROOT / "bench" / "RESULTS-ocr.md"
     text = old.read_text() if old.exists() else ""
-    notes = text[text.index("\nNotes"):] if "\nNotes" in text else ""
+    notes = text[text.index("\nNotes") :] if "\nNotes" in text else ""
     old.write_text("\n".join(lines) + notes)
     print("wrote bench/RESULTS-ocr.md")
 

@@ -3,6 +3,7 @@ the built-in regex set vs detect-secrets (secrets) and libphonenumber vs a regex
 
     python bench/privacy_bench.py            # writes bench/RESULTS-privacy.md
 """
+
 from __future__ import annotations
 
 import os
@@ -92,10 +93,18 @@ def main() -> None:
     lines: list[str] = []
     w = lines.append
     w("# Privacy bench results\n")
-    w(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared with other jobs), Python {platform.python_version()}; "
-      f"load average at start {os.getloadavg()[0]:.1f}. Produced by `python bench/privacy_bench.py`.\n")
-    w("Ordinary text (nothing planted): " + ", ".join(f"{name} {n:,} words" for name, n in words.items()) + f"; total {total_words:,} words.\n")
-    w(f"Planted corpus: {len(items)} values, 12 of each of {len({i.form for i in items})} forms, in prose, env files, JSON, URLs.\n")
+    w(
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared with other jobs), Python {platform.python_version()}; "
+        f"load average at start {os.getloadavg()[0]:.1f}. Produced by `python bench/privacy_bench.py`.\n"
+    )
+    w(
+        "Ordinary text (nothing planted): "
+        + ", ".join(f"{name} {n:,} words" for name, n in words.items())
+        + f"; total {total_words:,} words.\n"
+    )
+    w(
+        f"Planted corpus: {len(items)} values, 12 of each of {len({i.form for i in items})} forms, in prose, env files, JSON, URLs.\n"
+    )
 
     summary: list[str] = []
     details: list[str] = []
@@ -118,7 +127,7 @@ def main() -> None:
                     continue
                 fp[f.kind] += 1
                 if len(examples) < 12:
-                    examples.append(f"{f.kind} ({f.detector}): `{chunk[max(0, f.start - 30):f.end + 10]!r}`")
+                    examples.append(f"{f.kind} ({f.detector}): `{chunk[max(0, f.start - 30) : f.end + 10]!r}`")
         by_form, missed = recall(redactor, items)
         recalls[name] = by_form
         caught = sum(r[0] for r in by_form.values())
@@ -139,7 +148,9 @@ def main() -> None:
             details.extend(f"- {m}" for m in missed[:8])
 
     w("\n## Summary\n")
-    w("| configuration | planted values removed | ...with the right placeholder kind | secrets removed | false positives on ordinary text (per 10,000 words) | e-mail addresses found in ordinary text (correct) | speed, words/s |")
+    w(
+        "| configuration | planted values removed | ...with the right placeholder kind | secrets removed | false positives on ordinary text (per 10,000 words) | e-mail addresses found in ordinary text (correct) | speed, words/s |"
+    )
     w("| --- | --- | --- | --- | --- | --- | --- |")
     lines.extend(summary)
     w("\n## Recall per form (removed with the right kind / total)\n")
@@ -153,9 +164,11 @@ def main() -> None:
     ds_all = DetectSecretsEngine(all_plugins=True)
     noisy = Counter(f.detector.split(":", 1)[1] for text in ordinary.values() for f in ds_all.find(text))
     n_noisy = sum(noisy.values())
-    w(f"\ndetect-secrets with all its plugins (the Base64/Hex entropy plugins and IPv4 included) on the same ordinary text: "
-      f"{n_noisy} findings ({n_noisy / total_words * 10000:.2f} per 10,000 words; {dict(noisy.most_common())}), all false "
-      "(alphabets, test digests, version strings in the stdlib code). That is why `DetectSecretsEngine` leaves those plugins out.\n")
+    w(
+        f"\ndetect-secrets with all its plugins (the Base64/Hex entropy plugins and IPv4 included) on the same ordinary text: "
+        f"{n_noisy} findings ({n_noisy / total_words * 10000:.2f} per 10,000 words; {dict(noisy.most_common())}), all false "
+        "(alphabets, test digests, version strings in the stdlib code). That is why `DetectSecretsEngine` leaves those plugins out.\n"
+    )
     w(screen_text_section(ordinary, total_words))
     w(DECISION)
     w("\n## Details\n")
@@ -182,17 +195,19 @@ def screen_text_section(ordinary: dict[str, str], total_words: int) -> str:
                 examples.append(f"`{f.value[:60]}`")
     seconds = time.perf_counter() - start
     n = sum(extra.values())
-    return (f"\n## Screen text (OCR) rules\n\nOn the same {total_words:,} words taken as screen text, the screen-only rules add "
-            f"{n} findings ({n / total_words * 10000:.2f} per 10,000 words; {dict(extra)}): {', '.join(examples[:12])}. "
-            "Most are real digests and test tokens in the stdlib code; none are in the prose. Typed text, titles and "
-            "LLM requests do not use these rules. (Both passes together: "
-            f"{total_words / seconds:,.0f} words/s.)\n\n"
-            "End to end (tests/test_privacy_e2e.py): one value of each of the 26 planted forms typed into a session, shown "
-            "on a Chromium page read by tesseract, and in window titles, built through the LLM path with vision and a "
-            "report: no planted value in any request body, output row, episodes log, report file, LLM cache file, stats "
-            "or metrics file, or log line; the OCR cache (raw screen text) sits in a 0700 folder. What OCR misreads can "
-            "still leave short fragments of a key in the screen text (e.g. the letters-only tail of a long key); the "
-            "frames sent as images black out everything OCR did not read as a word.\n")
+    return (
+        f"\n## Screen text (OCR) rules\n\nOn the same {total_words:,} words taken as screen text, the screen-only rules add "
+        f"{n} findings ({n / total_words * 10000:.2f} per 10,000 words; {dict(extra)}): {', '.join(examples[:12])}. "
+        "Most are real digests and test tokens in the stdlib code; none are in the prose. Typed text, titles and "
+        "LLM requests do not use these rules. (Both passes together: "
+        f"{total_words / seconds:,.0f} words/s.)\n\n"
+        "End to end (tests/test_privacy_e2e.py): one value of each of the 26 planted forms typed into a session, shown "
+        "on a Chromium page read by tesseract, and in window titles, built through the LLM path with vision and a "
+        "report: no planted value in any request body, output row, episodes log, report file, LLM cache file, stats "
+        "or metrics file, or log line; the OCR cache (raw screen text) sits in a 0700 folder. What OCR misreads can "
+        "still leave short fragments of a key in the screen text (e.g. the letters-only tail of a long key); the "
+        "frames sent as images black out everything OCR did not read as a word.\n"
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Corpora for the privacy bench: ordinary text (no secrets planted) and a planted corpus
 (secrets of every kind in realistic surroundings, generated from a seed)."""
+
 from __future__ import annotations
 
 import base64
@@ -18,9 +19,26 @@ from toolbox.privacy.checks import IBAN_LENGTHS, luhn_ok
 ROOT = Path(__file__).resolve().parent.parent
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 CODE_FILES = [
-    "argparse.py", "smtplib.py", "urllib/parse.py", "http/cookiejar.py", "email/utils.py", "ssl.py", "getpass.py",
-    "netrc.py", "secrets.py", "hashlib.py", "uuid.py", "ftplib.py", "imaplib.py", "json/encoder.py", "logging/__init__.py",
-    "subprocess.py", "datetime.py", "configparser.py", "base64.py", "hmac.py",
+    "argparse.py",
+    "smtplib.py",
+    "urllib/parse.py",
+    "http/cookiejar.py",
+    "email/utils.py",
+    "ssl.py",
+    "getpass.py",
+    "netrc.py",
+    "secrets.py",
+    "hashlib.py",
+    "uuid.py",
+    "ftplib.py",
+    "imaplib.py",
+    "json/encoder.py",
+    "logging/__init__.py",
+    "subprocess.py",
+    "datetime.py",
+    "configparser.py",
+    "base64.py",
+    "hmac.py",
 ]
 LICENSES = ["/usr/share/common-licenses/GPL-3", "/usr/share/common-licenses/Apache-2.0"]
 
@@ -42,9 +60,13 @@ def _event_files() -> list[str]:
     files = sorted((ROOT / "examples" / "sessions").glob("*/events.jsonl"))
     if files:
         return [f.read_text() for f in files]
-    listed = subprocess.run(["git", "ls-tree", "-r", "--name-only", "HEAD", "examples/sessions"], cwd=ROOT, capture_output=True, text=True)
+    listed = subprocess.run(
+        ["git", "ls-tree", "-r", "--name-only", "HEAD", "examples/sessions"], cwd=ROOT, capture_output=True, text=True
+    )
     names = [n for n in listed.stdout.split() if n.endswith("events.jsonl")]
-    return [subprocess.run(["git", "show", f"HEAD:{n}"], cwd=ROOT, capture_output=True, text=True).stdout for n in names]
+    return [
+        subprocess.run(["git", "show", f"HEAD:{n}"], cwd=ROOT, capture_output=True, text=True).stdout for n in names
+    ]
 
 
 def sample_session_text() -> str:
@@ -102,7 +124,7 @@ SURROUNDINGS = [
     "Here it is: {v}",
     "ok so the value is {v} and then we deploy",
     "{v}",
-    "    \"value\": \"{v}\",",
+    '    "value": "{v}",',
     "- {v} (copied from the dashboard)",
 ]
 
@@ -117,32 +139,99 @@ def planted(seed: int = 7, per_form: int = 12) -> list[Planted]:
             text = (wrap or SURROUNDINGS[i % len(SURROUNDINGS)]).format(v=value)
             items.append(Planted(kind, form, value, text))
 
-    add("api_key", "openai sk-proj", lambda: "sk-proj-" + _rand(rng, 48, string.ascii_letters + string.digits + "_-") + "A1")
+    add(
+        "api_key",
+        "openai sk-proj",
+        lambda: "sk-proj-" + _rand(rng, 48, string.ascii_letters + string.digits + "_-") + "A1",
+    )
     add("api_key", "openai legacy", lambda: "sk-" + _rand(rng, 20) + "T3BlbkFJ" + _rand(rng, 20))
-    add("api_key", "anthropic", lambda: "sk-ant-api03-" + _rand(rng, 93, string.ascii_letters + string.digits + "_-") + "AA")
+    add(
+        "api_key",
+        "anthropic",
+        lambda: "sk-ant-api03-" + _rand(rng, 93, string.ascii_letters + string.digits + "_-") + "AA",
+    )
     add("api_key", "aws key id", lambda: "AKIA" + _rand(rng, 16, string.ascii_uppercase + string.digits))
-    add("secret", "aws secret (env)", lambda: _rand(rng, 40, string.ascii_letters + string.digits + "/+"), "export AWS_SECRET_ACCESS_KEY={v}")
+    add(
+        "secret",
+        "aws secret (env)",
+        lambda: _rand(rng, 40, string.ascii_letters + string.digits + "/+"),
+        "export AWS_SECRET_ACCESS_KEY={v}",
+    )
     add("api_key", "github ghp", lambda: "ghp_" + _rand(rng, 36))
-    add("api_key", "github_pat", lambda: "github_pat_11" + _rand(rng, 20, string.ascii_uppercase + string.digits) + "_" + _rand(rng, 59))
-    add("api_key", "slack xoxb", lambda: f"xoxb-{rng.randrange(10**11, 10**12)}-{rng.randrange(10**12, 10**13)}-" + _rand(rng, 24))
+    add(
+        "api_key",
+        "github_pat",
+        lambda: "github_pat_11" + _rand(rng, 20, string.ascii_uppercase + string.digits) + "_" + _rand(rng, 59),
+    )
+    add(
+        "api_key",
+        "slack xoxb",
+        lambda: f"xoxb-{rng.randrange(10**11, 10**12)}-{rng.randrange(10**12, 10**13)}-" + _rand(rng, 24),
+    )
     add("api_key", "google AIza", lambda: "AIza" + _rand(rng, 35, string.ascii_letters + string.digits + "_-"))
     add("api_key", "stripe sk_live", lambda: "sk_live_" + _rand(rng, 24))
-    add("token", "jwt", lambda: f"eyJ{_b64({'alg': 'HS256', 'typ': 'JWT'})[3:]}.{_b64({'sub': _rand(rng, 8), 'iat': rng.randrange(10**9, 2 * 10**9)})}.{_rand(rng, 43, string.ascii_letters + string.digits + '_-')}")
-    add("private_key", "private key block", lambda: "-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(_rand(rng, 64, string.ascii_letters + string.digits + "+/") for _ in range(4)) + "\n-----END RSA PRIVATE KEY-----", "key file:\n{v}\n")
+    add(
+        "token",
+        "jwt",
+        lambda: (
+            f"eyJ{_b64({'alg': 'HS256', 'typ': 'JWT'})[3:]}.{_b64({'sub': _rand(rng, 8), 'iat': rng.randrange(10**9, 2 * 10**9)})}.{_rand(rng, 43, string.ascii_letters + string.digits + '_-')}"
+        ),
+    )
+    add(
+        "private_key",
+        "private key block",
+        lambda: (
+            "-----BEGIN RSA PRIVATE KEY-----\n"
+            + "\n".join(_rand(rng, 64, string.ascii_letters + string.digits + "+/") for _ in range(4))
+            + "\n-----END RSA PRIVATE KEY-----"
+        ),
+        "key file:\n{v}\n",
+    )
     add("secret", "token= (hex)", lambda: _rand(rng, 32, "0123456789abcdef"), "API_TOKEN={v}")
-    add("secret", "\"secret\": json", lambda: _rand(rng, 28), '{{"client_secret": "{v}"}}')
-    add("password", "password: value", lambda: _rand(rng, 6, string.ascii_letters) + str(rng.randrange(10, 99)) + rng.choice("!#%&"), "Password: {v}")
+    add("secret", '"secret": json', lambda: _rand(rng, 28), '{{"client_secret": "{v}"}}')
+    add(
+        "password",
+        "password: value",
+        lambda: _rand(rng, 6, string.ascii_letters) + str(rng.randrange(10, 99)) + rng.choice("!#%&"),
+        "Password: {v}",
+    )
     add("password", "url user:pass@", lambda: _rand(rng, 10) + "9", "postgres://admin:{v}@db.internal:5432/app")
     add("card", "visa spaced", lambda: _grouped(_card(rng, "4", 16), " "))
     add("card", "mastercard plain", lambda: _card(rng, str(rng.randrange(51, 56)), 16))
     add("card", "amex", lambda: _card(rng, rng.choice(["34", "37"]), 15))
     add("card", "visa dashed", lambda: _grouped(_card(rng, "4", 16), "-"))
     add("iban", "iban DE grouped", lambda: _grouped(_iban(rng, "DE"), " "))
-    add("iban", "iban compact (mixed countries)", lambda: _iban(rng, rng.choice(["GB", "FR", "NL", "ES", "IT", "CH", "AT", "BE"])))
-    add("email", "email", lambda: rng.choice(["alice", "b.smith", "j_doe42", "kim+news", "o'brien"]).replace("'", "") + str(rng.randrange(100)) + "@" + rng.choice(["example.com", "mail.co.uk", "uni-heidelberg.de", "corp.io"]))
-    add("phone", "US (xxx) xxx-xxxx", lambda: "({}) {}-{}".format(rng.choice(["415", "212", "617", "303"]), rng.randrange(200, 999), rng.randrange(1000, 9999)))
+    add(
+        "iban",
+        "iban compact (mixed countries)",
+        lambda: _iban(rng, rng.choice(["GB", "FR", "NL", "ES", "IT", "CH", "AT", "BE"])),
+    )
+    add(
+        "email",
+        "email",
+        lambda: (
+            rng.choice(["alice", "b.smith", "j_doe42", "kim+news", "o'brien"]).replace("'", "")
+            + str(rng.randrange(100))
+            + "@"
+            + rng.choice(["example.com", "mail.co.uk", "uni-heidelberg.de", "corp.io"])
+        ),
+    )
+    add(
+        "phone",
+        "US (xxx) xxx-xxxx",
+        lambda: "({}) {}-{}".format(
+            rng.choice(["415", "212", "617", "303"]), rng.randrange(200, 999), rng.randrange(1000, 9999)
+        ),
+    )
     add("phone", "international +CC", lambda: _intl_phone(rng))
-    add("phone", "US dotted in a sentence", lambda: "{}.{}.{}".format(rng.choice(["415", "212", "617", "303"]), rng.randrange(200, 999), rng.randrange(1000, 9999)), "call me at {v} tomorrow")
+    add(
+        "phone",
+        "US dotted in a sentence",
+        lambda: "{}.{}.{}".format(
+            rng.choice(["415", "212", "617", "303"]), rng.randrange(200, 999), rng.randrange(1000, 9999)
+        ),
+        "call me at {v} tomorrow",
+    )
     return items
 
 

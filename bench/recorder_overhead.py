@@ -27,6 +27,7 @@ sampling adds its own cost, so take CPU numbers from runs without --profile).
     python bench/recorder_overhead.py [--short] [--soak 600] [--profile] [--only burst]
         [-- extra record.py options]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -120,10 +121,24 @@ def background(xs: XServer, work: Path) -> None:
         from bench.recorder_storage import FILLER, PAGE, SCREENS  # noqa: PLC0415
 
         s = SCREENS[0]
-        html.write_text(PAGE.format(typed=s["typed"][-1], filler=FILLER, **{k: v for k, v in s.items() if k != "typed"}))
+        html.write_text(
+            PAGE.format(typed=s["typed"][-1], filler=FILLER, **{k: v for k, v in s.items() if k != "typed"})
+        )
         page.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                        "--window-size=1920,1080", f"--screenshot={page}", html.as_uri()], capture_output=True, timeout=120)
+        subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--window-size=1920,1080",
+                f"--screenshot={page}",
+                html.as_uri(),
+            ],
+            capture_output=True,
+            timeout=120,
+        )
     if page.exists() and shutil.which("display"):
         xs.run("display", "-window", "root", str(page), check=False, timeout=60)
 
@@ -131,8 +146,13 @@ def background(xs: XServer, work: Path) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--short", action="store_true", help="shorter phases (smoke run)")
-    ap.add_argument("--soak", type=float, default=0.0, metavar="S",
-                    help="after the phases, S seconds of mixed load (50 s ordinary + 10 s burst, repeated) for memory")
+    ap.add_argument(
+        "--soak",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="after the phases, S seconds of mixed load (50 s ordinary + 10 s burst, repeated) for memory",
+    )
     ap.add_argument("--profile", action="store_true", help="py-spy record the recorder during the burst")
     ap.add_argument("--only", choices=["burst"], help="skip quiet/idle/ordinary (quick burst-only runs)")
     ap.add_argument("--tag", default="", help="suffix for the result file name")
@@ -146,9 +166,14 @@ def main() -> int:
         background(xs, work)
         wid = xs.xterm("editor", geometry="100x30+500+250")
         env = xs.env | {"DATAMAKR_RECORDER_TIMINGS": str(timings)}
-        rec = subprocess.Popen([sys.executable, str(ROOT / "record.py"), "--out", str(work / "s"), "--no-status",
-                                *args.record_args],
-                               env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        rec = subprocess.Popen(
+            [sys.executable, str(ROOT / "record.py"), "--out", str(work / "s"), "--no-status", *args.record_args],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         line = rec.stdout.readline()
         session = Path(line.split("recording to ", 1)[1].split()[0])
         sampler = Sampler(rec.pid)
@@ -156,6 +181,7 @@ def main() -> int:
         result["record_args"] = args.record_args
         result["load_before"] = load_average()
         try:
+
             def ordinary(end: float) -> None:
                 i = 0
                 while time.monotonic() + 5 <= end + 0.01:
@@ -197,9 +223,26 @@ def main() -> int:
                 prof = ROOT / "bench" / "_work" / f"recorder_burst{tag}"
                 prof.parent.mkdir(parents=True, exist_ok=True)
                 # --idle is off: only on-CPU samples; --native: time inside C code (mss, PIL, Xlib)
-                spy = subprocess.Popen(["py-spy", "record", "--pid", str(rec.pid), "--threads", "--native",
-                                        "--rate", "200", "--duration", str(int(20 * k)), "--format", "raw",
-                                        "-o", f"{prof}.txt"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                spy = subprocess.Popen(
+                    [
+                        "py-spy",
+                        "record",
+                        "--pid",
+                        str(rec.pid),
+                        "--threads",
+                        "--native",
+                        "--rate",
+                        "200",
+                        "--duration",
+                        str(int(20 * k)),
+                        "--format",
+                        "raw",
+                        "-o",
+                        f"{prof}.txt",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
                 time.sleep(1.0)  # py-spy attaching
             result["cpu_burst_pct"] = measure(rec.pid, 20 * k, burst, phase="burst")
             if spy is not None:

@@ -18,6 +18,7 @@ Legibility: tesseract word recall on each decoded frame (scaled frames are upsca
 
     python bench/recorder_storage.py ["webp q50 gray scale 0.75" ...]   # needs chromium and tesseract
 """
+
 from __future__ import annotations
 
 import json
@@ -46,28 +47,52 @@ PAGE = """<html><body style="font-family:'DejaVu Sans',sans-serif;margin:0;font-
 <div style="margin-top:14px;border:1px solid #999;width:1100px;min-height:120px;padding:10px;font-size:16px">{typed}<span style="border-left:2px solid black">&nbsp;</span></div>
 <p style="color:#555">{filler}</p></div></div></body></html>"""
 
-FILLER = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et "
-          "dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip.")
+FILLER = (
+    "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et "
+    "dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip."
+)
 
 SCREENS = [
-    dict(bar="#2b579a", app="Project tracker", side="Inbox<br>Assigned to me<br>Created by me<br>Mentioned<br>Labels<br>bug<br>enhancement",
-         body="<h2>Crash when saving a file with a comma in its name</h2><p>Steps: open the editor, create a file named "
-              "\"a,b.txt\", press Ctrl+S. The application closes without an error message.</p>"
-              "<table border=1 cellpadding=6 style='border-collapse:collapse'><tr><th>#</th><th>Title</th><th>Status</th></tr>"
-              "<tr><td>101</td><td>Login page times out on slow networks</td><td>open</td></tr>"
-              "<tr><td>102</td><td>Export to CSV drops the last row</td><td>closed</td></tr></table>",
-         typed=["", "I can reproduce this on version 2.3", "I can reproduce this on version 2.3. The save dialog splits the name at the comma",
-                "I can reproduce this on version 2.3. The save dialog splits the name at the comma, so the path is invalid. Fix attached."]),
-    dict(bar="#c23b22", app="Mail", side="Inbox (12)<br>Starred<br>Sent<br>Drafts<br>Spam<br>Trash<br>Work<br>Travel",
-         body="<p><b>To:</b> anna.schmidt@example.org<br><b>Subject:</b> Quarterly report numbers</p>"
-              "<p>From: Anna Schmidt — Could you send me the final numbers for the third quarter before Friday?</p>",
-         typed=["Hi Anna,", "Hi Anna, the revenue for Q3 was 1.24 million, up 8 percent",
-                "Hi Anna, the revenue for Q3 was 1.24 million, up 8 percent. Costs stayed flat at 0.9 million. Best, Tom"]),
-    dict(bar="#333333", app="Search", side="All<br>Images<br>News<br>Maps<br>Shopping<br>Videos",
-         body="".join(f"<h3 style='color:#1a0dab;margin-bottom:2px'>Result {i}: how to rename files in bulk on Linux</h3>"
-                      f"<div style='color:#006621'>https://example.com/guide/{i}</div><p>Use the rename command or a small shell loop; "
-                      f"this guide shows both with examples for spaces and commas in names.</p>" for i in range(1, 5)),
-         typed=["rename files", "rename files with commas linux", "rename files with commas linux bash loop"]),
+    dict(
+        bar="#2b579a",
+        app="Project tracker",
+        side="Inbox<br>Assigned to me<br>Created by me<br>Mentioned<br>Labels<br>bug<br>enhancement",
+        body="<h2>Crash when saving a file with a comma in its name</h2><p>Steps: open the editor, create a file named "
+        '"a,b.txt", press Ctrl+S. The application closes without an error message.</p>'
+        "<table border=1 cellpadding=6 style='border-collapse:collapse'><tr><th>#</th><th>Title</th><th>Status</th></tr>"
+        "<tr><td>101</td><td>Login page times out on slow networks</td><td>open</td></tr>"
+        "<tr><td>102</td><td>Export to CSV drops the last row</td><td>closed</td></tr></table>",
+        typed=[
+            "",
+            "I can reproduce this on version 2.3",
+            "I can reproduce this on version 2.3. The save dialog splits the name at the comma",
+            "I can reproduce this on version 2.3. The save dialog splits the name at the comma, so the path is invalid. Fix attached.",
+        ],
+    ),
+    dict(
+        bar="#c23b22",
+        app="Mail",
+        side="Inbox (12)<br>Starred<br>Sent<br>Drafts<br>Spam<br>Trash<br>Work<br>Travel",
+        body="<p><b>To:</b> anna.schmidt@example.org<br><b>Subject:</b> Quarterly report numbers</p>"
+        "<p>From: Anna Schmidt — Could you send me the final numbers for the third quarter before Friday?</p>",
+        typed=[
+            "Hi Anna,",
+            "Hi Anna, the revenue for Q3 was 1.24 million, up 8 percent",
+            "Hi Anna, the revenue for Q3 was 1.24 million, up 8 percent. Costs stayed flat at 0.9 million. Best, Tom",
+        ],
+    ),
+    dict(
+        bar="#333333",
+        app="Search",
+        side="All<br>Images<br>News<br>Maps<br>Shopping<br>Videos",
+        body="".join(
+            f"<h3 style='color:#1a0dab;margin-bottom:2px'>Result {i}: how to rename files in bulk on Linux</h3>"
+            f"<div style='color:#006621'>https://example.com/guide/{i}</div><p>Use the rename command or a small shell loop; "
+            f"this guide shows both with examples for spaces and commas in names.</p>"
+            for i in range(1, 5)
+        ),
+        typed=["rename files", "rename files with commas linux", "rename files with commas linux bash loop"],
+    ),
 ]
 
 SETTINGS = [  # (label, format, quality, scale, gray, webp method, resize filter)
@@ -97,11 +122,25 @@ def render(work: Path) -> list[Path]:
     for i, screen in enumerate(SCREENS):
         for j, typed in enumerate(screen["typed"]):
             html = work / f"s{i}_{j}.html"
-            html.write_text(PAGE.format(typed=typed, filler=FILLER, **{k: v for k, v in screen.items() if k != "typed"}))
+            html.write_text(
+                PAGE.format(typed=typed, filler=FILLER, **{k: v for k, v in screen.items() if k != "typed"})
+            )
             png = work / f"s{i}_{j}.png"
-            subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                            f"--window-size={W},{H}", f"--screenshot={png}", html.as_uri()],
-                           capture_output=True, timeout=120, check=True)
+            subprocess.run(
+                [
+                    chromium,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--hide-scrollbars",
+                    f"--window-size={W},{H}",
+                    f"--screenshot={png}",
+                    html.as_uri(),
+                ],
+                capture_output=True,
+                timeout=120,
+                check=True,
+            )
             out.append(png)
     return out
 
@@ -144,17 +183,28 @@ def main() -> int:
                 got = words(back, work)
                 recall.append(len(want & got) / max(1, len(want)))
             mean = sum(sizes) / len(sizes)
-            rows.append({"setting": label, "mean_kb": round(mean / 1e3, 1), "mb_per_hour": round(mean * FRAMES_PER_HOUR / 1e6, 1),
-                         "encode_ms": round(1e3 * sum(secs) / len(secs)), "ocr_recall": round(sum(recall) / len(recall), 3),
-                         "min_recall": round(min(recall), 3)})
+            rows.append(
+                {
+                    "setting": label,
+                    "mean_kb": round(mean / 1e3, 1),
+                    "mb_per_hour": round(mean * FRAMES_PER_HOUR / 1e6, 1),
+                    "encode_ms": round(1e3 * sum(secs) / len(secs)),
+                    "ocr_recall": round(sum(recall) / len(recall), 3),
+                    "min_recall": round(min(recall), 3),
+                }
+            )
             print(rows[-1], flush=True)
         (ROOT / "bench" / "_work").mkdir(parents=True, exist_ok=True)
         name = "recorder_storage.json" if not only else "recorder_storage-selected.json"
         (ROOT / "bench" / "_work" / name).write_text(json.dumps(rows, indent=2))
-        print("\n| setting | mean frame | MB per hour (1440 frames) | encode CPU per frame | OCR word recall (mean / worst) |")
+        print(
+            "\n| setting | mean frame | MB per hour (1440 frames) | encode CPU per frame | OCR word recall (mean / worst) |"
+        )
         print("| --- | --- | --- | --- | --- |")
         for r in rows:
-            print(f"| {r['setting']} | {r['mean_kb']} KB | {r['mb_per_hour']} | {r['encode_ms']} ms | {r['ocr_recall']} / {r['min_recall']} |")
+            print(
+                f"| {r['setting']} | {r['mean_kb']} KB | {r['mb_per_hour']} | {r['encode_ms']} ms | {r['ocr_recall']} / {r['min_recall']} |"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

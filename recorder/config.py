@@ -1,4 +1,5 @@
 """Recorder settings (validated once at the CLI boundary) and hotkey parsing."""
+
 from __future__ import annotations
 
 import re
@@ -8,10 +9,24 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 MODIFIER_ALIASES = {
-    "ctrl": "ctrl", "control": "ctrl", "ctrl_l": "ctrl", "ctrl_r": "ctrl",
-    "alt": "alt", "alt_l": "alt", "alt_r": "alt", "alt_gr": "alt", "option": "alt",
-    "shift": "shift", "shift_l": "shift", "shift_r": "shift",
-    "cmd": "cmd", "super": "cmd", "win": "cmd", "meta": "cmd", "cmd_l": "cmd", "cmd_r": "cmd",
+    "ctrl": "ctrl",
+    "control": "ctrl",
+    "ctrl_l": "ctrl",
+    "ctrl_r": "ctrl",
+    "alt": "alt",
+    "alt_l": "alt",
+    "alt_r": "alt",
+    "alt_gr": "alt",
+    "option": "alt",
+    "shift": "shift",
+    "shift_l": "shift",
+    "shift_r": "shift",
+    "cmd": "cmd",
+    "super": "cmd",
+    "win": "cmd",
+    "meta": "cmd",
+    "cmd_l": "cmd",
+    "cmd_r": "cmd",
 }
 
 
@@ -23,7 +38,7 @@ class Hotkey(BaseModel):
     key: str
 
     @classmethod
-    def parse(cls, text: str) -> "Hotkey":
+    def parse(cls, text: str) -> Hotkey:
         parts = [p.strip().lower() for p in text.replace("-", "+").split("+") if p.strip()]
         if not parts:
             raise ValueError(f"empty hotkey {text!r}")

@@ -10,6 +10,7 @@ Frame policy (docs/session-format.md, "Frames"):
   s, `resume` after a pause, `start` and `end`.
 Within `min_frame_interval` of the last grab on that monitor the last frame is reused; a grab
 identical to the monitor's previous frame is not stored again (FramePipeline)."""
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,10 @@ import queue
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from toolbox.core.session import SCHEMA_VERSION, SessionMeta
 
@@ -66,11 +68,12 @@ class Stats:
 
 
 class Recorder:
-    def __init__(self, cfg: RecorderConfig, *, listen: bool = True,
-                 on_fatal: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, cfg: RecorderConfig, *, listen: bool = True, on_fatal: Callable[[str], None] | None = None
+    ) -> None:
         self.cfg = cfg
         self.listen = listen
-        self.inputs: "queue.SimpleQueue[tuple[Any, ...]]" = queue.SimpleQueue()
+        self.inputs: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self.stop_requested = threading.Event()
         self.fatal: str | None = None
         self._on_fatal = on_fatal
@@ -94,8 +97,14 @@ class Recorder:
         """Create the session folder and start capturing. Raises WriteError if the folder cannot
         be written, RuntimeError if the screen cannot be opened."""
         started = time.time()
-        meta = SessionMeta(schema_version=SCHEMA_VERSION, id=new_session_id(started), started_at=started,
-                           platform=f"{platform.system().lower()}", recorder=self.cfg.public(), task=self.cfg.task)
+        meta = SessionMeta(
+            schema_version=SCHEMA_VERSION,
+            id=new_session_id(started),
+            started_at=started,
+            platform=f"{platform.system().lower()}",
+            recorder=self.cfg.public(),
+            task=self.cfg.task,
+        )
         self._meta = meta
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._thread.start()
@@ -139,10 +148,18 @@ class Recorder:
             self.tracker = open_tracker()
             self._meta.monitors = list(self.screen.monitors)
             self.writer = SessionWriter(self.cfg.out, self._meta, self.cfg.flush_interval)
-            self.frames = FramePipeline(self.writer, self.screen, fmt=self.cfg.frame_format,
-                                        quality=self.cfg.frame_quality, scale=self.cfg.scale,
-                                        gray=self.cfg.gray, max_queue=self.cfg.frame_queue, on_error=self.fail,
-                                        method=self.cfg.webp_method, resample=self.cfg.resample)
+            self.frames = FramePipeline(
+                self.writer,
+                self.screen,
+                fmt=self.cfg.frame_format,
+                quality=self.cfg.frame_quality,
+                scale=self.cfg.scale,
+                gray=self.cfg.gray,
+                max_queue=self.cfg.frame_queue,
+                on_error=self.fail,
+                method=self.cfg.webp_method,
+                resample=self.cfg.resample,
+            )
         except BaseException as exc:  # noqa: BLE001 - reported to start()
             self._start_error = exc
             self._ready.set()
@@ -261,8 +278,14 @@ class Recorder:
         elif kind == "click":
             x, y, button, pressed = item[2:]
             self._pos = (x, y)
-            event = {"t": t, "type": "click", "x": x, "y": y,
-                     "button": getattr(button, "name", str(button)), "pressed": pressed}
+            event = {
+                "t": t,
+                "type": "click",
+                "x": x,
+                "y": y,
+                "button": getattr(button, "name", str(button)),
+                "pressed": pressed,
+            }
             self._action("click", event, self.screen.monitor_at(x, y), new_group=pressed, idle_end=idle_end)
         elif kind == "scroll":
             x, y, dx, dy = item[2:]
@@ -311,8 +334,9 @@ class Recorder:
             # Clicks act on release, so a grab at mouse-down is still 'before'; keys and wheel
             # notches act at once, so they use the latest grab taken before them.
             span = None if kind == "click" or idle_end else (self._last_action, event["t"])
-            event["frame_before"] = self._capture(monitor, "idle_end" if idle_end else "before",
-                                                  force=idle_end, window=span)
+            event["frame_before"] = self._capture(
+                monitor, "idle_end" if idle_end else "before", force=idle_end, window=span
+            )
             self._group = _Group(kind, event, event["t"] + self.cfg.settle, monitor)
         else:
             self._emit(group.held)
@@ -392,8 +416,15 @@ class Recorder:
             self.excluded = True
             return
         self.excluded = False
-        self._emit({"t": now, "type": "window", "title": info.title, "app": info.app,
-                    "bounds": list(info.bounds) if info.bounds else None})
+        self._emit(
+            {
+                "t": now,
+                "type": "window",
+                "title": info.title,
+                "app": info.app,
+                "bounds": list(info.bounds) if info.bounds else None,
+            }
+        )
         if schedule_frame:
             self._window_frame_at = now + WINDOW_FRAME_DELAY
 
@@ -403,8 +434,14 @@ class Recorder:
             return self.screen.monitor_at(b[0] + b[2] // 2, b[1] + b[3] // 2)
         return self.screen.monitor_at(*self._pos) if self._pos else 0
 
-    def _capture(self, monitor: int, reason: str, force: bool = False, unique: bool = False,
-                 window: tuple[float, float] | None = None) -> str | None:
+    def _capture(
+        self,
+        monitor: int,
+        reason: str,
+        force: bool = False,
+        unique: bool = False,
+        window: tuple[float, float] | None = None,
+    ) -> str | None:
         """The frame for `reason`. With `window=(since, until)`, a pre-grab taken in that span is
         used instead of grabbing now (a key's echo is on screen within milliseconds, so a grab
         taken after the key press is no longer 'before')."""

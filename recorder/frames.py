@@ -1,6 +1,7 @@
 """Frames: grab + checksum on the caller's thread (cheap: a few ms at 1080p), hash + compress + write on one
 encoder worker. When the encoder falls behind, new frames are dropped and counted; the caller
 never waits, so input processing never stalls on encoding."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +12,8 @@ import sys
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from toolbox.core.session import Monitor
 
@@ -82,10 +83,19 @@ class FramePipeline:
     """Decides whether a grab is new (hash against the monitor's previous frame), and queues
     new ones for the encoder thread. Returns the frame's relative path at once."""
 
-    def __init__(self, writer: SessionWriter, screen: Screen, fmt: str = "webp", quality: int = 60,
-                 scale: float = 1.0, gray: bool = False, max_queue: int = 4,
-                 on_error: Callable[[str], None] | None = None, method: int = 2,
-                 resample: str = "bicubic") -> None:
+    def __init__(
+        self,
+        writer: SessionWriter,
+        screen: Screen,
+        fmt: str = "webp",
+        quality: int = 60,
+        scale: float = 1.0,
+        gray: bool = False,
+        max_queue: int = 4,
+        on_error: Callable[[str], None] | None = None,
+        method: int = 2,
+        resample: str = "bicubic",
+    ) -> None:
         self.writer = writer
         self.screen = screen
         self.fmt = fmt
@@ -198,9 +208,15 @@ class FramePipeline:
                 self.encode_seconds += time.perf_counter() - started
                 job.raw = b""
             self.stored += 1
-            self.writer.append({
-                "t": round(job.t, 3), "type": "frame", "file": job.file, "monitor": job.monitor,
-                "width": job.out_size[0], "height": job.out_size[1], "reason": job.reason,
-                "hash": job.hash,
-            })
-
+            self.writer.append(
+                {
+                    "t": round(job.t, 3),
+                    "type": "frame",
+                    "file": job.file,
+                    "monitor": job.monitor,
+                    "width": job.out_size[0],
+                    "height": job.out_size[1],
+                    "reason": job.reason,
+                    "hash": job.hash,
+                }
+            )

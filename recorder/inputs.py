@@ -1,6 +1,7 @@
 """pynput listeners. The callbacks only timestamp and enqueue (SimpleQueue.put never blocks),
 so the system's input path is never slowed by the recorder; `timings` keeps the time spent in
 each callback for the benchmark."""
+
 from __future__ import annotations
 
 import queue
@@ -9,7 +10,7 @@ from typing import Any
 
 
 class InputListeners:
-    def __init__(self, out: "queue.SimpleQueue[tuple[Any, ...]]", measure: bool = False) -> None:
+    def __init__(self, out: queue.SimpleQueue[tuple[Any, ...]], measure: bool = False) -> None:
         self.out = out
         self.measure = measure
         self.timings: list[float] = []  # seconds per callback, only when measure=True

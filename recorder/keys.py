@@ -1,5 +1,6 @@
 """Canonical key names and produced text from pynput key objects (duck-typed, so this module
 imports without a display)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -7,15 +8,28 @@ from typing import Any
 # Keys whose press types text even though pynput gives them no `char`.
 _TYPED = {"space": " ", "enter": "\n", "tab": "\t"}
 _KEYPAD = {  # X11 keypad keysyms pynput reports as bare vk codes
-    0xFF8D: ("kp_enter", "\n"), 0xFFAA: ("*", "*"), 0xFFAB: ("+", "+"), 0xFFAD: ("-", "-"),
-    0xFFAE: (".", "."), 0xFFAF: ("/", "/"),
+    0xFF8D: ("kp_enter", "\n"),
+    0xFFAA: ("*", "*"),
+    0xFFAB: ("+", "+"),
+    0xFFAD: ("-", "-"),
+    0xFFAE: (".", "."),
+    0xFFAF: ("/", "/"),
     **{0xFFB0 + i: (str(i), str(i)) for i in range(10)},
 }
 MODIFIER_GROUP = {
-    "shift": "shift", "shift_l": "shift", "shift_r": "shift",
-    "ctrl": "ctrl", "ctrl_l": "ctrl", "ctrl_r": "ctrl",
-    "alt": "alt", "alt_l": "alt", "alt_r": "alt", "alt_gr": "alt",
-    "cmd": "cmd", "cmd_l": "cmd", "cmd_r": "cmd",
+    "shift": "shift",
+    "shift_l": "shift",
+    "shift_r": "shift",
+    "ctrl": "ctrl",
+    "ctrl_l": "ctrl",
+    "ctrl_r": "ctrl",
+    "alt": "alt",
+    "alt_l": "alt",
+    "alt_r": "alt",
+    "alt_gr": "alt",
+    "cmd": "cmd",
+    "cmd_l": "cmd",
+    "cmd_r": "cmd",
 }
 
 

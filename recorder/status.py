@@ -1,4 +1,5 @@
 """The live status line (only when stdout is a terminal)."""
+
 from __future__ import annotations
 
 import sys
@@ -31,5 +32,3 @@ class StatusLine:
             self.stream.write("\n")
             self.stream.flush()
             self._width = 0
-
-

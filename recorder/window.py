@@ -3,6 +3,7 @@
 X11 via python-xlib: `_NET_ACTIVE_WINDOW` with `_NET_WM_NAME`, falling back to `WM_NAME`, and to
 the input focus / the window under the pointer when there is no EWMH window manager. Windows via
 ctypes; elsewhere (macOS, Wayland without XWayland) "unknown" rather than a crash."""
+
 from __future__ import annotations
 
 import os
@@ -124,8 +125,12 @@ class WinWindows:
         user32.GetWindowRect(hwnd, ctypes.byref(rect))
         cls = ctypes.create_unicode_buffer(256)
         user32.GetClassNameW(hwnd, cls, 256)
-        return WindowInfo(title=buf.value, app=cls.value or "unknown", wid=int(hwnd),
-                          bounds=(rect.left, rect.top, rect.right - rect.left, rect.bottom - rect.top))
+        return WindowInfo(
+            title=buf.value,
+            app=cls.value or "unknown",
+            wid=int(hwnd),
+            bounds=(rect.left, rect.top, rect.right - rect.left, rect.bottom - rect.top),
+        )
 
     def close(self) -> None:
         pass
@@ -137,8 +142,11 @@ class MacWindows:
             from AppKit import NSWorkspace  # type: ignore[import-not-found]
 
             app = NSWorkspace.sharedWorkspace().frontmostApplication()
-            return WindowInfo(title=str(app.localizedName()), app=str(app.bundleIdentifier() or "unknown"),
-                              wid=int(app.processIdentifier()))
+            return WindowInfo(
+                title=str(app.localizedName()),
+                app=str(app.bundleIdentifier() or "unknown"),
+                wid=int(app.processIdentifier()),
+            )
         except Exception:  # noqa: BLE001 - pyobjc missing or no permission
             return UNKNOWN
 

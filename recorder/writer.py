@@ -3,6 +3,7 @@
 events.jsonl is append-only and flushed at least every `flush_interval` (the OS keeps what was
 written if the process is killed); session.json is rewritten atomically (temp file + rename).
 Folders are 0700, files 0600. Any OSError becomes a `WriteError` with a one-line message."""
+
 from __future__ import annotations
 
 import os
@@ -10,7 +11,7 @@ import secrets
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ class WriteError(Exception):
 
 def new_session_id(now: float | None = None) -> str:
     """UTC start time + short random suffix: sorts by time, never collides in practice."""
-    stamp = datetime.fromtimestamp(now or time.time(), tz=timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.fromtimestamp(now or time.time(), tz=UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{secrets.token_hex(3)}"
 
 
@@ -100,7 +101,9 @@ class SessionWriter:
 
     def write_meta(self) -> None:
         try:
-            write_atomic(self.path / "session.json", orjson.dumps(self.meta.model_dump(mode="json"), option=orjson.OPT_INDENT_2))
+            write_atomic(
+                self.path / "session.json", orjson.dumps(self.meta.model_dump(mode="json"), option=orjson.OPT_INDENT_2)
+            )
         except OSError as exc:
             raise WriteError(_describe(exc, self.path / "session.json")) from exc
 

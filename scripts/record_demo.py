@@ -6,6 +6,7 @@ record.py with a task label. The session lands in examples/sessions/<id>/ (or --
 
     python scripts/record_demo.py [--out examples/sessions] [--keep-old]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,24 +64,82 @@ def main() -> int:
     rc = 1
     with XServer(1024, 768) as xs:
         shell_cmd = ["bash", "--noprofile", "--norc"]
-        env_prefix = ["env", f"HOME={home}", 'PS1=\\w\\$ ', "TERM=xterm"]
-        xs.spawn(["xterm", "-T", "shell - ~/project", "-geometry", "78x22+8+8", "-fa", "DejaVu Sans Mono", "-fs", "12",
-                  "-bg", "white", "-fg", "black", "-xrm", "XTerm*allowTitleOps: false",
-                  "-e", *env_prefix, *shell_cmd], cwd=home / "project")
-        xs.spawn(["xterm", "-T", "notes.txt - cat", "-geometry", "60x12+440+470", "-fa", "DejaVu Sans Mono", "-fs", "12",
-                  "-bg", "lightyellow", "-fg", "black", "-xrm", "XTerm*allowTitleOps: false",
-                  "-e", "sh", "-c", f"cat > {home}/notes.txt"])
+        env_prefix = ["env", f"HOME={home}", "PS1=\\w\\$ ", "TERM=xterm"]
+        xs.spawn(
+            [
+                "xterm",
+                "-T",
+                "shell - ~/project",
+                "-geometry",
+                "78x22+8+8",
+                "-fa",
+                "DejaVu Sans Mono",
+                "-fs",
+                "12",
+                "-bg",
+                "white",
+                "-fg",
+                "black",
+                "-xrm",
+                "XTerm*allowTitleOps: false",
+                "-e",
+                *env_prefix,
+                *shell_cmd,
+            ],
+            cwd=home / "project",
+        )
+        xs.spawn(
+            [
+                "xterm",
+                "-T",
+                "notes.txt - cat",
+                "-geometry",
+                "60x12+440+470",
+                "-fa",
+                "DejaVu Sans Mono",
+                "-fs",
+                "12",
+                "-bg",
+                "lightyellow",
+                "-fg",
+                "black",
+                "-xrm",
+                "XTerm*allowTitleOps: false",
+                "-e",
+                "sh",
+                "-c",
+                f"cat > {home}/notes.txt",
+            ]
+        )
         for title in ("shell - ~/project", "notes.txt - cat"):
-            wait_for(lambda t=title: xs.run("xdotool", "search", "--name", f"^{t}$", check=False).split(),
-                     what=f"window {title!r}")
+            wait_for(
+                lambda t=title: xs.run("xdotool", "search", "--name", f"^{t}$", check=False).split(),
+                what=f"window {title!r}",
+            )
         shell = xs.run("xdotool", "search", "--name", "^shell - ~/project$").split()[0]
         xs.focus(shell)
         time.sleep(1.0)
 
         raw = work / "sessions"
-        rec = subprocess.Popen([sys.executable, str(ROOT / "record.py"), "--out", str(raw), "--task", TASK,
-                                "--frame-format", "webp", "--full", "--no-status"],
-                               env=xs.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        rec = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "record.py"),
+                "--out",
+                str(raw),
+                "--task",
+                TASK,
+                "--frame-format",
+                "webp",
+                "--full",
+                "--no-status",
+            ],
+            env=xs.env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             line = rec.stdout.readline()
             if "recording to" not in line:

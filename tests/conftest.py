@@ -1,7 +1,8 @@
 """Fixtures every test file shares."""
+
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -10,6 +11,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from fake_llm_server import FakeLLMServer  # noqa: E402
+
 from tests.x11 import XServer, missing_tools  # noqa: E402
 
 
@@ -34,6 +36,8 @@ def x11() -> Iterator[XServer]:
     recorder test that skips would hide a broken install."""
     missing = missing_tools()
     if missing:
-        pytest.fail(f"needs {', '.join(missing)}: run `bash scripts/dev.sh test` as root, or install .ci/apt-packages.txt")
+        pytest.fail(
+            f"needs {', '.join(missing)}: run `bash scripts/dev.sh test` as root, or install .ci/apt-packages.txt"
+        )
     with XServer() as xs:
         yield xs

@@ -10,16 +10,17 @@ ever had in flight at once. Use it as a context manager or through the `fake_llm
         fake_llm.script(Reply.status(429), Reply.json({"score": 5, "reason": "fine"}))
         client = OpenAI(base_url=fake_llm.url, api_key="test")
 """
+
 from __future__ import annotations
 
 import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
-
+from typing import Any
 
 
 @dataclass
@@ -34,15 +35,15 @@ class Reply:
     finish_reason: str = "stop"
 
     @classmethod
-    def json(cls, obj: Any, **kw: Any) -> "Reply":
+    def json(cls, obj: Any, **kw: Any) -> Reply:
         return cls(content=json.dumps(obj), **kw)
 
     @classmethod
-    def text(cls, text: str, **kw: Any) -> "Reply":
+    def text(cls, text: str, **kw: Any) -> Reply:
         return cls(content=text, **kw)
 
     @classmethod
-    def error(cls, status: int, message: str = "scripted error", **kw: Any) -> "Reply":
+    def error(cls, status: int, message: str = "scripted error", **kw: Any) -> Reply:
         return cls(content=message, status=status, **kw)
 
 
@@ -94,7 +95,7 @@ class FakeLLMServer:
         with self._lock:
             self._queue.extend(replies)
 
-    def start(self) -> "FakeLLMServer":
+    def start(self) -> FakeLLMServer:
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-llm", daemon=True)
         self._thread.start()
         return self
@@ -103,7 +104,7 @@ class FakeLLMServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "FakeLLMServer":
+    def __enter__(self) -> FakeLLMServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -131,7 +132,9 @@ class FakeLLMServer:
                 except ValueError:
                     body = {"_raw": raw.decode("utf-8", "replace")}
                 with server._lock:
-                    server.requests.append(RecordedRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                    server.requests.append(
+                        RecordedRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                    )
                     server._in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server._in_flight)
                 try:
@@ -151,8 +154,13 @@ class FakeLLMServer:
                         "object": "chat.completion",
                         "created": int(time.time()),
                         "model": body.get("model", "fake"),
-                        "choices": [{"index": 0, "finish_reason": reply.finish_reason,
-                                     "message": {"role": "assistant", "content": reply.content}}],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": reply.finish_reason,
+                                "message": {"role": "assistant", "content": reply.content},
+                            }
+                        ],
                     }
                     if reply.usage is not None:
                         p, c = reply.usage

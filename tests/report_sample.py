@@ -1,6 +1,7 @@
 """A synthetic build (sessions with real image frames, an episodes log, stats, an output file)
 shaped like what the interval task makes: for the report's tests and its benchmark
 (bench/report_bench.py). Deterministic for a given seed."""
+
 from __future__ import annotations
 
 import random
@@ -24,12 +25,29 @@ from toolbox.core.models import (
     stable_id,
 )
 
-WINDOWS = [("Inbox - Mail", "thunderbird"), ("report.md - Editor", "gedit"), ("Terminal", "xterm"),
-           ("Search - Browser", "firefox"), ("Budget.xlsx - Sheets", "libreoffice")]
+WINDOWS = [
+    ("Inbox - Mail", "thunderbird"),
+    ("report.md - Editor", "gedit"),
+    ("Terminal", "xterm"),
+    ("Search - Browser", "firefox"),
+    ("Budget.xlsx - Sheets", "libreoffice"),
+]
 WORDS = ["File", "Edit", "View", "Send", "Reply", "Archive", "Save", "Open", "Search", "Settings", "Total", "Inbox"]
 TOOLS = [
-    ToolSpec(name="click", description="Click on a screen element.", parameters={"type": "object", "properties": {"x": {"type": "integer"}, "y": {"type": "integer"}, "target": {"type": "string"}}, "required": ["x", "y"]}),
-    ToolSpec(name="type_text", description="Type text.", parameters={"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}),
+    ToolSpec(
+        name="click",
+        description="Click on a screen element.",
+        parameters={
+            "type": "object",
+            "properties": {"x": {"type": "integer"}, "y": {"type": "integer"}, "target": {"type": "string"}},
+            "required": ["x", "y"],
+        },
+    ),
+    ToolSpec(
+        name="type_text",
+        description="Type text.",
+        parameters={"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
+    ),
 ]
 
 
@@ -43,7 +61,9 @@ class SampleBuild:
     dropped: int
 
 
-def draw_frame(path: Path, size: tuple[int, int], title: str, words: list[tuple[str, tuple[int, int, int, int]]], shade: int) -> None:
+def draw_frame(
+    path: Path, size: tuple[int, int], title: str, words: list[tuple[str, tuple[int, int, int, int]]], shade: int
+) -> None:
     image = Image.new("RGB", size, (236 - shade % 40, 240, 246))
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, size[0], 28), fill=(52, 64, 84))
@@ -59,8 +79,16 @@ def draw_frame(path: Path, size: tuple[int, int], title: str, words: list[tuple[
     image.save(path, "WEBP" if path.suffix == ".webp" else "PNG", **({"quality": 70} if path.suffix == ".webp" else {}))
 
 
-def make_sample_build(root: Path, episodes: int = 12, sessions: int = 2, frames_per_episode: int = 2,
-                      size: tuple[int, int] = (640, 400), drop_every: int = 4, seed: int = 0, image_ext: str = ".png") -> SampleBuild:
+def make_sample_build(
+    root: Path,
+    episodes: int = 12,
+    sessions: int = 2,
+    frames_per_episode: int = 2,
+    size: tuple[int, int] = (640, 400),
+    drop_every: int = 4,
+    seed: int = 0,
+    image_ext: str = ".png",
+) -> SampleBuild:
     """`episodes` intervals spread over `sessions` recorded sessions; every `drop_every`-th one is
     dropped (alternating two reasons). Frames alternate PNG and WebP unless `image_ext` is fixed."""
     rng = random.Random(seed)
@@ -84,9 +112,19 @@ def make_sample_build(root: Path, episodes: int = 12, sessions: int = 2, frames_
         count = min(per_session, episodes - s * per_session)
         task = ["Answer the budget mail", "Write the weekly report", "Find the release notes"][s % 3]
         session_dir.mkdir(parents=True, exist_ok=True)
-        (session_dir / "session.json").write_bytes(orjson.dumps({
-            "schema_version": 1, "id": session_id, "started_at": started, "ended_at": started + 30 * max(count, 1) + 10,
-            "platform": "linux", "monitors": [{"index": 0, "left": 0, "top": 0, "width": size[0], "height": size[1]}], "task": task}))
+        (session_dir / "session.json").write_bytes(
+            orjson.dumps(
+                {
+                    "schema_version": 1,
+                    "id": session_id,
+                    "started_at": started,
+                    "ended_at": started + 30 * max(count, 1) + 10,
+                    "platform": "linux",
+                    "monitors": [{"index": 0, "left": 0, "top": 0, "width": size[0], "height": size[1]}],
+                    "task": task,
+                }
+            )
+        )
         for i in range(max(count, 0)):
             n = s * per_session + i
             title, app = WINDOWS[n % len(WINDOWS)]
@@ -100,33 +138,90 @@ def make_sample_build(root: Path, episodes: int = 12, sessions: int = 2, frames_
                 ext = image_ext if image_ext else (".webp" if (n + f) % 2 else ".png")
                 rel = f"frames/{i * frames_per_episode + f:06d}{ext}"
                 draw_frame(session_dir / rel, size, title, words, shade=n * 7 + f)
-                frames.append(EvidenceFrame(path=rel, t=start + f * 10, width=size[0], height=size[1], reason="before" if f == 0 else "after"))
+                frames.append(
+                    EvidenceFrame(
+                        path=rel,
+                        t=start + f * 10,
+                        width=size[0],
+                        height=size[1],
+                        reason="before" if f == 0 else "after",
+                    )
+                )
             actions = []
             for a, (text, box) in enumerate(words[:2]):
                 x, y = (box[0] + box[2]) // 2, (box[1] + box[3]) // 2
-                actions.append(EvidenceAction(kind="click", t=start + 1 + a, x=x, y=y, target=text, frame_before=frames[0].path,
-                                              frame_after=frames[-1].path, frame_x=x, frame_y=y))
-            ocr = [EvidenceWord(text=text, box=(box[0] + 4, box[1] + 4, box[0] + 14 + 7 * len(text), box[1] + 20), conf=0.93,
-                                mid=((box[0] + box[2]) / 2 / size[0], (box[1] + box[3]) / 2 / size[1])) for text, box in words]
+                actions.append(
+                    EvidenceAction(
+                        kind="click",
+                        t=start + 1 + a,
+                        x=x,
+                        y=y,
+                        target=text,
+                        frame_before=frames[0].path,
+                        frame_after=frames[-1].path,
+                        frame_x=x,
+                        frame_y=y,
+                    )
+                )
+            ocr = [
+                EvidenceWord(
+                    text=text,
+                    box=(box[0] + 4, box[1] + 4, box[0] + 14 + 7 * len(text), box[1] + 20),
+                    conf=0.93,
+                    mid=((box[0] + box[2]) / 2 / size[0], (box[1] + box[3]) / 2 / size[1]),
+                )
+                for text, box in words
+            ]
             turns = [Turn(role="user", content=f"{task}: step {i + 1} in {title}")]
             for a, action in enumerate(actions):
-                call = ToolCall(id=f"call_{a}", name="click", arguments={"x": action.x, "y": action.y, "target": action.target})
-                turns += [Turn(role="assistant", tool_calls=[call]), Turn(role="tool", tool_call_id=call.id, name="click", content=f"clicked {action.target}")]
+                call = ToolCall(
+                    id=f"call_{a}", name="click", arguments={"x": action.x, "y": action.y, "target": action.target}
+                )
+                turns += [
+                    Turn(role="assistant", tool_calls=[call]),
+                    Turn(role="tool", tool_call_id=call.id, name="click", content=f"clicked {action.target}"),
+                ]
             turns.append(Turn(role="assistant", content=f"Done with step {i + 1}."))
-            evidence = EpisodeEvidence(session=session_id, session_path=str(session_dir.resolve()), interval=i, start=start, end=start + 20,
-                                       cut="idle", windows=[title], apps=[app], frames=frames, main_frame=frames[0].path,
-                                       actions=actions, ocr=ocr)
+            evidence = EpisodeEvidence(
+                session=session_id,
+                session_path=str(session_dir.resolve()),
+                interval=i,
+                start=start,
+                end=start + 20,
+                cut="idle",
+                windows=[title],
+                apps=[app],
+                frames=frames,
+                main_frame=frames[0].path,
+                actions=actions,
+                ocr=ocr,
+            )
             episode = Episode(
-                id=stable_id(session_id, i), system="You operate a computer for the user with the tools given.", tools=TOOLS, turns=turns,
-                source=Source(dataset="sessions", session=session_id, interval=(start, start + 20)), metadata=evidence.as_metadata())
+                id=stable_id(session_id, i),
+                system="You operate a computer for the user with the tools given.",
+                tools=TOOLS,
+                turns=turns,
+                source=Source(dataset="sessions", session=session_id, interval=(start, start + 20)),
+                metadata=evidence.as_metadata(),
+            )
             if drop_every and n % drop_every == drop_every - 1:
-                reason = ("quality", "too few tool calls") if (n // drop_every) % 2 else ("near_dedupe", "near duplicate")
-                entry = LoggedEpisode(status="dropped", id=episode.id, filter=reason[0], reason=reason[1],
-                                      detail=f"episode {n}: detail of the drop", episode=episode)
+                reason = (
+                    ("quality", "too few tool calls") if (n // drop_every) % 2 else ("near_dedupe", "near duplicate")
+                )
+                entry = LoggedEpisode(
+                    status="dropped",
+                    id=episode.id,
+                    filter=reason[0],
+                    reason=reason[1],
+                    detail=f"episode {n}: detail of the drop",
+                    episode=episode,
+                )
                 drops[reason] = drops.get(reason, 0) + 1
                 dropped += 1
             else:
-                entry = LoggedEpisode(status="kept", id=episode.id, tokens=200 + (n * 37) % 90, episode=episode)  # synthetic counts
+                entry = LoggedEpisode(
+                    status="kept", id=episode.id, tokens=200 + (n * 37) % 90, episode=episode
+                )  # synthetic counts
                 output_rows.append(orjson.dumps(fmt.encode(episode)))
                 kept += 1
                 kept_tokens += entry.tokens or 0
@@ -136,11 +231,21 @@ def make_sample_build(root: Path, episodes: int = 12, sessions: int = 2, frames_
     log = out_dir / "data.jsonl.episodes.jsonl"
     log.write_bytes(b"\n".join(log_rows) + b"\n")
     stats = out_dir / "data.jsonl.stats.json"
-    stats.write_bytes(orjson.dumps({
-        "read": {"sessions": sessions}, "episodes": kept + dropped,
-        "dropped": [{"filter": f, "reason": r, "count": c} for (f, r), c in sorted(drops.items())],
-        "skipped": {}, "problems": [], "written": kept, "tokens": kept_tokens,
-        "llm_cost_usd": 0.0123, "llm_requests": kept + dropped}))
+    stats.write_bytes(
+        orjson.dumps(
+            {
+                "read": {"sessions": sessions},
+                "episodes": kept + dropped,
+                "dropped": [{"filter": f, "reason": r, "count": c} for (f, r), c in sorted(drops.items())],
+                "skipped": {},
+                "problems": [],
+                "written": kept,
+                "tokens": kept_tokens,
+                "llm_cost_usd": 0.0123,
+                "llm_requests": kept + dropped,
+            }
+        )
+    )
     return SampleBuild(output, stats, log, session_dirs, kept, dropped)
 
 
@@ -151,20 +256,60 @@ def make_sample_session(root: Path, session_id: str = "20260401T090000Z-test") -
     folder = root / session_id
     (folder / "frames").mkdir(parents=True, exist_ok=True)
     t0 = 1775034000.0
-    (folder / "session.json").write_bytes(orjson.dumps({
-        "schema_version": 1, "id": session_id, "started_at": t0, "ended_at": t0 + 60, "platform": "linux",
-        "monitors": [{"index": 0, "left": 0, "top": 0, "width": 640, "height": 400}], "recorder": {}, "task": "File the expense report"}))
-    events: list[dict] = [{"t": t0 + 1, "type": "window", "title": "Expenses - Browser", "app": "firefox", "bounds": [0, 0, 640, 400]}]
+    (folder / "session.json").write_bytes(
+        orjson.dumps(
+            {
+                "schema_version": 1,
+                "id": session_id,
+                "started_at": t0,
+                "ended_at": t0 + 60,
+                "platform": "linux",
+                "monitors": [{"index": 0, "left": 0, "top": 0, "width": 640, "height": 400}],
+                "recorder": {},
+                "task": "File the expense report",
+            }
+        )
+    )
+    events: list[dict] = [
+        {"t": t0 + 1, "type": "window", "title": "Expenses - Browser", "app": "firefox", "bounds": [0, 0, 640, 400]}
+    ]
 
     def frame(n: int, t: float, reason: str, ext: str) -> str:
         rel = f"frames/{n:06d}{ext}"
-        draw_frame(folder / rel, (640, 400), f"Expenses - Browser ({n})", [("Submit", (100, 100, 220, 130)), ("Amount", (100, 160, 260, 190))], shade=n * 9)
-        events.append({"t": t, "type": "frame", "file": rel, "monitor": 0, "width": 640, "height": 400, "reason": reason, "hash": str(n)})
+        draw_frame(
+            folder / rel,
+            (640, 400),
+            f"Expenses - Browser ({n})",
+            [("Submit", (100, 100, 220, 130)), ("Amount", (100, 160, 260, 190))],
+            shade=n * 9,
+        )
+        events.append(
+            {
+                "t": t,
+                "type": "frame",
+                "file": rel,
+                "monitor": 0,
+                "width": 640,
+                "height": 400,
+                "reason": reason,
+                "hash": str(n),
+            }
+        )
         return rel
 
     for k, base in enumerate([t0 + 2, t0 + 20, t0 + 40]):
         before = frame(2 * k, base, "before", ".png")
-        events.append({"t": base + 0.1, "type": "click", "x": 160, "y": 115, "button": "left", "pressed": True, "frame_before": before})
+        events.append(
+            {
+                "t": base + 0.1,
+                "type": "click",
+                "x": 160,
+                "y": 115,
+                "button": "left",
+                "pressed": True,
+                "frame_before": before,
+            }
+        )
         events.append({"t": base + 0.2, "type": "click", "x": 160, "y": 115, "button": "left", "pressed": False})
         if k != 1:
             for i, char in enumerate("hello"):

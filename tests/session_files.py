@@ -1,5 +1,6 @@
 """Session folders in the session format (docs/session-format.md), written event by event, for tests that need a
 recording with known content (the recorder's own tests record real ones)."""
+
 from __future__ import annotations
 
 import json
@@ -15,9 +16,16 @@ class SessionFiles:
     def __init__(self, folder: Path, task: str | None = None, size: tuple[int, int] = (800, 600)) -> None:
         self.path, self.size = folder, size
         (folder / "frames").mkdir(parents=True)
-        meta = {"schema_version": 1, "id": folder.name, "started_at": T0, "ended_at": T0 + 300, "platform": "linux",
-                "monitors": [{"index": 0, "left": 0, "top": 0, "width": size[0], "height": size[1], "scale": 1.0}],
-                "recorder": {}, "task": task}
+        meta = {
+            "schema_version": 1,
+            "id": folder.name,
+            "started_at": T0,
+            "ended_at": T0 + 300,
+            "platform": "linux",
+            "monitors": [{"index": 0, "left": 0, "top": 0, "width": size[0], "height": size[1], "scale": 1.0}],
+            "recorder": {},
+            "task": task,
+        }
         (folder / "session.json").write_text(json.dumps(meta))
         self.lines: list[str] = []
         self.frames = 0
@@ -36,7 +44,16 @@ class SessionFiles:
             (self.path / file).write_bytes(image.read_bytes())
         else:
             image.save(self.path / file)
-        self.event(t, "frame", file=file, monitor=0, width=self.size[0], height=self.size[1], reason=reason, hash=f"h{self.frames}")
+        self.event(
+            t,
+            "frame",
+            file=file,
+            monitor=0,
+            width=self.size[0],
+            height=self.size[1],
+            reason=reason,
+            hash=f"h{self.frames}",
+        )
         return file
 
     def click(self, t: float, x: int, y: int, button: str = "left", to: tuple[int, int] | None = None) -> None:

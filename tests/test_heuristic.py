@@ -1,4 +1,5 @@
 """The offline transcriber: typed commands, chat replies, and one episode per task."""
+
 import json
 import subprocess
 import sys
@@ -19,11 +20,23 @@ def transcriber(**options):
 
 def interval(index: int, app: str, text: str, task: str | None = "Reply to Ann") -> Interval:
     t = 100.0 + index * 10
-    return Interval(session_id="s", session_path="/tmp/s", index=index, start=t, end=t + 5, task=task, apps=[app],
-                    windows=[f"{app} window"], submitted=text, metadata=EpisodeEvidence(session="s", interval=index, start=t, end=t + 5),
-                    actions=[Action(kind="click", t=t, x=5, y=6, target="Message", result="Message box focused"),
-                             Action(kind="type", t=t + 1, text=text, result=text),
-                             Action(kind="hotkey", t=t + 2, keys=["enter"], result=f"{text}\nsent")])
+    return Interval(
+        session_id="s",
+        session_path="/tmp/s",
+        index=index,
+        start=t,
+        end=t + 5,
+        task=task,
+        apps=[app],
+        windows=[f"{app} window"],
+        submitted=text,
+        metadata=EpisodeEvidence(session="s", interval=index, start=t, end=t + 5),
+        actions=[
+            Action(kind="click", t=t, x=5, y=6, target="Message", result="Message box focused"),
+            Action(kind="type", t=t + 1, text=text, result=text),
+            Action(kind="hotkey", t=t + 2, keys=["enter"], result=f"{text}\nsent"),
+        ],
+    )
 
 
 def calls(episode):
@@ -56,14 +69,22 @@ def test_per_task_joins_the_intervals_of_a_task_into_one_episode():
 def test_a_long_task_is_split_into_parts_that_say_they_continue_it():
     intervals = [interval(i, "XTerm", f"cmd{i}") for i in range(5)]  # 3 actions each
     episodes = list(transcriber(per="task", max_task_actions=6).transcribe(intervals))
-    assert [e.turns[0].content for e in episodes] == ["Reply to Ann", "Reply to Ann (continued)", "Reply to Ann (continued)"]
+    assert [e.turns[0].content for e in episodes] == [
+        "Reply to Ann",
+        "Reply to Ann (continued)",
+        "Reply to Ann (continued)",
+    ]
     assert [len(calls(e)) for e in episodes] == [4, 4, 2]  # typing + Enter is one call
     assert [e.metadata["intervals"] for e in episodes[:2]] == [[0, 1], [2, 3]]
 
 
 def test_auto_joins_labelled_intervals_and_keeps_unlabelled_ones_apart():
-    intervals = [interval(0, "XTerm", "a", task=None), interval(1, "XTerm", "b", task=None),
-                 interval(2, "XTerm", "c"), interval(3, "XTerm", "d")]
+    intervals = [
+        interval(0, "XTerm", "a", task=None),
+        interval(1, "XTerm", "b", task=None),
+        interval(2, "XTerm", "c"),
+        interval(3, "XTerm", "d"),
+    ]
     episodes = list(transcriber().transcribe(intervals))
     assert [len(calls(e)) for e in episodes] == [2, 2, 4]
     assert episodes[0].turns[0].content == "Continue the work in the window 'XTerm window'."
@@ -74,12 +95,26 @@ def test_the_demo_session_as_one_task_episode(tmp_path):
     config.write_text(
         f"datasets: [{{name: sessions, path: {ROOT / 'examples/sessions'}}}]\n"
         "tasks:\n  - name: interval_episodes\n    transcriber: {name: heuristic, per: task}\n    ocr: tesseract\n"
-        f"format: sharegpt\noutput: out.jsonl\ncache_dir: {ROOT / '.cache/datamakr'}\n")
-    result = subprocess.run([sys.executable, str(ROOT / "build_data.py"), "--config", str(config)], capture_output=True, text=True, timeout=300)
+        f"format: sharegpt\noutput: out.jsonl\ncache_dir: {ROOT / '.cache/datamakr'}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "build_data.py"), "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     [row] = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
-    commands = [json.loads(m["value"])["arguments"]["text"] for m in row["conversations"] if m["from"] == "function_call"
-                and json.loads(m["value"])["name"] == "type_text"]
-    assert commands[:4] == ["mkdir -p greetings && cd greetings\n", 'echo "Hello, world" > hello.txt\n', "cat hello.txt\n", "ls -l\n"]
+    commands = [
+        json.loads(m["value"])["arguments"]["text"]
+        for m in row["conversations"]
+        if m["from"] == "function_call" and json.loads(m["value"])["name"] == "type_text"
+    ]
+    assert commands[:4] == [
+        "mkdir -p greetings && cd greetings\n",
+        'echo "Hello, world" > hello.txt\n',
+        "cat hello.txt\n",
+        "ls -l\n",
+    ]
     observations = [m["value"] for m in row["conversations"] if m["from"] == "observation"]
     assert any("Hello, world" in o for o in observations)

@@ -1,4 +1,5 @@
 """interval_episodes as a user sees it: sessions on disk -> episodes (real OCR on rendered frames)."""
+
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+from session_files import T0, SessionFiles
 
 from toolbox.activity.actions import compile_actions
 from toolbox.activity.intervals import IntervalSettings, cut_intervals
@@ -17,8 +19,6 @@ from toolbox.core.config import ConfigError, PluginRef
 from toolbox.core.pipeline import instantiate
 from toolbox.core.plugin import BuildContext
 from toolbox.core.session import read_session
-
-from session_files import T0, SessionFiles
 
 ROOT = Path(__file__).resolve().parent.parent
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -37,7 +37,9 @@ def render(texts: list[tuple[int, int, str]], size: tuple[int, int] = (800, 600)
 class DrawnSession(SessionFiles):
     """A session whose frames are drawn from text at known places."""
 
-    def __init__(self, root: Path, name: str = "20260101T000000Z-test", task: str | None = "Find the llama runs") -> None:
+    def __init__(
+        self, root: Path, name: str = "20260101T000000Z-test", task: str | None = "Find the llama runs"
+    ) -> None:
         super().__init__(root / name, task=task)
 
     def frame(self, t: float, texts: list[tuple[int, int, str]], reason: str = "before", font_size: int = 20) -> str:
@@ -83,7 +85,9 @@ def web_session(root: Path, task: str | None = "Find the llama runs") -> Path:
 def make_task(tmp_path: Path, **options: Any):
     ctx = BuildContext(cache_dir=tmp_path / "cache")
     options.setdefault("ocr_workers", 1)
-    return instantiate("tasks", PluginRef.model_validate({"name": "interval_episodes", **options}), "tasks[0]", ctx), ctx
+    return instantiate(
+        "tasks", PluginRef.model_validate({"name": "interval_episodes", **options}), "tasks[0]", ctx
+    ), ctx
 
 
 def calls(episode) -> list[tuple[str, dict]]:
@@ -138,8 +142,11 @@ def test_episodes_name_targets_by_screen_text_and_answer_with_new_text(web_episo
     assert first.turns[-1].role == "assistant" and first.turns[-1].content == "llama 7b"
     # typing-only interval in the terminal
     third = episodes[2]
-    assert calls(third) == [("switch_window", {"title": "notes - xterm"}), ("press_keys", {"keys": ["ctrl", "c"]}),
-                            ("type_text", {"text": "ls, then quit"})]
+    assert calls(third) == [
+        ("switch_window", {"title": "notes - xterm"}),
+        ("press_keys", {"keys": ["ctrl", "c"]}),
+        ("type_text", {"text": "ls, then quit"}),
+    ]
     assert third.turns[-1].content.startswith("Done:")
 
 
@@ -152,8 +159,12 @@ def test_a_short_typed_word_is_the_result_of_typing_it(tmp_path, font_size):
     form = [(40, 20, "Experiment tracker"), (40, 80, "Filter: status finished"), (40, 120, "Last saved by Dana")]
     s.frame(0.5, form, reason="start", font_size=font_size)
     t = s.type(1.0, " ok")
-    s.frame(t + 0.5, [(40, 20, "Experiment tracker"), (40, 80, "Filter: status finished ok"), (40, 120, "Last saved by Dana")],
-            reason="after", font_size=font_size)
+    s.frame(
+        t + 0.5,
+        [(40, 20, "Experiment tracker"), (40, 80, "Filter: status finished ok"), (40, 120, "Last saved by Dana")],
+        reason="after",
+        font_size=font_size,
+    )
     task, ctx = make_task(tmp_path)
     episodes = list(task.run(read_session(s.save())))
     assert ctx.stats.extra["ocr"]["near_duplicates"] == 0
@@ -197,8 +208,14 @@ def test_a_task_marker_starts_an_interval_and_labels_it(tmp_path):
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "build_data.py"), *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, str(ROOT / "build_data.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def test_broken_sessions_are_skipped_in_parts_and_counted(tmp_path):
@@ -225,8 +242,10 @@ def test_broken_sessions_are_skipped_in_parts_and_counted(tmp_path):
     (root / "20260101T020000Z-nometa").mkdir()
     (root / "20260101T020000Z-nometa" / "session.json").write_text("{not json")
     config = tmp_path / "exp.yaml"
-    config.write_text(f"datasets: [{{name: sessions, path: {root}}}]\ntasks:\n  - name: interval_episodes\n"
-                      f"    ocr_workers: 1\nformat: sharegpt\noutput: {tmp_path / 'out.jsonl'}\ncache_dir: {tmp_path / 'cache'}\n")
+    config.write_text(
+        f"datasets: [{{name: sessions, path: {root}}}]\ntasks:\n  - name: interval_episodes\n"
+        f"    ocr_workers: 1\nformat: sharegpt\noutput: {tmp_path / 'out.jsonl'}\ncache_dir: {tmp_path / 'cache'}\n"
+    )
     result = run_cli("--config", str(config), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     err = result.stderr
@@ -255,12 +274,15 @@ def test_episodes_pass_every_format_validator(tmp_path, fmt):
         assert format_.validate(format_.encode(episode)) == []
 
 
-@pytest.mark.parametrize("options,message", [
-    ({"transcriber": "heuristik"}, "did you mean 'heuristic'"),
-    ({"transcriber": {"name": "heuristic", "sytem": "x"}}, "unknown key"),
-    ({"ocr": "tessaract"}, "did you mean 'tesseract'"),
-    ({"idle_secs": 3}, "did you mean 'idle_seconds'"),
-])
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        ({"transcriber": "heuristik"}, "did you mean 'heuristic'"),
+        ({"transcriber": {"name": "heuristic", "sytem": "x"}}, "unknown key"),
+        ({"ocr": "tessaract"}, "did you mean 'tesseract'"),
+        ({"idle_secs": 3}, "did you mean 'idle_seconds'"),
+    ],
+)
 def test_bad_options_are_one_line_errors_naming_the_key(tmp_path, options, message):
     with pytest.raises(ConfigError) as error:
         make_task(tmp_path, **options)

@@ -1,4 +1,5 @@
 """The `llm_judge` filter, in-process and in a real CLI build with a budget."""
+
 from __future__ import annotations
 
 import json
@@ -9,13 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from episodes import sample_episode
+from fake_llm_server import FakeLLMServer, Reply
 
 from toolbox.core.filter import Dropped
 from toolbox.core.plugin import BuildContext
 from toolbox.filters.llm_judge import LLMJudge
-
-from episodes import sample_episode
-from fake_llm_server import FakeLLMServer, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,18 +60,30 @@ def test_a_build_called_from_python_writes_the_llm_metrics(fake_llm, tmp_path):
 
     fake_llm.responder = lambda body: Reply.json({"score": 5, "reason": "good"})
     write_episodes(tmp_path / "in.jsonl", 3)
-    config = ExperimentConfig.model_validate({
-        "datasets": [{"name": "file", "path": "in.jsonl"}],
-        "filters": [{"name": "llm_judge", "model": "m", "base_url": fake_llm.url, "api_key": "k"}],
-        "output": "out.jsonl", "cache_dir": "cache"})
+    config = ExperimentConfig.model_validate(
+        {
+            "datasets": [{"name": "file", "path": "in.jsonl"}],
+            "filters": [{"name": "llm_judge", "model": "m", "base_url": fake_llm.url, "api_key": "k"}],
+            "output": "out.jsonl",
+            "cache_dir": "cache",
+        }
+    )
     stats = run(make_pipeline(config, tmp_path), tmp_path / "out.jsonl")
     metrics = json.loads((tmp_path / "out.jsonl.llm-metrics.json").read_text())
-    assert stats.written == 3 and metrics["summary"]["llm_requests"] == 3 == len(metrics["requests"]) == len(fake_llm.requests)
+    assert stats.written == 3 and metrics["summary"]["llm_requests"] == 3 == len(metrics["requests"]) == len(
+        fake_llm.requests
+    )
 
 
 def write_episodes(path: Path, n: int) -> None:
     from toolbox.formats.openai import OpenAIFormat
-    path.write_text("".join(json.dumps(OpenAIFormat().encode(sample_episode(i, f"request number {i} about llama runs"))) + "\n" for i in range(n)))
+
+    path.write_text(
+        "".join(
+            json.dumps(OpenAIFormat().encode(sample_episode(i, f"request number {i} about llama runs"))) + "\n"
+            for i in range(n)
+        )
+    )
 
 
 def test_budget_stop_in_a_real_build_writes_finished_episodes_and_says_so(tmp_path):
@@ -95,8 +107,14 @@ output: out/judged.jsonl
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
 
         def build() -> subprocess.CompletedProcess:
-            return subprocess.run([sys.executable, str(ROOT / "build_data.py"), "--config", str(tmp_path / "judge.yaml")],
-                                  cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+            return subprocess.run(
+                [sys.executable, str(ROOT / "build_data.py"), "--config", str(tmp_path / "judge.yaml")],
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env=env,
+            )
 
         proc = build()
         assert proc.returncode == 0, proc.stderr

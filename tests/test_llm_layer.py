@@ -1,4 +1,5 @@
 """The LLM layer against a real HTTP server through the real `openai` client."""
+
 from __future__ import annotations
 
 import json
@@ -6,14 +7,13 @@ import logging
 from pathlib import Path
 
 import pytest
+from fake_llm_server import FakeLLMServer, Reply
 from pydantic import BaseModel, Field
 
 from toolbox.core.config import ConfigError
 from toolbox.core.plugin import BuildContext
 from toolbox.llm import LLMClient, LLMOptions, model_parser, response_format
 from toolbox.llm.runtime import metrics_path
-
-from fake_llm_server import FakeLLMServer, Reply
 
 
 class Verdict(BaseModel):
@@ -26,14 +26,21 @@ GOOD = {"score": 4, "reason": "fine"}
 
 def make_client(server: FakeLLMServer, tmp_path: Path, ctx: BuildContext | None = None, **options) -> LLMClient:
     ctx = ctx or BuildContext(base_dir=tmp_path, cache_dir=tmp_path / "cache")
-    opts = {"model": "test-model", "base_url": server.url, "api_key": "sk-test", "backoff_base": 0.01,
-            "backoff_max": 0.05, **options}
+    opts = {
+        "model": "test-model",
+        "base_url": server.url,
+        "api_key": "sk-test",
+        "backoff_base": 0.01,
+        "backoff_max": 0.05,
+        **options,
+    }
     return LLMClient(LLMOptions.model_validate(opts), ctx, purpose="test")
 
 
 def ask(client: LLMClient, item: str = "item-1", text: str = "judge this"):
-    return client.ask([{"role": "user", "content": text}], model_parser(Verdict), item=item,
-                      response_format=response_format(Verdict))
+    return client.ask(
+        [{"role": "user", "content": text}], model_parser(Verdict), item=item, response_format=response_format(Verdict)
+    )
 
 
 def test_valid_reply_is_parsed_and_request_carries_schema_and_key(fake_llm, tmp_path):
@@ -125,8 +132,9 @@ def test_a_replayed_invalid_reply_comes_from_the_cache_too(fake_llm, tmp_path):
 def test_budget_stops_requests_before_the_cap(fake_llm, tmp_path, caplog):
     # $1 per million tokens each way; each reply costs 2000 tokens = $0.002
     fake_llm.responder = lambda body: Reply.json(GOOD, usage=(1000, 1000))
-    client = make_client(fake_llm, tmp_path, budget_usd=0.005, max_tokens=1000,
-                         prices={"test-model": {"input": 1.0, "output": 1.0}})
+    client = make_client(
+        fake_llm, tmp_path, budget_usd=0.005, max_tokens=1000, prices={"test-model": {"input": 1.0, "output": 1.0}}
+    )
     with caplog.at_level(logging.WARNING, logger="datamakr"):
         results = [ask(client, f"i{i}", f"text {i}") for i in range(6)]
     assert [r.ok for r in results] == [True, True, False, False, False, False]

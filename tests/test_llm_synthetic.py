@@ -1,4 +1,5 @@
 """The `synthetic` dataset: grid sampling, batches, resume after Ctrl+C, budget, custom parsers."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,20 +13,28 @@ import time
 from pathlib import Path
 
 import pytest
+from fake_llm_server import FakeLLMServer, Reply
 
 from toolbox.core.config import ConfigError
 from toolbox.core.plugin import BuildContext
 from toolbox.datasets.synthetic import Synthetic
 
-from fake_llm_server import FakeLLMServer, Reply
-
 ROOT = Path(__file__).resolve().parent.parent
 
 GRID = {
-    "categories": {"api": [{"name": "book_room", "description": "Book a room."}, {"name": "send_invoice", "description": "Send an invoice."}],
-                   "persona": ["an engineer", "a manager", "a shop owner"]},
-    "generators": {"phone": {"type": "phone"}, "date": {"type": "date", "start": "2026-01-01", "end": "2026-01-31"},
-                   "order": {"type": "pattern", "pattern": "ORD-####-??"}, "n": {"type": "int", "min": 1, "max": 3}},
+    "categories": {
+        "api": [
+            {"name": "book_room", "description": "Book a room."},
+            {"name": "send_invoice", "description": "Send an invoice."},
+        ],
+        "persona": ["an engineer", "a manager", "a shop owner"],
+    },
+    "generators": {
+        "phone": {"type": "phone"},
+        "date": {"type": "date", "start": "2026-01-01", "end": "2026-01-31"},
+        "order": {"type": "pattern", "pattern": "ORD-####-??"},
+        "n": {"type": "int", "min": 1, "max": 3},
+    },
 }
 TEMPLATE = "Persona: {persona}. Function: {api.name}. Phone: {phone}. Date: {date}. Order: {order}. Count: {n}."
 
@@ -35,19 +44,43 @@ def conversation_for(body: dict) -> Reply:
     prompt = body["messages"][-1]["content"]
     name = re.search(r"Function: (\w+)", prompt).group(1)
     order = re.search(r"Order: (\S+)\.", prompt).group(1)
-    return Reply.json({
-        "user_request": f"Please handle {order} ({prompt})",
-        "steps": [{"function": {"name": name, "description": "Does it.",
-                                "parameters": {"type": "object", "properties": {"order": {"type": "string"}}, "required": ["order"]}},
-                   "arguments": {"order": order}, "response": f"{order}: done"}],
-        "final_answer": f"{order} is handled.",
-    }, usage=(1000, 1000))
+    return Reply.json(
+        {
+            "user_request": f"Please handle {order} ({prompt})",
+            "steps": [
+                {
+                    "function": {
+                        "name": name,
+                        "description": "Does it.",
+                        "parameters": {
+                            "type": "object",
+                            "properties": {"order": {"type": "string"}},
+                            "required": ["order"],
+                        },
+                    },
+                    "arguments": {"order": order},
+                    "response": f"{order}: done",
+                }
+            ],
+            "final_answer": f"{order} is handled.",
+        },
+        usage=(1000, 1000),
+    )
 
 
 def dataset(server: FakeLLMServer, tmp_path: Path, seed: int = 0, **options) -> Synthetic:
     ctx = BuildContext(seed=seed, base_dir=tmp_path, cache_dir=tmp_path / "cache")
-    opts = {"model": "m", "base_url": server.url, "api_key": "k", "grid": GRID, "template": TEMPLATE,
-            "samples": 7, "batch_size": 3, "backoff_base": 0.01, **options}
+    opts = {
+        "model": "m",
+        "base_url": server.url,
+        "api_key": "k",
+        "grid": GRID,
+        "template": TEMPLATE,
+        "samples": 7,
+        "batch_size": 3,
+        "backoff_base": 0.01,
+        **options,
+    }
     return Synthetic(Synthetic.Options.model_validate(opts), ctx)
 
 
@@ -59,7 +92,9 @@ def test_samples_are_drawn_from_the_grid_with_the_seed(fake_llm, tmp_path):
     for episode in episodes:
         params = episode.metadata["synthetic"]["params"]
         assert params["persona"] in GRID["categories"]["persona"] and params["api"]["name"] == episode.tools[0].name
-        assert re.fullmatch(r"\+1-\d{3}-\d{3}-\d{4}", params["phone"]) and re.fullmatch(r"ORD-\d{4}-[A-Z]{2}", params["order"])
+        assert re.fullmatch(r"\+1-\d{3}-\d{3}-\d{4}", params["phone"]) and re.fullmatch(
+            r"ORD-\d{4}-[A-Z]{2}", params["order"]
+        )
         assert dt.date(2026, 1, 1) <= dt.date.fromisoformat(params["date"]) <= dt.date(2026, 1, 31)
         assert episode.turns[1].tool_calls[0].arguments == {"order": params["order"]}
     prompts = [r.messages[-1]["content"] for r in fake_llm.requests]
@@ -74,14 +109,18 @@ def test_samples_are_drawn_from_the_grid_with_the_seed(fake_llm, tmp_path):
 def test_budget_stop_keeps_finished_batches_and_a_rerun_continues(fake_llm, tmp_path):
     fake_llm.responder = conversation_for  # $0.002 per reply at $1 per 1M tokens
     prices = {"m": {"input": 1.0, "output": 1.0}}
-    first = dataset(fake_llm, tmp_path, samples=8, batch_size=2, concurrency=1, max_tokens=1000, budget_usd=0.0105, prices=prices)
+    first = dataset(
+        fake_llm, tmp_path, samples=8, batch_size=2, concurrency=1, max_tokens=1000, budget_usd=0.0105, prices=prices
+    )
     episodes = list(first.records())
     assert len(episodes) == 5 and len(fake_llm.requests) == 5
     assert first.ctx.stats.extra["budget_stopped"] is True
     assert sorted(p.name for p in first.folder.glob("batch-*")) == ["batch-000000.jsonl", "batch-000001.jsonl"]
     assert dict(first.ctx.stats.dropped) == {("synthetic", "budget reached"): 3}
 
-    rerun = dataset(fake_llm, tmp_path, samples=8, batch_size=2, concurrency=1, max_tokens=1000, budget_usd=1.0, prices=prices)
+    rerun = dataset(
+        fake_llm, tmp_path, samples=8, batch_size=2, concurrency=1, max_tokens=1000, budget_usd=1.0, prices=prices
+    )
     again = list(rerun.records())
     assert [e.id for e in again[:5]] == [e.id for e in episodes] and len(again) == 8
     assert len(fake_llm.requests) == 8  # 4 from batches, 1 from the reply cache, 3 new
@@ -107,7 +146,9 @@ output: out/synth.jsonl
 """)
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
         command = [sys.executable, str(ROOT / "build_data.py"), "--config", str(tmp_path / "synth.yaml")]
-        proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         batches = tmp_path / ".cache" / "datamakr" / "synthetic"
         deadline = time.monotonic() + 60
         while len(list(batches.glob("*/batch-*.jsonl"))) < 2 and time.monotonic() < deadline:
@@ -130,7 +171,7 @@ output: out/synth.jsonl
 
 
 def test_a_custom_completion_parser(fake_llm, tmp_path):
-    (tmp_path / "qa_parser.py").write_text('''
+    (tmp_path / "qa_parser.py").write_text("""
 def parse(text, params):
     question, sep, answer = text.partition("\\nA: ")
     if not question.startswith("Q: ") or not sep:
@@ -138,7 +179,7 @@ def parse(text, params):
     call = {"function": {"name": params["api"]["name"], "description": "d", "parameters": {"type": "object"}},
             "arguments": {}, "response": "ok"}
     return {"user_request": question[3:], "steps": [call], "final_answer": answer}
-''')
+""")
     fake_llm.script(Reply.text("Sure!"), Reply.text("Q: book it\nA: booked"))
     [episode] = list(dataset(fake_llm, tmp_path, samples=1, parser="qa_parser.py:parse").records())
     assert episode.turns[0].content == "book it" and episode.turns[-1].content == "booked"
@@ -149,7 +190,9 @@ def parse(text, params):
 def test_config_mistakes_are_one_line_errors(fake_llm, tmp_path):
     with pytest.raises(ConfigError, match=r"template: unknown field 'city' \(grid has: api, .*persona"):
         dataset(fake_llm, tmp_path, template="Go to {city}")
-    (tmp_path / "grid.yaml").write_text("categories:\n  api: [a, b]\ngenerators:\n  d: {type: date, start: 2026-01-01}\n")
+    (tmp_path / "grid.yaml").write_text(
+        "categories:\n  api: [a, b]\ngenerators:\n  d: {type: date, start: 2026-01-01}\n"
+    )
     with pytest.raises(ConfigError, match=r"grid.yaml: generators.d.date.end: Field required"):
         dataset(fake_llm, tmp_path, grid="grid.yaml", template="{api}")
     with pytest.raises(ConfigError, match="parser: file not found"):

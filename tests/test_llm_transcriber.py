@@ -1,4 +1,5 @@
 """The `openai` transcriber on Interval evidence, against the fake OpenAI-compatible server."""
+
 from __future__ import annotations
 
 import base64
@@ -7,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+from fake_llm_server import FakeLLMServer, Reply
 from PIL import Image, ImageDraw
 
 from toolbox.activity.models import Action, FrameRef, Interval
@@ -16,36 +18,59 @@ from toolbox.core.models import EpisodeEvidence
 from toolbox.core.plugin import BuildContext
 from toolbox.ocr_engines.words import OcrWord
 
-from fake_llm_server import FakeLLMServer, Reply
-
 SEARCH = {
     "name": "search_wandb_training_run",
     "description": "Find a training run in Weights & Biases.",
-    "parameters": {"type": "object", "properties": {"model_name": {"type": "string"}, "created_at": {"type": "string"}},
-                   "required": ["model_name"]},
+    "parameters": {
+        "type": "object",
+        "properties": {"model_name": {"type": "string"}, "created_at": {"type": "string"}},
+        "required": ["model_name"],
+    },
 }
 
 
 def interval(i: int, frames: list[FrameRef] | None = None) -> Interval:
     start = 1000.0 + 30 * i
-    words = [OcrWord(text=t, box=(10 * k, 10, 10 * k + 8, 20), conf=0.9, mid=(0.1 * k, 0.05)) for k, t in enumerate(["Runs:", f"llama-7b-05{i}2", "finished"])]
+    words = [
+        OcrWord(text=t, box=(10 * k, 10, 10 * k + 8, 20), conf=0.9, mid=(0.1 * k, 0.05))
+        for k, t in enumerate(["Runs:", f"llama-7b-05{i}2", "finished"])
+    ]
     return Interval(
-        session_id="20260101T000000Z-test", session_path="/tmp/s", index=i, start=start, end=start + 12.5,
-        task="find my llama training run", windows=["Runs - Weights & Biases - Chromium"], apps=["chromium"],
-        actions=[Action(kind="click", t=start + 1, x=400, y=80, target="Search runs", title="Runs - Weights & Biases - Chromium"),
-                 Action(kind="type", t=start + 2, text=f"llama-7b {i}", result=f"llama-7b-05{i}2 finished")],
-        typed_text=f"llama-7b {i}", submitted=f"llama-7b {i}", screen_words=words, frames=frames or [],
+        session_id="20260101T000000Z-test",
+        session_path="/tmp/s",
+        index=i,
+        start=start,
+        end=start + 12.5,
+        task="find my llama training run",
+        windows=["Runs - Weights & Biases - Chromium"],
+        apps=["chromium"],
+        actions=[
+            Action(
+                kind="click", t=start + 1, x=400, y=80, target="Search runs", title="Runs - Weights & Biases - Chromium"
+            ),
+            Action(kind="type", t=start + 2, text=f"llama-7b {i}", result=f"llama-7b-05{i}2 finished"),
+        ],
+        typed_text=f"llama-7b {i}",
+        submitted=f"llama-7b {i}",
+        screen_words=words,
+        frames=frames or [],
         metadata=EpisodeEvidence(session="20260101T000000Z-test", interval=i, start=start, end=start + 12.5),
     )
 
 
 def conversation(n: int, steps: int = 1, reasoning: bool = False) -> dict:
-    step = {"function": SEARCH, "arguments": {"model_name": f"llama-7b {n}", "created_at": "2026-05"},
-            "response": f"llama-7b-05{n}2 finished"}
+    step = {
+        "function": SEARCH,
+        "arguments": {"model_name": f"llama-7b {n}", "created_at": "2026-05"},
+        "response": f"llama-7b-05{n}2 finished",
+    }
     if reasoning:
         step = {"observation": "The runs page is open.", "thought": "Search for the run by name.", **step}
-    return {"user_request": f"Find my llama-7b run number {n} from May", "steps": [step] * steps,
-            "final_answer": f"Run llama-7b-05{n}2 has finished."}
+    return {
+        "user_request": f"Find my llama-7b run number {n} from May",
+        "steps": [step] * steps,
+        "final_answer": f"Run llama-7b-05{n}2 has finished.",
+    }
 
 
 def echo_responder(body: dict) -> Reply:
@@ -58,8 +83,16 @@ def echo_responder(body: dict) -> Reply:
 
 def transcriber(server: FakeLLMServer, tmp_path: Path, use_vision: bool = False, **options):
     ctx = BuildContext(base_dir=tmp_path, cache_dir=tmp_path / "cache", use_vision=use_vision)
-    ref = PluginRef.model_validate({"name": "openai", "model": "test-model", "base_url": server.url, "api_key": "k",
-                                    "backoff_base": 0.01, **options})
+    ref = PluginRef.model_validate(
+        {
+            "name": "openai",
+            "model": "test-model",
+            "base_url": server.url,
+            "api_key": "k",
+            "backoff_base": 0.01,
+            **options,
+        }
+    )
     plugin, opts = plugin_options("transcribers", ref, "transcriber")
     return plugin(opts, ctx)
 
@@ -80,8 +113,13 @@ def test_each_interval_becomes_a_goal_level_episode(fake_llm, tmp_path):
 
     [request] = [r for r in fake_llm.requests if "## Interval 0" in r.text()]  # sent concurrently
     evidence = request.messages[1]["content"]
-    for expected in ("find my llama training run", "Runs - Weights & Biases - Chromium", '"llama-7b 0"',
-                     "Runs: llama-7b-0502 finished", 'click at (400, 80) on "Search runs"'):
+    for expected in (
+        "find my llama training run",
+        "Runs - Weights & Biases - Chromium",
+        '"llama-7b 0"',
+        "Runs: llama-7b-0502 finished",
+        'click at (400, 80) on "Search runs"',
+    ):
         assert expected in evidence
     assert request.body["response_format"]["json_schema"]["name"] == "Conversation"
     assert "search_wandb_training_run" in request.messages[0]["content"]  # the instructions' example
@@ -96,8 +134,9 @@ def test_bad_function_names_and_arguments_are_re_asked_then_dropped(fake_llm, tm
     bad_name["steps"][0]["function"] = {**SEARCH, "name": "search runs!"}
     bad_args = conversation(0)
     bad_args["steps"][0]["arguments"] = {"created_at": "May"}  # model_name is required
-    fake_llm.script(Reply.json(bad_name), Reply.json(bad_args), Reply.json(conversation(0)),
-                    *[Reply.json(bad_args)] * 4)
+    fake_llm.script(
+        Reply.json(bad_name), Reply.json(bad_args), Reply.json(conversation(0)), *[Reply.json(bad_args)] * 4
+    )
     t = transcriber(fake_llm, tmp_path, concurrency=1)
     episodes = list(t.transcribe([interval(0), interval(1)]))
     assert len(episodes) == 1 and episodes[0].tools[0].name == "search_wandb_training_run"
@@ -123,17 +162,22 @@ def _decoded(part: dict) -> tuple[str, Image.Image]:
 
 def test_vision_sends_downscaled_frames_with_their_mime_types(fake_llm, tmp_path):
     fake_llm.responder = echo_responder
-    frames = [_frame(tmp_path / "000001.png", (1600, 1000), "PNG", 1001.0),
-              _frame(tmp_path / "000002.webp", (800, 600), "WEBP", 1005.0),
-              _frame(tmp_path / "000003.webp", (300, 200), "PNG", 1006.0),  # a PNG despite its name
-              FrameRef(path=str(tmp_path / "missing.png"), t=1007.0, width=10, height=10)]
+    frames = [
+        _frame(tmp_path / "000001.png", (1600, 1000), "PNG", 1001.0),
+        _frame(tmp_path / "000002.webp", (800, 600), "WEBP", 1005.0),
+        _frame(tmp_path / "000003.webp", (300, 200), "PNG", 1006.0),  # a PNG despite its name
+        FrameRef(path=str(tmp_path / "missing.png"), t=1007.0, width=10, height=10),
+    ]
     t = transcriber(fake_llm, tmp_path, vision=True, image_max_side=512, image_detail="low")
     [episode] = list(t.transcribe([interval(0, frames)]))
     content = fake_llm.requests[0].messages[1]["content"]
     assert content[0]["type"] == "text" and "llama-7b" in content[0]["text"]
     images = [_decoded(part) for part in content[1:]]
     assert [(mime, img.format, img.size) for mime, img in images] == [
-        ("image/png", "PNG", (512, 320)), ("image/webp", "WEBP", (512, 384)), ("image/png", "PNG", (300, 200))]
+        ("image/png", "PNG", (512, 320)),
+        ("image/webp", "WEBP", (512, 384)),
+        ("image/png", "PNG", (300, 200)),
+    ]
     assert all(part["image_url"]["detail"] == "low" for part in content[1:])
     assert "screenshots" in fake_llm.requests[0].messages[0]["content"]
     assert t.ctx.stats.skipped["frames"] == 1 and "missing.png: frame not found" in t.ctx.stats.problems[0]
@@ -167,7 +211,11 @@ def test_per_task_makes_one_episode_from_a_session(fake_llm, tmp_path):
     assert len(fake_llm.requests) == 1
     assert episode.tool_call_count() == 3 and len(episode.tools) == 1
     assert episode.source.interval == (1000.0, 1072.5)
-    assert (episode.metadata["intervals"], episode.metadata["start"], episode.metadata["end"]) == ([0, 1, 2], 1000.0, 1072.5)
+    assert (episode.metadata["intervals"], episode.metadata["start"], episode.metadata["end"]) == (
+        [0, 1, 2],
+        1000.0,
+        1072.5,
+    )
     assert "## Interval 2" in fake_llm.requests[0].messages[1]["content"]
 
 

@@ -1,6 +1,7 @@
 """Several monitors, negative origins and HiDPI: a click lands on the right monitor's frame at
 the right pixel. (Xvfb offers one screen, so the geometry is given here; the recorder's real
 capture path is covered by tests/test_recorder.py.)"""
+
 import json
 from pathlib import Path
 
@@ -41,4 +42,3 @@ def test_virtual_screen_points_map_onto_each_monitors_frame(tmp_path: Path):
     left, main = frames.refs  # in time order
     assert left.to_frame(-1000, 500) == (1840, 1000)  # 920 logical px into the left monitor, at 2x
     assert main.to_frame(100, -100) == (75, 75)  # offset by top=-200, recorded at 0.75
-

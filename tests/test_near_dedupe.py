@@ -1,5 +1,6 @@
 """near_dedupe: planted near-duplicates go, distinct episodes with shared boilerplate stay,
 input order and determinism hold."""
+
 from __future__ import annotations
 
 import random
@@ -12,11 +13,13 @@ from toolbox.core.filter import Dropped
 from toolbox.core.models import Episode, Source, ToolCall, Turn
 from toolbox.filters.near_dedupe import NearDedupe, NearDedupeOptions, near_duplicate_clusters, token_hashes
 
-WORDS = ("report budget invoice meeting schedule project deadline customer order shipment account "
-         "password settings profile dashboard calendar reminder document spreadsheet presentation "
-         "slide chart table column formula filter export download folder archive server database "
-         "query error warning message email reply attachment draft contract proposal review ticket "
-         "release branch commit merge build deploy script module package browser window button menu").split()
+WORDS = (
+    "report budget invoice meeting schedule project deadline customer order shipment account "
+    "password settings profile dashboard calendar reminder document spreadsheet presentation "
+    "slide chart table column formula filter export download folder archive server database "
+    "query error warning message email reply attachment draft contract proposal review ticket "
+    "release branch commit merge build deploy script module package browser window button menu"
+).split()
 BOILERPLATE = "Screen text: the window shows the toolbar, the sidebar and the main panel."
 
 
@@ -29,7 +32,11 @@ def episode(eid: str, body: str) -> Episode:
         source=Source(dataset="test"),
         turns=[
             Turn(role="user", content=" ".join(words[:q])),
-            Turn(role="assistant", content=" ".join(words[q : 2 * q]), tool_calls=[ToolCall(id="c1", name="click", arguments={"x": 10, "y": 20})]),
+            Turn(
+                role="assistant",
+                content=" ".join(words[q : 2 * q]),
+                tool_calls=[ToolCall(id="c1", name="click", arguments={"x": 10, "y": 20})],
+            ),
             Turn(role="tool", content=BOILERPLATE + " " + " ".join(words[2 * q : 3 * q]), tool_call_id="c1"),
             Turn(role="assistant", content=" ".join(words[3 * q :])),
         ],
@@ -90,6 +97,7 @@ def test_threshold_decides() -> None:
         words[k] = "zzz"
     pair = [episode("a", a), episode("b", " ".join(words))]
     from rapidfuzz import fuzz
+
     from toolbox.filters.near_dedupe import normalize
 
     assert 70 < fuzz.ratio(normalize(pair[0].text()), normalize(pair[1].text())) < 99
@@ -101,8 +109,13 @@ def test_cluster_keeps_the_first_and_output_keeps_input_order() -> None:
     rng = random.Random(3)
     base = body(rng)
     other = body(rng)
-    episodes = [episode("x", other), episode("b1", edits(rng, base, "typos")), episode("b0", base),
-                episode("y", body(rng)), episode("b2", edits(rng, base, "whitespace"))]
+    episodes = [
+        episode("x", other),
+        episode("b1", edits(rng, base, "typos")),
+        episode("b0", base),
+        episode("y", body(rng)),
+        episode("b2", edits(rng, base, "whitespace")),
+    ]
     out = run(episodes)
     assert [getattr(x, "id", None) or x.episode.id for x in out] == ["x", "b1", "b0", "y", "b2"]
     assert [type(x).__name__ for x in out] == ["Episode", "Episode", "Dropped", "Episode", "Dropped"]

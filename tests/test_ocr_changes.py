@@ -1,5 +1,6 @@
 """Frame change detection on real Chromium frames: a short typed word is a change (its text gets
 read), a blinking caret is not (the earlier words are reused); the OCR cache is private."""
+
 from __future__ import annotations
 
 import os
@@ -53,11 +54,13 @@ def frames(tmp_path_factory) -> dict[str, Path]:
         page.evaluate("document.getElementById('block').style.background = '#e6e6e6'")
         shot("block_cursor")
         page.evaluate("document.getElementById('block').style.background = '#1e1e1e'")
-        for element, text, size in TYPED:
+        for element, text, _size in TYPED:
             page.evaluate(f"document.getElementById('{element}').textContent += '{text}'")
             shot(f"typed_{element}_{text.strip()}")
-            page.evaluate(f"document.getElementById('{element}').textContent = "
-                          f"document.getElementById('{element}').textContent.slice(0, -{len(text)})")
+            page.evaluate(
+                f"document.getElementById('{element}').textContent = "
+                f"document.getElementById('{element}').textContent.slice(0, -{len(text)})"
+            )
         browser.close()
     return out
 
@@ -112,8 +115,9 @@ def test_the_runner_reads_the_typed_word_and_reuses_words_across_a_caret_blink(f
     # the same frames read whole give the same words on the re-read lines
     whole = OcrRunner(OcrSettings(engine="tesseract", workers=1, reuse=False), cache_dir=None)
     alone = whole.read([requests[2]], problem=pytest.fail)[requests[2]]
-    assert [w.text for w in alone if w.text in ("Search:", "llama", "runs", "cd")] == \
-        [w.text for w in cd if w.text in ("Search:", "llama", "runs", "cd")]
+    assert [w.text for w in alone if w.text in ("Search:", "llama", "runs", "cd")] == [
+        w.text for w in cd if w.text in ("Search:", "llama", "runs", "cd")
+    ]
 
 
 LOG = [f"step {n * 100} loss {2.5 - n * 0.037:.3f} lr 2e-5 batch {n % 7}" for n in range(1, 27)]
@@ -129,8 +133,10 @@ def scrolled(tmp_path_factory) -> tuple[Path, Path]:
         page = browser.new_page(viewport={"width": 560, "height": 420})
         for path, lines in zip(paths, (LOG[:20], LOG[3:23])):
             text = "\n".join(lines)
-            page.set_content("<body style='margin:0;background:#1e1e1e'><pre style=\"margin:0;padding:6px 10px;color:#e6e6e6;"
-                             f"font:14px/20px 'DejaVu Sans Mono',monospace\">{text}</pre></body>")
+            page.set_content(
+                "<body style='margin:0;background:#1e1e1e'><pre style=\"margin:0;padding:6px 10px;color:#e6e6e6;"
+                f"font:14px/20px 'DejaVu Sans Mono',monospace\">{text}</pre></body>"
+            )
             page.screenshot(path=str(path))
         browser.close()
     return paths
@@ -150,7 +156,9 @@ def test_after_a_scroll_only_the_new_lines_are_read(scrolled):
     whole = OcrRunner(OcrSettings(engine="tesseract", workers=1, reuse=False), cache_dir=None)
     read_whole = whole.read(requests[1:], problem=pytest.fail)[requests[1]]
     unique = {w.text: w for w in read_whole if [x.text for x in read_whole].count(w.text) == 1}
-    common = [(w, unique[w.text]) for w in words if w.text in unique and len(w.text) >= 3 and w.text.isdigit()]  # step numbers
+    common = [
+        (w, unique[w.text]) for w in words if w.text in unique and len(w.text) >= 3 and w.text.isdigit()
+    ]  # step numbers
     assert len(common) >= 15
     for moved, fresh in common:
         assert moved.box == pytest.approx(fresh.box, abs=3), moved.text

@@ -1,4 +1,5 @@
 """OCR engines and the runner on a real Chromium screenshot: words, boxes, cache, near duplicates, pool."""
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,11 @@ PAGE = """<!doctype html><html><body style="margin:0;font-family:'DejaVu Sans',s
 epoch 1 loss 2.10
 epoch 2 loss 1.84</pre>
 </body></html>"""
-WORDS = re.findall(r"[A-Za-z0-9.$-]+", "Experiment tracker Search runs Export table Run Status Loss alpaca finished 1.73 "
-                   "vicuna failed 2.41 $ python train.py --epochs 3 epoch 1 loss 2.10 epoch 2 loss 1.84")
+WORDS = re.findall(
+    r"[A-Za-z0-9.$-]+",
+    "Experiment tracker Search runs Export table Run Status Loss alpaca finished 1.73 "
+    "vicuna failed 2.41 $ python train.py --epochs 3 epoch 1 loss 2.10 epoch 2 loss 1.84",
+)
 TERMINAL = (560, 40, 1000, 160)  # x0, y0, x1, y1 of the terminal block on the page
 
 
@@ -34,9 +38,24 @@ def chromium_screenshot(html: str, out: Path, size: tuple[int, int] = (1024, 400
     page = out.with_suffix(".html")
     page.write_text(html)
     exe = shutil.which("chromium") or "/usr/bin/chromium"
-    subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--disable-background-networking",
-                    "--disable-component-update", "--no-first-run", f"--window-size={size[0]},{size[1]}",
-                    f"--screenshot={out}", page.as_uri()], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            f"--window-size={size[0]},{size[1]}",
+            f"--screenshot={out}",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return out
 
 
@@ -68,7 +87,9 @@ def test_engines_read_the_words_of_a_screenshot_with_boxes(screenshot, tmp_path,
     width, height = Image.open(screenshot).size
     search = next(w for w in words if w.text == "Search")
     assert search.box[0] < search.box[2] <= width / 2 and search.box[1] < search.box[3] < height / 2
-    assert search.mid == pytest.approx(((search.box[0] + search.box[2]) / 2 / width, (search.box[1] + search.box[3]) / 2 / height), abs=1e-3)
+    assert search.mid == pytest.approx(
+        ((search.box[0] + search.box[2]) / 2 / width, (search.box[1] + search.box[3]) / 2 / height), abs=1e-3
+    )
     # reading order: top to bottom
     assert words.index(search) < words.index(next(w for w in words if w.text.lower() == "vicuna"))
 
@@ -123,8 +144,10 @@ def test_broken_and_missing_frames_are_reported_not_fatal(screenshot, tmp_path):
     broken.write_bytes(b"RIFF\x00\x10\x00\x00WEBPVP8 " + b"\x00" * 40)
     problems: list[str] = []
     runner = OcrRunner(OcrSettings(engine="tesseract", workers=1), cache_dir=tmp_path)
-    out = runner.read([OcrRequest(str(broken)), OcrRequest(str(tmp_path / "gone.png")), OcrRequest(str(screenshot), TERMINAL)],
-                      problem=problems.append)
+    out = runner.read(
+        [OcrRequest(str(broken)), OcrRequest(str(tmp_path / "gone.png")), OcrRequest(str(screenshot), TERMINAL)],
+        problem=problems.append,
+    )
     assert out[OcrRequest(str(broken))] is None and out[OcrRequest(str(tmp_path / "gone.png"))] is None
     assert out[OcrRequest(str(screenshot), TERMINAL)]
     assert len(problems) == 2
@@ -139,6 +162,10 @@ def test_a_process_pool_gives_the_same_words(screenshot, tmp_path):
         path = tmp_path / f"part{i}.png"
         image.crop(box).save(path)
         requests.append(OcrRequest(str(path)))
-    pooled = OcrRunner(OcrSettings(engine="tesseract", workers=2, reuse=False), cache_dir=None).read(requests, pytest.fail)
-    alone = OcrRunner(OcrSettings(engine="tesseract", workers=1, reuse=False), cache_dir=None).read(requests, pytest.fail)
+    pooled = OcrRunner(OcrSettings(engine="tesseract", workers=2, reuse=False), cache_dir=None).read(
+        requests, pytest.fail
+    )
+    alone = OcrRunner(OcrSettings(engine="tesseract", workers=1, reuse=False), cache_dir=None).read(
+        requests, pytest.fail
+    )
     assert pooled == alone and all(pooled[r] for r in requests)

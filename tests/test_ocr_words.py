@@ -1,4 +1,5 @@
 """The one rule for grouping OCR words into lines, which every reader of the screen shares."""
+
 from __future__ import annotations
 
 import random
@@ -21,7 +22,10 @@ def test_words_out_of_order_come_back_as_lines_left_to_right() -> None:
     words = FIRST + SECOND
     for seed in range(5):
         random.Random(seed).shuffle(words)
-        assert [[w.text for w in line] for line in text_lines(words)] == [["jumpy", "cat", "sat"], ["gray", "Dogs", "nap"]]
+        assert [[w.text for w in line] for line in text_lines(words)] == [
+            ["jumpy", "cat", "sat"],
+            ["gray", "Dogs", "nap"],
+        ]
         assert [w.text for w in reading_order(words)] == ["jumpy", "cat", "sat", "gray", "Dogs", "nap"]
         assert lines_text(words) == "jumpy cat sat\ngray Dogs nap"
 
@@ -31,7 +35,10 @@ def test_columns_at_one_height_are_two_lines_only_by_the_engines_line_numbers() 
     button = [word("Save", 400, 201, 450, 217, line=7), word("now", 460, 200, 500, 216, line=7)]
     words = [button[0], label[1], button[1], label[0]]
     assert lines_text(words) == "Name field Save now"
-    assert [[w.text for w in line] for line in text_lines(words, engine_lines=True)] == [["Name", "field"], ["Save", "now"]]
+    assert [[w.text for w in line] for line in text_lines(words, engine_lines=True)] == [
+        ["Name", "field"],
+        ["Save", "now"],
+    ]
 
 
 def test_no_words_no_lines() -> None:

@@ -1,4 +1,5 @@
 """The build as a user runs it: CLI, YAML, plugins, filters, determinism, atomic output."""
+
 import json
 import os
 import re
@@ -7,23 +8,32 @@ import sys
 from pathlib import Path
 
 import pytest
+from episodes import sample_episode
 
 from toolbox.core import registry
 from toolbox.core.filter import Drop
 from toolbox.core.plugin import BuildContext
 
-from episodes import sample_episode
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def cli(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "build_data.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, str(ROOT / "build_data.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def write_glaive(path: Path, n: int = 3, bad_rows: bool = True) -> None:
     from toolbox.formats.glaive import GlaiveFormat
-    rows = [json.dumps(GlaiveFormat().encode(sample_episode(i, f"request number {i} about llama runs"))) for i in range(n)]
+
+    rows = [
+        json.dumps(GlaiveFormat().encode(sample_episode(i, f"request number {i} about llama runs"))) for i in range(n)
+    ]
     if bad_rows:
         rows.insert(1, '{"system": "x", "chat": "ASSISTANT: <functioncall> {broken <|endoftext|>"}')
         rows.insert(2, "not json at all")
@@ -55,23 +65,36 @@ def test_list_shows_every_kind_with_descriptions():
         assert re.search(rf"^\s+{name}\s+\S", result.stdout, re.M), name
 
 
-@pytest.mark.parametrize("body,message", [
-    ("datasets: [sessions]\nfilterz: []\n", "filterz: unknown key; did you mean 'filters'?"),
-    ("datasets: [sessions]\nseed: many\n", "seed: Input should be a valid integer"),
-    ("datasets: [sessions]\nfilters: [exact_dedup]\n", "filters[0]: unknown filter 'exact_dedupe'"),
-    ("datasets: [sessions]\nfilters:\n  - name: quality\n    min_turn: 3\n", "filters[0] (quality).min_turn: unknown key; did you mean 'min_turns'?"),
-    ("datasets: [sessions]\nfilters:\n  - name: quality\n    min_turns: lots\n", "filters[0] (quality).min_turns: Input should be a valid integer"),
-    ("datasets: [{name: sessions\n", "exp.yaml:"),
-    ("datasets: [sessions]\nformat: csv\n", "format: unknown format 'csv'"),
-    ("datasets: [sessions]\nplugins: [nothere.py]\n", "plugins: file not found"),
-])
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        ("datasets: [sessions]\nfilterz: []\n", "filterz: unknown key; did you mean 'filters'?"),
+        ("datasets: [sessions]\nseed: many\n", "seed: Input should be a valid integer"),
+        ("datasets: [sessions]\nfilters: [exact_dedup]\n", "filters[0]: unknown filter 'exact_dedupe'"),
+        (
+            "datasets: [sessions]\nfilters:\n  - name: quality\n    min_turn: 3\n",
+            "filters[0] (quality).min_turn: unknown key; did you mean 'min_turns'?",
+        ),
+        (
+            "datasets: [sessions]\nfilters:\n  - name: quality\n    min_turns: lots\n",
+            "filters[0] (quality).min_turns: Input should be a valid integer",
+        ),
+        ("datasets: [{name: sessions\n", "exp.yaml:"),
+        ("datasets: [sessions]\nformat: csv\n", "format: unknown format 'csv'"),
+        ("datasets: [sessions]\nplugins: [nothere.py]\n", "plugins: file not found"),
+    ],
+)
 def test_config_errors_are_one_line_with_the_key_path(tmp_path, body, message):
     result = cli("--config", str(write_config(tmp_path, body)))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "Traceback" not in result.stderr
-    assert message.replace("'exact_dedupe'", "'exact_dedup'") in lines[0] if "unknown filter" in message else message in lines[0]
+    assert (
+        message.replace("'exact_dedupe'", "'exact_dedup'") in lines[0]
+        if "unknown filter" in message
+        else message in lines[0]
+    )
     if "unknown filter" in message:
         assert "did you mean 'exact_dedupe'" in lines[0]
 
@@ -83,20 +106,29 @@ def test_missing_config_file_is_a_clear_error(tmp_path):
 
 def test_glaive_file_converts_to_openai_and_bad_rows_are_counted(tmp_path):
     write_glaive(tmp_path / "in.jsonl")
-    config = write_config(tmp_path, "datasets:\n  - name: file\n    path: in.jsonl\nformat: openai\noutput: out.jsonl\n")
+    config = write_config(
+        tmp_path, "datasets:\n  - name: file\n    path: in.jsonl\nformat: openai\noutput: out.jsonl\n"
+    )
     result = cli("--config", str(config))
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert len(rows) == 3
     assert rows[0]["messages"][0] == {"role": "user", "content": "request number 0 about llama runs"}
-    assert "in.jsonl:2:" in result.stderr and "in.jsonl:3: line is not JSON" in result.stderr and "in.jsonl:6: truncated last line" in result.stderr
+    assert (
+        "in.jsonl:2:" in result.stderr
+        and "in.jsonl:3: line is not JSON" in result.stderr
+        and "in.jsonl:6: truncated last line" in result.stderr
+    )
     stats = json.loads((tmp_path / "out.jsonl.stats.json").read_text())
     assert stats["skipped"] == {"rows": 3} and stats["written"] == 3
 
 
 def test_same_inputs_and_seed_give_byte_identical_output(tmp_path):
     write_glaive(tmp_path / "in.jsonl", n=20, bad_rows=False)
-    config = write_config(tmp_path, "datasets:\n  - {name: file, path: in.jsonl}\nfilters: [exact_dedupe, near_dedupe, quality]\nformat: sharegpt\noutput: a.jsonl\nseed: 7\n")
+    config = write_config(
+        tmp_path,
+        "datasets:\n  - {name: file, path: in.jsonl}\nfilters: [exact_dedupe, near_dedupe, quality]\nformat: sharegpt\noutput: a.jsonl\nseed: 7\n",
+    )
     assert cli("--config", str(config)).returncode == 0
     assert cli("--config", str(config), "--output-file", str(tmp_path / "b.jsonl")).returncode == 0
     assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
@@ -121,7 +153,10 @@ def test_a_crash_mid_build_leaves_no_partial_output(tmp_path):
         "        raise RuntimeError('disk on fire')\n"
     )
     (tmp_path / "out.jsonl").write_text("previous build\n")
-    config = write_config(tmp_path, "datasets:\n  - {name: file, path: in.jsonl}\nfilters: [boom]\nplugins: [boom.py]\noutput: out.jsonl\n")
+    config = write_config(
+        tmp_path,
+        "datasets:\n  - {name: file, path: in.jsonl}\nfilters: [boom]\nplugins: [boom.py]\noutput: out.jsonl\n",
+    )
     result = cli("--config", str(config))
     assert result.returncode != 0 and "disk on fire" in result.stderr
     assert (tmp_path / "out.jsonl").read_text() == "previous build\n"
@@ -144,6 +179,7 @@ def test_the_readme_custom_filter_works_as_written(tmp_path):
     ok.metadata["windows"] = ["Weights & Biases - Chromium"]
     secret.metadata["windows"] = ["Sign in - Bank of Examples"]
     from toolbox.formats.openai import OpenAIFormat
+
     (tmp_path / "in.jsonl").write_text("".join(json.dumps(OpenAIFormat().encode(e)) + "\n" for e in (ok, secret)))
     # the openai format does not carry metadata, so read episodes from a tiny dataset plugin instead
     (tmp_path / "eps.py").write_text(
@@ -172,7 +208,9 @@ def test_the_readme_custom_filter_works_as_written(tmp_path):
 
 def test_validate_reports_bad_rows_with_line_numbers(tmp_path):
     good = json.dumps({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]})
-    (tmp_path / "x.jsonl").write_text(good + "\n" + json.dumps({"messages": [{"role": "user", "content": "a"}]}) + "\n{oops\n")
+    (tmp_path / "x.jsonl").write_text(
+        good + "\n" + json.dumps({"messages": [{"role": "user", "content": "a"}]}) + "\n{oops\n"
+    )
     result = cli("validate", str(tmp_path / "x.jsonl"), "--format", "openai")
     assert result.returncode == 1
     assert "x.jsonl:2: no assistant message" in result.stdout
@@ -229,6 +267,7 @@ def test_duplicate_names_are_refused():
         return None
 
     with pytest.raises(registry.PluginError, match="registered twice"):
+
         @registry.register_filter("twice_test")
         def second(episode):
             return None
@@ -262,7 +301,11 @@ def test_quality_reasons():
 
 def test_exact_dedupe_folds_case_and_whitespace():
     flt = filter_instance("exact_dedupe")
-    a, b, c = sample_episode(1, "Find the run"), sample_episode(2, "find   the RUN "), sample_episode(3, "find another run")
+    a, b, c = (
+        sample_episode(1, "Find the run"),
+        sample_episode(2, "find   the RUN "),
+        sample_episode(3, "find another run"),
+    )
     out = list(flt.apply(iter([a, b, c])))
     assert out[0] is a and out[2] is c
     assert out[1].reason == "exact duplicate" and "ep1" in out[1].detail
@@ -275,10 +318,13 @@ def test_per_episode_random_does_not_depend_on_order():
     assert BuildContext(seed=4).rng("a").random() != first[0]
 
 
-@pytest.mark.parametrize("dataset,message", [
-    ("{name: sessions, path: nowhere}", "datasets (sessions).path: no such folder:"),
-    ("{name: file, path: missing.jsonl}", "datasets (file).path: no such file:"),
-])
+@pytest.mark.parametrize(
+    "dataset,message",
+    [
+        ("{name: sessions, path: nowhere}", "datasets (sessions).path: no such folder:"),
+        ("{name: file, path: missing.jsonl}", "datasets (file).path: no such file:"),
+    ],
+)
 def test_a_dataset_path_that_does_not_exist_is_an_error_not_an_empty_build(tmp_path, dataset, message):
     result = cli("--config", str(write_config(tmp_path, f"datasets: [{dataset}]\noutput: out.jsonl\n")))
     assert result.returncode == 2 and message in result.stderr

@@ -1,5 +1,6 @@
 """The redactor: every kind is caught in realistic forms, placeholders are consistent within
 one map and independent across maps, switches work, ordinary numbers are left alone."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,7 +27,12 @@ CAUGHT = {
         "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
     ],
     "card": ["4111 1111 1111 1111", "5555-5555-5555-4444", "378282246310005", "6011111111111117", "4012888888881881"],
-    "iban": ["DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432", "FR14 2004 1010 0505 0001 3M02 606", "NL91ABNA0417164300"],
+    "iban": [
+        "DE89 3704 0044 0532 0130 00",
+        "GB82WEST12345698765432",
+        "FR14 2004 1010 0505 0001 3M02 606",
+        "NL91ABNA0417164300",
+    ],
     "email": ["alice@example.com", "Bob.Smith+news@mail.example.co.uk", "j_doe-42@uni-heidelberg.de"],
     "phone": ["(415) 555-2671", "+44 20 7946 0958", "+1-202-555-0143", "+49 30 901820", "415.555.2671"],
 }
@@ -42,14 +48,20 @@ def test_every_kind_is_caught_in_a_sentence(redactor: Redactor, kind: str, value
     mapping = RedactionMap()
     out = redactor.redact(f"Here it is: {value} -- keep it safe.", mapping)
     assert value not in out
-    assert out == f"Here it is: [{ {'api_key': 'API_KEY', 'token': 'TOKEN'}.get(kind, kind.upper()) }_1] -- keep it safe."
+    assert (
+        out == f"Here it is: [{ {'api_key': 'API_KEY', 'token': 'TOKEN'}.get(kind, kind.upper()) }_1] -- keep it safe."
+    )
     assert mapping.counts == {kind: 1}
 
 
 @pytest.mark.parametrize(
     "text,secret,placeholder",
     [
-        ("export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "[SECRET_1]"),
+        (
+            "export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "[SECRET_1]",
+        ),
         ('{"client_secret": "9c1f7e2a44b05d83c6e1aa90f3b2d7e8"}', "9c1f7e2a44b05d83c6e1aa90f3b2d7e8", "[SECRET_1]"),
         ("my api key is Zq81mX0pLk27Vb93NcRt", "Zq81mX0pLk27Vb93NcRt", "[SECRET_1]"),
         ("API_TOKEN=e5a2af69f111ea25bcb26ee8f4642cd1", "e5a2af69f111ea25bcb26ee8f4642cd1", "[SECRET_1]"),
@@ -94,14 +106,17 @@ def test_remembered_password_is_replaced_wherever_it_shows_up(redactor: Redactor
     assert redactor.redact("the screen echoed plainwords back", mapping) == "the screen echoed [PASSWORD] back"
 
 
-@pytest.mark.parametrize("switch,text,kept", [
-    ("emails", "write to alice@example.com", "alice@example.com"),
-    ("phones", "call (415) 555-2671", "(415) 555-2671"),
-    ("cards", "card 4111 1111 1111 1111", "4111 1111 1111 1111"),
-    ("ibans", "iban DE89370400440532013000", "DE89370400440532013000"),
-    ("api_keys", "key AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
-    ("passwords", "password: hunter2!", "hunter2!"),
-])
+@pytest.mark.parametrize(
+    "switch,text,kept",
+    [
+        ("emails", "write to alice@example.com", "alice@example.com"),
+        ("phones", "call (415) 555-2671", "(415) 555-2671"),
+        ("cards", "card 4111 1111 1111 1111", "4111 1111 1111 1111"),
+        ("ibans", "iban DE89370400440532013000", "DE89370400440532013000"),
+        ("api_keys", "key AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
+        ("passwords", "password: hunter2!", "hunter2!"),
+    ],
+)
 def test_each_kind_can_be_switched_off(switch: str, text: str, kept: str) -> None:
     assert kept not in Redactor().redact(text, RedactionMap())
     off = Redactor(RedactionOptions(**{switch: False}))

@@ -3,6 +3,7 @@ on a page rendered by headless Chromium (read back by tesseract) and sit in wind
 through the LLM path (`transcriber: openai`, vision on) against the loopback test server, with a
 report. No planted secret may reach a request, an output, a cache, a log line; an excluded
 window may not appear anywhere."""
+
 from __future__ import annotations
 
 import base64
@@ -14,8 +15,9 @@ import re
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
@@ -23,13 +25,18 @@ from PIL import Image, ImageDraw, ImageFont
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from privacy_corpus import planted  # noqa: E402
-
 from fake_llm_server import FakeLLMServer, Reply  # noqa: E402
+from privacy_corpus import planted  # noqa: E402
 from session_files import SessionFiles  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 SIZE = (1400, 1000)
 
@@ -154,22 +161,53 @@ def record_session(root: Path) -> Path:
 def responder(body: dict) -> Reply:
     """A valid reply that repeats everything it was sent: a leak into a request reaches the
     output too."""
-    sent = "\n".join(p["text"] if isinstance(p, dict) else p for m in body["messages"] for p in
-                     (m["content"] if isinstance(m["content"], list) else [m["content"]]) if isinstance(p, str) or p.get("type") == "text")
+    sent = "\n".join(
+        p["text"] if isinstance(p, dict) else p
+        for m in body["messages"]
+        for p in (m["content"] if isinstance(m["content"], list) else [m["content"]])
+        if isinstance(p, str) or p.get("type") == "text"
+    )
     match = re.search(r"## Interval (\d+)", sent)
-    step = {"function": {"name": "do_the_work", "description": "Does what the person did.",
-                         "parameters": {"type": "object", "properties": {"what": {"type": "string"}}}},
-            "arguments": {"what": sent[-1500:]}, "response": sent[-3000:]}
-    return Reply.json({"user_request": f"Interval {match.group(1) if match else '?'}: {sent[-800:]}", "steps": [step],
-                       "final_answer": sent[-600:]})
+    step = {
+        "function": {
+            "name": "do_the_work",
+            "description": "Does what the person did.",
+            "parameters": {"type": "object", "properties": {"what": {"type": "string"}}},
+        },
+        "arguments": {"what": sent[-1500:]},
+        "response": sent[-3000:],
+    }
+    return Reply.json(
+        {
+            "user_request": f"Interval {match.group(1) if match else '?'}: {sent[-800:]}",
+            "steps": [step],
+            "final_answer": sent[-600:],
+        }
+    )
 
 
 def write_config(root: Path, url: str, vision: bool = True) -> Path:
     config = {
         "datasets": [{"name": "sessions", "path": "sessions"}],
-        "tasks": [{"name": "interval_episodes", "ocr": "tesseract", "ocr_workers": 1, "exclude_windows": ["keepass"],
-                   "transcriber": {"name": "openai", "model": "test-model", "base_url": url, "api_key": "test-key",
-                                   "vision": vision, "max_images": 2, "image_max_side": SIZE[0], "concurrency": 4, "backoff_base": 0.01}}],
+        "tasks": [
+            {
+                "name": "interval_episodes",
+                "ocr": "tesseract",
+                "ocr_workers": 1,
+                "exclude_windows": ["keepass"],
+                "transcriber": {
+                    "name": "openai",
+                    "model": "test-model",
+                    "base_url": url,
+                    "api_key": "test-key",
+                    "vision": vision,
+                    "max_images": 2,
+                    "image_max_side": SIZE[0],
+                    "concurrency": 4,
+                    "backoff_base": 0.01,
+                },
+            }
+        ],
         "format": "openai",
         "output": "out/out.jsonl",
         "cache_dir": "cache",
@@ -189,8 +227,21 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     session = record_session(root)
     with FakeLLMServer(responder) as server:
         config = write_config(root, server.url)
-        done = subprocess.run([sys.executable, "build_data.py", "--config", str(config), "--report", str(root / "report" / "report.html")],
-                              cwd=ROOT, capture_output=True, text=True, env=clean_env(), timeout=600)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "build_data.py",
+                "--config",
+                str(config),
+                "--report",
+                str(root / "report" / "report.html"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            timeout=600,
+        )
         yield {"root": root, "session": session, "server": server, "run": done}
 
 
@@ -214,7 +265,10 @@ def test_secrets_were_really_there(build: dict[str, Any]) -> None:
     """The test means something: the raw session and the OCR of the Chromium page hold them."""
     events = (build["session"] / "events.jsonl").read_text()
     assert TITLE_KEY in events and SIGN_IN_EMAIL[0] in events
-    ocr_text = "\n".join(" ".join(w["text"] for w in json.loads(p.read_text())) for p in (build["root"] / "cache" / "ocr").rglob("*.json"))
+    ocr_text = "\n".join(
+        " ".join(w["text"] for w in json.loads(p.read_text()))
+        for p in (build["root"] / "cache" / "ocr").rglob("*.json")
+    )
     read = [v for v in secret_values() if v in ocr_text]
     assert len(read) >= 12, read  # tesseract read the page's secrets (they are in the private OCR cache)
 
@@ -223,9 +277,17 @@ def test_no_planted_secret_leaves_or_reaches_an_output(build: dict[str, Any]) ->
     values = secret_values()
     root = build["root"]
     for request in build["server"].requests:
-        text = json.dumps({**request.body, "messages": [m if isinstance(m["content"], str) else
-                                                         {**m, "content": [p for p in m["content"] if p.get("type") == "text"]}
-                                                         for m in request.body["messages"]]})
+        text = json.dumps(
+            {
+                **request.body,
+                "messages": [
+                    m
+                    if isinstance(m["content"], str)
+                    else {**m, "content": [p for p in m["content"] if p.get("type") == "text"]}
+                    for m in request.body["messages"]
+                ],
+            }
+        )
         assert not leaks(text, values), leaks(text, values)
     assert "[PASSWORD]" in "".join(r.text() for r in build["server"].requests)
     checked = 0
@@ -247,7 +309,9 @@ def test_caches_hold_no_secret_readable_by_others(build: dict[str, Any]) -> None
 def test_excluded_window_appears_nowhere(build: dict[str, Any]) -> None:
     root = build["root"]
     everything = [json.dumps(r.body) for r in build["server"].requests]
-    everything += [p.read_text(errors="replace") for folder in ("out", "report", "cache") for p in text_files(root / folder)]
+    everything += [
+        p.read_text(errors="replace") for folder in ("out", "report", "cache") for p in text_files(root / folder)
+    ]
     everything.append(build["run"].stderr + build["run"].stdout)
     for canary in CANARY + ["KeePassXC"]:
         assert not any(canary.lower() in text.lower() for text in everything), canary
@@ -256,8 +320,14 @@ def test_excluded_window_appears_nowhere(build: dict[str, Any]) -> None:
 def test_frames_sent_to_the_vision_model_are_blacked_out(build: dict[str, Any]) -> None:
     from toolbox.core.registry import get
 
-    images = [p["image_url"]["url"] for r in build["server"].requests for m in r.messages if isinstance(m["content"], list)
-              for p in m["content"] if p.get("type") == "image_url"]
+    images = [
+        p["image_url"]["url"]
+        for r in build["server"].requests
+        for m in r.messages
+        if isinstance(m["content"], list)
+        for p in m["content"]
+        if p.get("type") == "image_url"
+    ]
     assert images
     engine_cls = get("ocr_engines", "tesseract", "ocr")
     engine = engine_cls(engine_cls.Options(), None)
@@ -275,9 +345,26 @@ def test_frames_sent_to_the_vision_model_are_blacked_out(build: dict[str, Any]) 
 def test_audit_prints_what_would_be_sent_and_sends_nothing(build: dict[str, Any]) -> None:
     root, server = build["root"], build["server"]
     before = len(server.requests)
-    done = subprocess.run([sys.executable, "build_data.py", "audit", "--config", str(root / "privacy.yaml"),
-                           "--session", build["session"].name, "--limit", "3", "--frames-dir", str(root / "audit")],
-                          cwd=ROOT, capture_output=True, text=True, env=clean_env(), timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "build_data.py",
+            "audit",
+            "--config",
+            str(root / "privacy.yaml"),
+            "--session",
+            build["session"].name,
+            "--limit",
+            "3",
+            "--frames-dir",
+            str(root / "audit"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(server.requests) == before  # nothing reached the server
     out = done.stdout

@@ -1,10 +1,11 @@
 """Interval evidence made safe before a transcriber sees it: exclusions, typed passwords,
 OCR words and frames of a rendered sign-in form (read by tesseract)."""
+
 from __future__ import annotations
 
 import stat
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from test_privacy_passwords import ocr_words, render_form
 
@@ -18,16 +19,27 @@ KEY = "sk-ant-api03-Zx8Cv7Bn6Mm5Aa4Ss3Dd2Ff1Gg0Hh9Jj8Kk7Ll6Qq5Ww4Ee3Rr2Tt1Yy0Uu9
 
 def interval(words: list, frame: FrameRef | None = None) -> Interval:
     return Interval(
-        session_id="s", session_path="/tmp/s", index=0, start=0.0, end=9.0,
-        windows=["Sign in to Example - Chromium", "notes - alice@example.com - xterm"], apps=["chromium", "xterm"],
+        session_id="s",
+        session_path="/tmp/s",
+        index=0,
+        start=0.0,
+        end=9.0,
+        windows=["Sign in to Example - Chromium", "notes - alice@example.com - xterm"],
+        apps=["chromium", "xterm"],
         actions=[
             Action(kind="type", t=1.0, text="alice@example.com", title="Sign in to Example - Chromium"),
             Action(kind="type", t=2.0, text="plainpassword", title="Sign in to Example - Chromium"),
-            Action(kind="type", t=5.0, text=f"export ANTHROPIC_API_KEY={KEY}", title="notes - alice@example.com - xterm",
-                   result="echoed plainpassword"),
+            Action(
+                kind="type",
+                t=5.0,
+                text=f"export ANTHROPIC_API_KEY={KEY}",
+                title="notes - alice@example.com - xterm",
+                result="echoed plainpassword",
+            ),
         ],
         typed_text=f"alice@example.com plainpassword export ANTHROPIC_API_KEY={KEY}",
-        screen_words=words, frames=[frame] if frame else [],
+        screen_words=words,
+        frames=[frame] if frame else [],
         metadata={"windows": ["notes - alice@example.com - xterm"]},
     )
 

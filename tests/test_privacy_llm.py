@@ -1,33 +1,55 @@
 """The LLM seam of the `openai` transcriber: every request's text redacted with the interval
 task's options, and the reply cache keyed on the redacted body."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from fake_llm_server import FakeLLMServer, Reply
 
 from toolbox.activity.models import Action, Interval
 from toolbox.core.config import PluginRef, plugin_options
 from toolbox.core.plugin import BuildContext
 from toolbox.privacy import RedactionOptions, Redactor
 
-from fake_llm_server import FakeLLMServer, Reply
-
 EMAIL = "erin.cache@example.net"
-REPLY = {"user_request": "Write to Erin", "steps": [{"function": {"name": "send_mail", "description": "Send a mail.",
-         "parameters": {"type": "object", "properties": {}}}, "arguments": {}, "response": "sent"}], "final_answer": "Done."}
+REPLY = {
+    "user_request": "Write to Erin",
+    "steps": [
+        {
+            "function": {
+                "name": "send_mail",
+                "description": "Send a mail.",
+                "parameters": {"type": "object", "properties": {}},
+            },
+            "arguments": {},
+            "response": "sent",
+        }
+    ],
+    "final_answer": "Done.",
+}
 
 
 def interval() -> Interval:
     # evidence as a task that forgot to redact would hand it over: the seam must catch it
-    return Interval(session_id="s", session_path="/tmp/s", index=0, start=0.0, end=5.0, windows=["Compose - Mail"],
-                    actions=[Action(kind="type", t=1.0, text=f"mail {EMAIL} the key sk_live_4eC39HqLyjWDarjtT1zdp7dc")],
-                    typed_text=f"mail {EMAIL}")
+    return Interval(
+        session_id="s",
+        session_path="/tmp/s",
+        index=0,
+        start=0.0,
+        end=5.0,
+        windows=["Compose - Mail"],
+        actions=[Action(kind="type", t=1.0, text=f"mail {EMAIL} the key sk_live_4eC39HqLyjWDarjtT1zdp7dc")],
+        typed_text=f"mail {EMAIL}",
+    )
 
 
 def transcriber(server: FakeLLMServer, cache: Path, redactor: Redactor | None):
     ctx = BuildContext(base_dir=cache.parent, cache_dir=cache)
-    ref = PluginRef.model_validate({"name": "openai", "model": "m", "base_url": server.url, "api_key": "k", "backoff_base": 0.01})
+    ref = PluginRef.model_validate(
+        {"name": "openai", "model": "m", "base_url": server.url, "api_key": "k", "backoff_base": 0.01}
+    )
     plugin, options = plugin_options("transcribers", ref, "transcriber")
     t = plugin(options, ctx)
     t.use_redactor(redactor)

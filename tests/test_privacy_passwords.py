@@ -1,4 +1,5 @@
 """Sign-in contexts, password fields found from real OCR of a rendered form, and blackout."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,27 +9,40 @@ from PIL import Image, ImageDraw, ImageFont
 
 from toolbox.core.registry import get
 from toolbox.ocr_engines.words import OcrWord
-from toolbox.privacy import RedactionMap, Redactor, blackout, is_sign_in_context, password_field_boxes, sensitive_word_boxes
+from toolbox.privacy import (
+    RedactionMap,
+    Redactor,
+    blackout,
+    is_sign_in_context,
+    password_field_boxes,
+    sensitive_word_boxes,
+)
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 
-@pytest.mark.parametrize("title,screen", [
-    ("Sign in - Google Accounts - Chromium", None),
-    ("GitHub: Log in", None),
-    ("[sudo] password for alice - xterm", None),
-    ("Untitled - Chromium", "Welcome back\nEmail\nPassword\nForgot password?"),
-    ("Anmelden - Sparkasse", None),
-])
+@pytest.mark.parametrize(
+    "title,screen",
+    [
+        ("Sign in - Google Accounts - Chromium", None),
+        ("GitHub: Log in", None),
+        ("[sudo] password for alice - xterm", None),
+        ("Untitled - Chromium", "Welcome back\nEmail\nPassword\nForgot password?"),
+        ("Anmelden - Sparkasse", None),
+    ],
+)
 def test_sign_in_contexts(title: str, screen: str | None) -> None:
     assert is_sign_in_context(title, screen)
 
 
-@pytest.mark.parametrize("title,screen", [
-    ("notes - xterm", "hello world"),
-    ("Inbox (3) - Gmail - Chromium", "Meeting moved to Friday"),
-    ("main.py - Visual Studio Code", "def designing(): return signal"),
-])
+@pytest.mark.parametrize(
+    "title,screen",
+    [
+        ("notes - xterm", "hello world"),
+        ("Inbox (3) - Gmail - Chromium", "Meeting moved to Friday"),
+        ("main.py - Visual Studio Code", "def designing(): return signal"),
+    ],
+)
 def test_not_sign_in_contexts(title: str, screen: str) -> None:
     assert not is_sign_in_context(title, screen)
 
@@ -58,7 +72,13 @@ def ocr_words(image: Image.Image) -> list[OcrWord]:
     engine = get("ocr_engines", "tesseract")()
     w, h = image.size
     return [
-        OcrWord(text=r.text, box=(r.x0, r.y0, r.x1, r.y1), conf=r.conf, mid=((r.x0 + r.x1) / 2 / w, (r.y0 + r.y1) / 2 / h), line=r.line)
+        OcrWord(
+            text=r.text,
+            box=(r.x0, r.y0, r.x1, r.y1),
+            conf=r.conf,
+            mid=((r.x0 + r.x1) / 2 / w, (r.y0 + r.y1) / 2 / h),
+            line=r.line,
+        )
         for r in engine.read(image)
     ]
 
@@ -76,10 +96,16 @@ def test_password_fields_and_redacted_words_are_blacked_out(tmp_path: Path) -> N
         assert secret not in after
     for kept in ("Sign", "Email", "Remember", "device"):
         assert kept in after  # labels and ordinary text stay readable
-    assert image.getpixel((75, 250)) != (0, 0, 0) and cleaned.getpixel((75, 250)) == (0, 0, 0)  # a copy; the original is untouched
+    assert image.getpixel((75, 250)) != (0, 0, 0) and cleaned.getpixel((75, 250)) == (
+        0,
+        0,
+        0,
+    )  # a copy; the original is untouched
 
 
 def test_no_password_label_no_boxes() -> None:
-    words = [OcrWord(text="Passage", box=(10, 10, 80, 30), conf=0.9, mid=(0.05, 0.05)),
-             OcrWord(text="Word", box=(90, 10, 140, 30), conf=0.9, mid=(0.12, 0.05))]
+    words = [
+        OcrWord(text="Passage", box=(10, 10, 80, 30), conf=0.9, mid=(0.05, 0.05)),
+        OcrWord(text="Word", box=(90, 10, 140, 30), conf=0.9, mid=(0.12, 0.05)),
+    ]
     assert password_field_boxes(words) == []

@@ -1,6 +1,7 @@
 """record.py against a real X server (Xvfb + openbox), real windows (xterm) and real input
 (xdotool through XTEST, seen by pynput through RECORD). Each test reads the session back with
 the pipeline's own reader."""
+
 from __future__ import annotations
 
 import resource
@@ -29,7 +30,12 @@ class Rec:
         self.out = out
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "record.py"), "--out", str(out), *args],
-            env=xs.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=preexec)
+            env=xs.env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=preexec,
+        )
         ready, _, _ = select.select([self.proc.stdout], [], [], 30)
         line = self.proc.stdout.readline().decode() if ready else ""
         if "recording to" not in line:
@@ -94,8 +100,12 @@ def test_typing_clicks_and_frames_then_ctrl_c(x11: XServer, rec_factory) -> None
     points = [(200, 150), (640, 400), (37, 711)]
     for x, y in points:
         x11.xdotool("mousemove", "--sync", str(x), str(y), "click", "1")
-        rec.wait_events(lambda ev, x=x, y=y: any(c.x == x and c.y == y and not c.pressed and c.frame_after
-                                                 for c in of(ev, "click")), f"click at {x},{y} settled")
+        rec.wait_events(
+            lambda ev, x=x, y=y: any(
+                c.x == x and c.y == y and not c.pressed and c.frame_after for c in of(ev, "click")
+            ),
+            f"click at {x},{y} settled",
+        )
     code, out, err = rec.stop(signal.SIGINT)
     assert code == 0, err
     assert "saved" in out
@@ -148,8 +158,10 @@ def test_focus_changes_are_window_events_with_titles(x11: XServer, rec_factory) 
     for wid in (beta, alpha, beta):
         x11.focus(wid)
         time.sleep(0.5)  # let the recorder's 0.25 s focus poll see each window
-    rec.wait_events(lambda ev: [w.title for w in of(ev, "window")][-4:] == ["alpha", "beta", "alpha", "beta"],
-                    "window events alpha, beta, alpha, beta")
+    rec.wait_events(
+        lambda ev: [w.title for w in of(ev, "window")][-4:] == ["alpha", "beta", "alpha", "beta"],
+        "window events alpha, beta, alpha, beta",
+    )
     code, _, err = rec.stop(signal.SIGTERM)
     assert code == 0, err
     s = rec.session()
@@ -254,8 +266,14 @@ def test_stop_hotkey_ends_cleanly(x11: XServer, rec_factory) -> None:
 def test_unwritable_folder_is_one_clear_line(x11: XServer, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    res = subprocess.run([sys.executable, str(ROOT / "record.py"), "--out", str(blocker / "sessions")],
-                         env=x11.env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "record.py"), "--out", str(blocker / "sessions")],
+        env=x11.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot write" in lines[0] and str(blocker) in lines[0], res.stderr

@@ -1,5 +1,6 @@
 """The build report without a browser: the pipeline's episodes log, the report subcommand, and
 how episode metadata becomes frames with clicks and OCR boxes."""
+
 from __future__ import annotations
 
 import re
@@ -33,7 +34,9 @@ output: out/data.jsonl
 
 
 def page_data(html: Path) -> dict:
-    match = re.search(r'<script id="report-data" type="application/json">(.*?)</script>', html.read_text(encoding="utf-8"), re.S)
+    match = re.search(
+        r'<script id="report-data" type="application/json">(.*?)</script>', html.read_text(encoding="utf-8"), re.S
+    )
     assert match, "the page carries its data"
     return orjson.loads(match.group(1))
 
@@ -53,7 +56,10 @@ def test_build_with_report_logs_every_episode_with_its_drop_reason(real_build: P
     rows = list(read_episodes_log(real_build / "out" / "data.jsonl.episodes.jsonl", problems))
     assert problems == []
     assert sorted((r.status, r.filter, r.reason) for r in rows) == [
-        ("dropped", "exact_dedupe", "exact duplicate"), ("dropped", "quality", "too few turns"), ("kept", None, None)]
+        ("dropped", "exact_dedupe", "exact duplicate"),
+        ("dropped", "quality", "too few turns"),
+        ("kept", None, None),
+    ]
     assert all(r.episode is not None and r.episode.metadata["frames"] for r in rows)
     stats = orjson.loads((real_build / "out" / "data.jsonl.stats.json").read_bytes())
     kept = [r for r in rows if r.status == "kept"]
@@ -101,29 +107,48 @@ def test_drops_made_before_an_episode_existed_are_logged(tmp_path: Path) -> None
         "            self.ctx.stats.drop('gate', 'no transcript', 'interval/7', 'model refused')\n"
         "        else:\n"
         "            record.metadata['handle'] = object()  # not JSON: logged without metadata, build goes on\n"
-        "            yield record\n")
-    rows = [{"messages": [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}]} for text in ("hello there", "skip me")]
+        "            yield record\n"
+    )
+    rows = [
+        {"messages": [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}]}
+        for text in ("hello there", "skip me")
+    ]
     (tmp_path / "in.jsonl").write_bytes(b"\n".join(orjson.dumps(r) for r in rows))
-    (tmp_path / "b.yaml").write_text("datasets: [{name: file, path: in.jsonl}]\ntasks: [gate]\nplugins: [gate.py]\noutput: out.jsonl\nreport: r.html\n")
+    (tmp_path / "b.yaml").write_text(
+        "datasets: [{name: file, path: in.jsonl}]\ntasks: [gate]\nplugins: [gate.py]\noutput: out.jsonl\nreport: r.html\n"
+    )
     assert main(["--config", str(tmp_path / "b.yaml"), "-q"]) == 0
     logged = list(read_episodes_log(tmp_path / "out.jsonl.episodes.jsonl", []))
-    assert [(r.status, r.reason, r.episode is None) for r in logged] == [("kept", None, False), ("dropped", "no transcript", True)]
+    assert [(r.status, r.reason, r.episode is None) for r in logged] == [
+        ("kept", None, False),
+        ("dropped", "no transcript", True),
+    ]
     assert logged[0].episode.metadata == {}
     stats = orjson.loads((tmp_path / "out.jsonl.stats.json").read_bytes())
-    assert stats["written"] == 1 and stats["skipped"] == {"report": 1} and "metadata is not JSON" in stats["problems"][0]
+    assert (
+        stats["written"] == 1 and stats["skipped"] == {"report": 1} and "metadata is not JSON" in stats["problems"][0]
+    )
     data = page_data(tmp_path / "r.html")
     dropped = [e for e in data["episodes"] if e["status"] == "dropped"]
     assert dropped[0]["id"] == "interval/7" and dropped[0]["drop"]["detail"] == "model refused"
 
 
-def test_report_subcommand_reads_a_plain_output_file_without_frames(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_subcommand_reads_a_plain_output_file_without_frames(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """No episodes log (e.g. a glaive file from elsewhere): the episodes come from the file itself."""
     from toolbox.formats.glaive import GlaiveFormat
 
-    episode = Episode(id="e1", turns=[Turn(role="user", content="What is the weather in Oslo?"),
-                                      Turn(role="assistant", tool_calls=[ToolCall(id="c1", name="get_weather", arguments={"city": "Oslo"})]),
-                                      Turn(role="tool", tool_call_id="c1", name="get_weather", content='{"temp": 3}'),
-                                      Turn(role="assistant", content="It is 3 degrees.")], source=Source(dataset="test"))
+    episode = Episode(
+        id="e1",
+        turns=[
+            Turn(role="user", content="What is the weather in Oslo?"),
+            Turn(role="assistant", tool_calls=[ToolCall(id="c1", name="get_weather", arguments={"city": "Oslo"})]),
+            Turn(role="tool", tool_call_id="c1", name="get_weather", content='{"temp": 3}'),
+            Turn(role="assistant", content="It is 3 degrees."),
+        ],
+        source=Source(dataset="test"),
+    )
     glaive = tmp_path / "g.jsonl"
     glaive.write_bytes(orjson.dumps(GlaiveFormat().encode(episode)) + b"\n" + b"{not json\n")
     assert main(["report", str(glaive)]) == 0
@@ -146,7 +171,9 @@ def test_embedded_frames_make_a_single_file(tmp_path: Path) -> None:
     assert main(["report", str(build.output), "-o", str(report), "--frames", "embed"]) == 0
     data = page_data(report)
     frames = [f for e in data["episodes"] for f in e["frames"]]
-    assert len(frames) == 8 and all(f["thumb"].startswith("data:image/webp;base64,") and f["full"].startswith("data:image/webp") for f in frames)
+    assert len(frames) == 8 and all(
+        f["thumb"].startswith("data:image/webp;base64,") and f["full"].startswith("data:image/webp") for f in frames
+    )
     assert not (tmp_path / "one_files").exists()
 
 
@@ -169,16 +196,40 @@ def _episode(metadata: dict) -> Episode:
 
 
 def test_clicks_land_on_their_frame_in_frame_pixels(tmp_path: Path) -> None:
-    frames = [{"path": "frames/1.png", "t": 10.0, "width": 800, "height": 600, "reason": "before"},
-              {"path": "frames/2.png", "t": 20.0, "width": 800, "height": 600, "reason": "after"}]
+    frames = [
+        {"path": "frames/1.png", "t": 10.0, "width": 800, "height": 600, "reason": "before"},
+        {"path": "frames/2.png", "t": 20.0, "width": 800, "height": 600, "reason": "after"},
+    ]
     actions = [
-        {"kind": "click", "t": 11, "x": 2120, "y": 300, "frame_before": "frames/1.png", "frame_x": 100, "frame_y": 150},  # task-mapped
-        {"kind": "drag", "t": 21, "x": 50, "y": 60, "x2": 70, "y2": 90},  # no frame before it: the last one taken, as is
+        {
+            "kind": "click",
+            "t": 11,
+            "x": 2120,
+            "y": 300,
+            "frame_before": "frames/1.png",
+            "frame_x": 100,
+            "frame_y": 150,
+        },  # task-mapped
+        {
+            "kind": "drag",
+            "t": 21,
+            "x": 50,
+            "y": 60,
+            "x2": 70,
+            "y2": 90,
+        },  # no frame before it: the last one taken, as is
         {"kind": "type", "t": 22, "text": "hello"},  # no point: not drawn
     ]
     ocr = [{"text": "Save", "box": [10, 20, 60, 40], "conf": 0.9, "mid": [0.04, 0.05]}]
-    evidence = EpisodeEvidence.model_validate({"session_path": str(tmp_path), "frames": frames[::-1], "actions": actions, "ocr": ocr,
-                                               "main_frame": "frames/2.png"})
+    evidence = EpisodeEvidence.model_validate(
+        {
+            "session_path": str(tmp_path),
+            "frames": frames[::-1],
+            "actions": actions,
+            "ocr": ocr,
+            "main_frame": "frames/2.png",
+        }
+    )
     got = episode_frames(evidence)
     assert [f.source for f in got] == [tmp_path / "frames/1.png", tmp_path / "frames/2.png"]  # in time order
     assert [(m["n"], m["x"], m["y"]) for m in got[0].marks] == [(1, 100, 150)]
@@ -190,12 +241,21 @@ def test_metadata_that_is_no_evidence_is_named_and_shown_without_frames() -> Non
     problems: list[str] = []
     assert episode_evidence(_episode({"llm_judge": {"score": 4}, "trimmed_turns": 2}), problems) == EpisodeEvidence()
     assert problems == []  # other keys of filters and formats are not evidence
-    assert episode_evidence(_episode({"windows": "Inbox", "frames": [{"file": "a.png"}]}), problems) == EpisodeEvidence()
+    assert (
+        episode_evidence(_episode({"windows": "Inbox", "frames": [{"file": "a.png"}]}), problems) == EpisodeEvidence()
+    )
     assert len(problems) == 1 and problems[0].startswith("episode x: its metadata is not an interval's evidence")
 
 
 def test_logged_episode_round_trips_through_the_log_format(tmp_path: Path) -> None:
-    entry = LoggedEpisode(status="dropped", id="x", filter="quality", reason="too short", detail="1 turn", episode=_episode({"windows": ["A"]}))
+    entry = LoggedEpisode(
+        status="dropped",
+        id="x",
+        filter="quality",
+        reason="too short",
+        detail="1 turn",
+        episode=_episode({"windows": ["A"]}),
+    )
     log = tmp_path / "log.jsonl"
     log.write_bytes(entry.model_dump_json().encode() + b"\n")
     assert list(read_episodes_log(log, [])) == [entry]

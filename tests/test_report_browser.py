@@ -1,9 +1,10 @@
 """The report page in real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright),
 opened from file:// with no network."""
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -12,7 +13,13 @@ from report_sample import make_sample_build, make_sample_session
 from toolbox.cli import main
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +36,16 @@ class Opened:
     def __init__(self, browser: Browser, html: Path) -> None:
         self.page: Page = browser.new_page(viewport={"width": 1400, "height": 1000})
         self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+        self.page.on(
+            "console",
+            lambda m: self.errors.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None,
+        )
         self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
         self.page.on("requestfailed", lambda r: self.errors.append(f"request failed: {r.url}"))
-        self.page.on("request", lambda r: None if r.url.startswith(("file:", "data:")) else self.errors.append(f"network: {r.url}"))
+        self.page.on(
+            "request",
+            lambda r: None if r.url.startswith(("file:", "data:")) else self.errors.append(f"network: {r.url}"),
+        )
         self.page.goto(html.as_uri())
         self.page.wait_for_selector("body[data-ready='1']")
 
@@ -154,7 +167,9 @@ def test_a_dropped_episode_links_to_why(browser: Browser, sample: Path) -> None:
 
 
 def test_pagination_with_1200_episodes(browser: Browser, tmp_path: Path) -> None:
-    build = make_sample_build(tmp_path, episodes=1200, sessions=6, frames_per_episode=1, size=(160, 100), drop_every=10, image_ext=".png")
+    build = make_sample_build(
+        tmp_path, episodes=1200, sessions=6, frames_per_episode=1, size=(160, 100), drop_every=10, image_ext=".png"
+    )
     report = tmp_path / "big.html"
     assert main(["report", str(build.output), "-o", str(report)]) == 0
     opened = Opened(browser, report)
@@ -184,7 +199,8 @@ def test_report_of_a_real_build_and_of_a_file_without_frames(browser: Browser, t
     make_sample_session(tmp_path / "sessions")
     (tmp_path / "b.yaml").write_text(
         "datasets: [{name: sessions, path: sessions}]\ntasks: [{name: interval_episodes, ocr: null, transcriber: {name: heuristic, per: interval}}]\n"
-        "filters: [exact_dedupe, {name: quality, min_turns: 5}]\nformat: glaive\noutput: out/data.jsonl\n")
+        "filters: [exact_dedupe, {name: quality, min_turns: 5}]\nformat: glaive\noutput: out/data.jsonl\n"
+    )
     report = tmp_path / "out" / "report.html"
     assert main(["--config", str(tmp_path / "b.yaml"), "--report", str(report), "-q"]) == 0
     opened = Opened(browser, report)
@@ -192,7 +208,7 @@ def test_report_of_a_real_build_and_of_a_file_without_frames(browser: Browser, t
     assert page.locator("#count").inner_text() == "3 episodes"
     for i in range(3):
         page.locator("#list tbody tr.row").nth(i).click()
-        assert page.locator("#detail .frame img").count() >= 1
+        page.locator("#detail .frame img").first.wait_for(timeout=10_000)  # the detail renders after the click
         assert opened.images_loaded() == []
     assert page.locator("#list tbody tr.row.dropped").count() == 2
     page.close()
@@ -231,7 +247,7 @@ def test_report_of_the_demo_build_with_real_ocr(browser: Browser, tmp_path: Path
     for i in range(rows.count()):
         rows.nth(i).click()
         expect(page.locator("#detail .msg.user")).to_have_count(1)
-        assert page.locator("#detail .frame img").count() >= 1
+        page.locator("#detail .frame img").first.wait_for(timeout=10_000)  # the detail renders after the click
         assert opened.images_loaded() == []
         ocr_boxes += page.locator("#detail .ocr rect").count()
     assert ocr_boxes > 0  # tesseract read words on the frames
@@ -242,7 +258,7 @@ def test_report_of_the_demo_build_with_real_ocr(browser: Browser, tmp_path: Path
 def test_markup_in_episodes_is_shown_as_text(browser: Browser, tmp_path: Path) -> None:
     import orjson
 
-    nasty = '</script><img src=x onerror="document.title=\'pwned\'"><b>bold</b> & <!-- comment'
+    nasty = "</script><img src=x onerror=\"document.title='pwned'\"><b>bold</b> & <!-- comment"
     row = {"messages": [{"role": "user", "content": nasty}, {"role": "assistant", "content": "ok"}]}
     (tmp_path / "o.jsonl").write_bytes(orjson.dumps(row) + b"\n")
     assert main(["report", str(tmp_path / "o.jsonl"), "--title", "<i>t</i>"]) == 0

@@ -1,13 +1,13 @@
 """The data loads the way trainers load it: HF `datasets` JSON loading (LLaMA-Factory, axolotl)."""
+
 import json
 import os
 
 import pytest
+from episodes import sample_episode
 
 from toolbox.core import registry
 from toolbox.core.models import ToolCall, ToolSpec
-
-from episodes import sample_episode
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
@@ -16,7 +16,13 @@ def varied_episodes():
     """Rows whose tools and arguments differ in shape, which trips Arrow's schema inference."""
     a = sample_episode(1)
     b = sample_episode(2, "another request")
-    b.tools = [ToolSpec(name="set_volume", description="", parameters={"type": "object", "properties": {"level": {"type": "integer"}, "query": {"type": "object"}}})]
+    b.tools = [
+        ToolSpec(
+            name="set_volume",
+            description="",
+            parameters={"type": "object", "properties": {"level": {"type": "integer"}, "query": {"type": "object"}}},
+        )
+    ]
     b.turns[1].tool_calls = [ToolCall(id="c1", name="set_volume", arguments={"level": 3, "query": {"nested": [1, 2]}})]
     b.turns[3].tool_calls = [ToolCall(id="c2", name="set_volume", arguments={"level": 4})]
     b.turns = b.turns[:5] + b.turns[6:]
@@ -51,7 +57,12 @@ def test_export_writes_a_dataset_that_loads_back(tmp_path):
     src = tmp_path / "d.jsonl"
     src.write_text("".join(json.dumps(fmt.encode(e)) + "\n" for e in varied_episodes()))
     root = Path(__file__).resolve().parent.parent
-    result = subprocess.run([sys.executable, str(root / "build_data.py"), "export", str(src), "--to", str(tmp_path / "hf")], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(root / "build_data.py"), "export", str(src), "--to", str(tmp_path / "hf")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     data = load_from_disk(str(tmp_path / "hf"))
     assert len(data) == 2 and data[0]["conversations"][0]["from"] == "human"

@@ -1,4 +1,5 @@
 """Produced text from key events: random text typed with random corrections comes back exactly."""
+
 from __future__ import annotations
 
 import string
@@ -130,10 +131,16 @@ def test_comma_and_sentence_punctuation_are_text():
 
 
 def test_shortcuts_are_named_actions_not_text():
-    segments = read_keys(keys("a", "b", "+ctrl_l", "a", "c", "-ctrl_l", "+alt", "tab", "-alt", "+cmd", "v", "-cmd", "x"))
+    segments = read_keys(
+        keys("a", "b", "+ctrl_l", "a", "c", "-ctrl_l", "+alt", "tab", "-alt", "+cmd", "v", "-cmd", "x")
+    )
     assert [s.text for s in segments if isinstance(s, TextRun)] == ["ab", "x"]
     assert [(s.name, s.keys) for s in segments if isinstance(s, Shortcut)] == [
-        ("select_all", ["ctrl", "a"]), ("copy", ["ctrl", "c"]), ("switch_app", ["alt", "tab"]), ("paste", ["cmd", "v"])]
+        ("select_all", ["ctrl", "a"]),
+        ("copy", ["ctrl", "c"]),
+        ("switch_app", ["alt", "tab"]),
+        ("paste", ["cmd", "v"]),
+    ]
 
 
 def test_xdotool_style_names_and_caps_lock():

@@ -7,15 +7,16 @@ Use the `x11` fixture (conftest.py) or `XServer` directly:
         wid = xs.xterm("notes")
         xs.xdotool("type", "--window", wid, "hello")
 """
+
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TypeVar
-
+from typing import TypeVar
 
 T = TypeVar("T")
 NEEDED = ("Xvfb", "xdotool", "openbox", "xterm", "xprop")
@@ -50,12 +51,26 @@ class XServer:
         env["DISPLAY"] = self.display
         return env
 
-    def start(self) -> "XServer":
+    def start(self) -> XServer:
         read_fd, write_fd = os.pipe()
         xvfb = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{self.width}x{self.height}x24",
-             "-nolisten", "tcp", "+extension", "RECORD", "-noreset"],
-            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "Xvfb",
+                "-displayfd",
+                str(write_fd),
+                "-screen",
+                "0",
+                f"{self.width}x{self.height}x24",
+                "-nolisten",
+                "tcp",
+                "+extension",
+                "RECORD",
+                "-noreset",
+            ],
+            pass_fds=(write_fd,),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(write_fd)
         self._procs.append(xvfb)
         number = b""
@@ -71,8 +86,10 @@ class XServer:
         os.environ["DISPLAY"] = self.display
         if self.wm:
             self.spawn(["openbox", "--sm-disable"])
-            wait_for(lambda: "_NET_SUPPORTING_WM_CHECK(WINDOW)" in self.run("xprop", "-root", check=False),
-                     what="openbox to manage the screen")
+            wait_for(
+                lambda: "_NET_SUPPORTING_WM_CHECK(WINDOW)" in self.run("xprop", "-root", check=False),
+                what="openbox to manage the screen",
+            )
         return self
 
     def spawn(self, cmd: list[str], **kw) -> subprocess.Popen:
@@ -92,18 +109,42 @@ class XServer:
     def xterm(self, title: str, geometry: str = "80x20+0+0", font_size: int = 14, extra: tuple[str, ...] = ()) -> str:
         """Start an xterm with a fixed title running a plain shell; wait until it is mapped
         and focused; return its window id."""
-        self.spawn(["xterm", "-T", title, "-n", title, "-geometry", geometry, "-fa", "Monospace",
-                    "-fs", str(font_size), "+ah", "-xrm", "XTerm*allowTitleOps: false", *extra,
-                    "-e", "sh", "-c", "PS1='$ ' exec sh"])
-        wid = wait_for(lambda: self.run("xdotool", "search", "--name", f"^{title}$", check=False).split(),
-                       what=f"xterm {title!r} to appear")[0]
+        self.spawn(
+            [
+                "xterm",
+                "-T",
+                title,
+                "-n",
+                title,
+                "-geometry",
+                geometry,
+                "-fa",
+                "Monospace",
+                "-fs",
+                str(font_size),
+                "+ah",
+                "-xrm",
+                "XTerm*allowTitleOps: false",
+                *extra,
+                "-e",
+                "sh",
+                "-c",
+                "PS1='$ ' exec sh",
+            ]
+        )
+        wid = wait_for(
+            lambda: self.run("xdotool", "search", "--name", f"^{title}$", check=False).split(),
+            what=f"xterm {title!r} to appear",
+        )[0]
         self.focus(wid)
         return wid
 
     def focus(self, wid: str) -> None:
         self.run("xdotool", "windowactivate", "--sync", wid, check=False, timeout=10)
-        wait_for(lambda: self.run("xdotool", "getactivewindow", check=False).strip() == wid,
-                 what=f"window {wid} to be focused")
+        wait_for(
+            lambda: self.run("xdotool", "getactivewindow", check=False).strip() == wid,
+            what=f"window {wid} to be focused",
+        )
 
     def stop(self) -> None:
         for proc in reversed(self._procs):
@@ -121,7 +162,7 @@ class XServer:
         else:
             os.environ["DISPLAY"] = self._old_display
 
-    def __enter__(self) -> "XServer":
+    def __enter__(self) -> XServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -1,6 +1,7 @@
 """datamakr's compile side: datasets -> tasks -> filters -> formats.
 
 What a plugin author needs is importable from here."""
+
 from toolbox.core.dataset import Dataset
 from toolbox.core.filter import Drop, Filter
 from toolbox.core.format import Format, FormatError
@@ -17,7 +18,23 @@ from toolbox.core.registry import (
 from toolbox.core.task import Task
 
 __all__ = [
-    "BuildContext", "Dataset", "Drop", "Episode", "Filter", "Format", "FormatError", "Options", "Source", "Task", "ToolCall",
-    "ToolSpec", "Turn",
-    "register_dataset", "register_filter", "register_format", "register_ocr_engine", "register_task", "register_transcriber",
+    "BuildContext",
+    "Dataset",
+    "Drop",
+    "Episode",
+    "Filter",
+    "Format",
+    "FormatError",
+    "Options",
+    "Source",
+    "Task",
+    "ToolCall",
+    "ToolSpec",
+    "Turn",
+    "register_dataset",
+    "register_filter",
+    "register_format",
+    "register_ocr_engine",
+    "register_task",
+    "register_transcriber",
 ]

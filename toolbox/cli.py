@@ -2,6 +2,7 @@
 
 Subcommands register in the registry (`register_command`), so other parts (report, audit) add
 theirs without touching the build path."""
+
 from __future__ import annotations
 
 import argparse
@@ -40,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="random seed")
     parser.add_argument("--limit", type=int, help="build from the first N records only")
     parser.add_argument("--report", help="also write an HTML report of the build (e.g. out/report.html)")
-    parser.add_argument("--use-vision", action="store_true", default=None, help="LLM transcribers also send the frames as images")
+    parser.add_argument(
+        "--use-vision", action="store_true", default=None, help="LLM transcribers also send the frames as images"
+    )
     parser.add_argument("--list", action="store_true", help="list every registered plugin and exit")
     parser.add_argument("-q", "--quiet", action="store_true", help="no summary table")
     return parser
@@ -79,7 +82,9 @@ def build(args: argparse.Namespace) -> int:
     output = pipeline.ctx.path(config.output)
     started = time.perf_counter()
     stats = run(pipeline, output)
-    write_atomic(output.with_name(output.name + ".stats.json"), orjson.dumps(stats.to_dict(), option=orjson.OPT_INDENT_2))
+    write_atomic(
+        output.with_name(output.name + ".stats.json"), orjson.dumps(stats.to_dict(), option=orjson.OPT_INDENT_2)
+    )
     if not args.quiet:
         print_summary(stats, output, config.format, time.perf_counter() - started)
     return 0

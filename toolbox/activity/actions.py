@@ -4,6 +4,7 @@ typed text, hotkeys and window switches. Thousands of raw events become a few do
 Each compiled action remembers the index of its first raw event, so that intervals can cut the
 event list without losing any event.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,12 +55,21 @@ def compile_actions(events: list[Event], settings: ActionSettings | None = None)
             first = state.key_index.get(segment.t, len(events) - 1)
             if isinstance(segment, TextRun):
                 if segment.text:
-                    out.append(CompiledAction(Action(kind="type", t=segment.t, t_end=segment.t_end, text=segment.text,
-                                                     title=state.title), first, segment.keys))
+                    out.append(
+                        CompiledAction(
+                            Action(kind="type", t=segment.t, t_end=segment.t_end, text=segment.text, title=state.title),
+                            first,
+                            segment.keys,
+                        )
+                    )
                 if segment.ended_by:
                     end_first = state.key_index.get(segment.t_end, first)
-                    out.append(CompiledAction(Action(kind="hotkey", t=segment.t_end, keys=[segment.ended_by],
-                                                     title=state.title), end_first))
+                    out.append(
+                        CompiledAction(
+                            Action(kind="hotkey", t=segment.t_end, keys=[segment.ended_by], title=state.title),
+                            end_first,
+                        )
+                    )
             else:
                 out.append(CompiledAction(_hotkey(segment, state.title), first))
 
@@ -85,8 +95,12 @@ def compile_actions(events: list[Event], settings: ActionSettings | None = None)
             compiled.app = compiled.app or state.app
     emit_keys(keyboard.flush())
     for button, (index, press) in state.press.items():  # pressed, never released: a click
-        out.append(CompiledAction(Action(kind=_click_kind(button), t=press.t, x=press.x, y=press.y, button=button,
-                                         title=state.title), index))
+        out.append(
+            CompiledAction(
+                Action(kind=_click_kind(button), t=press.t, x=press.x, y=press.y, button=button, title=state.title),
+                index,
+            )
+        )
     for compiled in out:
         compiled.app = compiled.app or state.app
     out.sort(key=lambda c: (c.action.t, c.first))
@@ -111,34 +125,82 @@ def _click(event: Click, index: int, state: _State, out: list[CompiledAction], c
     first, press = pending
     distance = math.dist((press.x, press.y), (event.x, event.y))
     if distance > cfg.drag_pixels:
-        out.append(CompiledAction(Action(kind="drag", t=press.t, t_end=event.t, x=press.x, y=press.y, x2=event.x,
-                                         y2=event.y, button=event.button, title=state.title), first, 2))
+        out.append(
+            CompiledAction(
+                Action(
+                    kind="drag",
+                    t=press.t,
+                    t_end=event.t,
+                    x=press.x,
+                    y=press.y,
+                    x2=event.x,
+                    y2=event.y,
+                    button=event.button,
+                    title=state.title,
+                ),
+                first,
+                2,
+            )
+        )
         return
     previous = out[-1] if out else None
-    if (previous is not None and previous.action.kind in ("click", "double_click")
-            and previous.action.button == event.button
-            and press.t - (previous.action.t_end or previous.action.t) <= cfg.double_click_seconds
-            and math.dist((previous.action.x or 0, previous.action.y or 0), (press.x, press.y)) <= cfg.double_click_pixels):
+    if (
+        previous is not None
+        and previous.action.kind in ("click", "double_click")
+        and previous.action.button == event.button
+        and press.t - (previous.action.t_end or previous.action.t) <= cfg.double_click_seconds
+        and math.dist((previous.action.x or 0, previous.action.y or 0), (press.x, press.y)) <= cfg.double_click_pixels
+    ):
         previous.action.kind = "double_click"
         previous.action.t_end = event.t
         previous.events += 2
         return
-    out.append(CompiledAction(Action(kind=_click_kind(event.button), t=press.t, t_end=event.t, x=press.x, y=press.y,
-                                     button=event.button, title=state.title), first, 2))
+    out.append(
+        CompiledAction(
+            Action(
+                kind=_click_kind(event.button),
+                t=press.t,
+                t_end=event.t,
+                x=press.x,
+                y=press.y,
+                button=event.button,
+                title=state.title,
+            ),
+            first,
+            2,
+        )
+    )
 
 
 def _scroll(event: Scroll, index: int, state: _State, out: list[CompiledAction], cfg: ActionSettings) -> None:
     previous = out[-1] if out else None
-    if (previous is not None and previous.action.kind == "scroll"
-            and event.t - (previous.action.t_end or previous.action.t) <= cfg.scroll_merge_seconds
-            and _sign(event.dy) == _sign(previous.action.dy) and _sign(event.dx) == _sign(previous.action.dx)):
+    if (
+        previous is not None
+        and previous.action.kind == "scroll"
+        and event.t - (previous.action.t_end or previous.action.t) <= cfg.scroll_merge_seconds
+        and _sign(event.dy) == _sign(previous.action.dy)
+        and _sign(event.dx) == _sign(previous.action.dx)
+    ):
         previous.action.dx += event.dx
         previous.action.dy += event.dy
         previous.action.t_end = event.t
         previous.events += 1
         return
-    out.append(CompiledAction(Action(kind="scroll", t=event.t, t_end=event.t, x=event.x, y=event.y, dx=event.dx,
-                                     dy=event.dy, title=state.title), index))
+    out.append(
+        CompiledAction(
+            Action(
+                kind="scroll",
+                t=event.t,
+                t_end=event.t,
+                x=event.x,
+                y=event.y,
+                dx=event.dx,
+                dy=event.dy,
+                title=state.title,
+            ),
+            index,
+        )
+    )
 
 
 def _sign(value: int) -> int:
@@ -153,7 +215,10 @@ def _window(event: Window, index: int, state: _State, out: list[CompiledAction],
     if first_seen:
         return  # the window the session started in: a state, not an action
     previous = out[-1] if out else None
-    if previous is not None and event.t - (previous.action.t_end or previous.action.t) <= cfg.window_after_action_seconds:
+    if (
+        previous is not None
+        and event.t - (previous.action.t_end or previous.action.t) <= cfg.window_after_action_seconds
+    ):
         keys = previous.action.keys
         if previous.action.kind == "hotkey" and keys[-1:] == ["tab"] and ("alt" in keys or "cmd" in keys):
             previous.action = Action(kind="switch_window", t=previous.action.t, title=event.title)

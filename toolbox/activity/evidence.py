@@ -1,10 +1,12 @@
 """Build the evidence of every interval of a session: actions bound to the frames before and
 after them, the text under the pointer, the text that appeared, typed text, and the metadata a
 report needs. This is what a transcriber turns into episodes."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from toolbox.activity.actions import ActionSettings, CompiledAction, compile_actions
 from toolbox.activity.intervals import IntervalSettings, IntervalSlice, cut_intervals
@@ -28,8 +30,9 @@ class EvidenceSettings:
     target_reach: int = 24  # pixels from the pointer a word may be and still name the target
 
 
-def session_intervals(session: Session, settings: EvidenceSettings, ocr: OcrRunner | None,
-                      problem: Callable[[str], None]) -> list[Interval]:
+def session_intervals(
+    session: Session, settings: EvidenceSettings, ocr: OcrRunner | None, problem: Callable[[str], None]
+) -> list[Interval]:
     """All intervals of a session that hold at least one action, with their evidence."""
     frames, problems = session_frames(session, settings.region)
     for line in problems:
@@ -43,7 +46,7 @@ def session_intervals(session: Session, settings: EvidenceSettings, ocr: OcrRunn
     title, app = None, None
     for piece in slices:
         start_title, start_app = title, app
-        for event in session.events[piece.first:piece.end]:
+        for event in session.events[piece.first : piece.end]:
             if isinstance(event, Window):
                 title, app = event.title, event.app
         if not piece.actions:
@@ -52,14 +55,18 @@ def session_intervals(session: Session, settings: EvidenceSettings, ocr: OcrRunn
     return out
 
 
-def _read_screens(frames: SessionFrames, ocr: OcrRunner | None, problem: Callable[[str], None]) -> dict[str, list[OcrWord]]:
+def _read_screens(
+    frames: SessionFrames, ocr: OcrRunner | None, problem: Callable[[str], None]
+) -> dict[str, list[OcrWord]]:
     if ocr is None or not frames.refs:
         return {}
     requests = [OcrRequest(ref.path, frames.regions.get(ref.path)) for ref in frames.refs]
     try:
         results = ocr.read(requests, problem)
     except Exception as exc:  # noqa: BLE001 - an engine failure costs the screen text, not the build
-        problem(f"{frames.session.path}: OCR failed ({type(exc).__name__}: {str(exc)[:160]}); no screen text for this session")
+        problem(
+            f"{frames.session.path}: OCR failed ({type(exc).__name__}: {str(exc)[:160]}); no screen text for this session"
+        )
         return {}
     unreadable = {r.path for r, w in results.items() if w is None}
     if unreadable:
@@ -67,12 +74,19 @@ def _read_screens(frames: SessionFrames, ocr: OcrRunner | None, problem: Callabl
     return {r.path: w for r, w in results.items() if w is not None}
 
 
-def _interval(session: Session, piece: IntervalSlice, frames: SessionFrames, words: dict[str, list[OcrWord]],
-              settings: EvidenceSettings, title: str | None, app: str | None) -> Interval:
+def _interval(
+    session: Session,
+    piece: IntervalSlice,
+    frames: SessionFrames,
+    words: dict[str, list[OcrWord]],
+    settings: EvidenceSettings,
+    title: str | None,
+    app: str | None,
+) -> Interval:
     events = session.events
     windows: list[str] = [title] if title else []
     apps: list[str] = [app] if app else []
-    for event in events[piece.first:piece.end]:
+    for event in events[piece.first : piece.end]:
         if isinstance(event, Window):
             if event.title and event.title not in windows:
                 windows.append(event.title)
@@ -85,17 +99,31 @@ def _interval(session: Session, piece: IntervalSlice, frames: SessionFrames, wor
     if main is not None:
         used.setdefault(main.path, main)
     interval = Interval(
-        session_id=session.id, session_path=str(session.path.resolve()), index=piece.index,
-        start=first_event.t, end=last_event.t, task=piece.task, windows=windows, apps=apps, actions=actions,
-        typed_text=_typed(actions), submitted=_submitted(actions),
+        session_id=session.id,
+        session_path=str(session.path.resolve()),
+        index=piece.index,
+        start=first_event.t,
+        end=last_event.t,
+        task=piece.task,
+        windows=windows,
+        apps=apps,
+        actions=actions,
+        typed_text=_typed(actions),
+        submitted=_submitted(actions),
         screen_words=words.get(main.path, []) if main else [],
-        frames=sorted(used.values(), key=lambda f: f.t))
+        frames=sorted(used.values(), key=lambda f: f.t),
+    )
     interval.metadata = report_metadata(interval, frames, main, piece)
     return interval
 
 
-def _bind(compiled: CompiledAction, events: list[Any], frames: SessionFrames, words: dict[str, list[OcrWord]],
-          settings: EvidenceSettings) -> Action:
+def _bind(
+    compiled: CompiledAction,
+    events: list[Any],
+    frames: SessionFrames,
+    words: dict[str, list[OcrWord]],
+    settings: EvidenceSettings,
+) -> Action:
     action = compiled.action.model_copy(deep=True)
     named = getattr(events[compiled.first], "frame_before", None)
     action.frame_before = frames.named(named) or frames.before(action.t)
@@ -106,7 +134,9 @@ def _bind(compiled: CompiledAction, events: list[Any], frames: SessionFrames, wo
     if action.kind in POINTER_KINDS and action.x is not None and action.y is not None and action.frame_before:
         point = action.frame_before.to_frame(action.x, action.y)
         if action.kind != "scroll":
-            action.target = text_at(before, *point, reach=round(settings.target_reach * max(action.frame_before.scale, 0.25)))
+            action.target = text_at(
+                before, *point, reach=round(settings.target_reach * max(action.frame_before.scale, 0.25))
+            )
     if action.frame_after is not None and action.frame_after.path in words:
         action.result = appeared_text(before, after, *(point or (None, None)), max_chars=settings.result_chars)
     return action
@@ -124,23 +154,42 @@ def _typed(actions: list[Action]) -> str:
 
 def _submitted(actions: list[Action]) -> str | None:
     """The text typed and sent with Enter when the interval ends so."""
-    if len(actions) >= 2 and actions[-1].kind == "hotkey" and actions[-1].keys == ["enter"] and actions[-2].kind == "type":
+    if (
+        len(actions) >= 2
+        and actions[-1].kind == "hotkey"
+        and actions[-1].keys == ["enter"]
+        and actions[-2].kind == "type"
+    ):
         return (actions[-2].text or "").strip() or None
     return None
 
 
-def report_metadata(interval: Interval, frames: SessionFrames, main: FrameRef | None, piece: IntervalSlice) -> EpisodeEvidence:
+def report_metadata(
+    interval: Interval, frames: SessionFrames, main: FrameRef | None, piece: IntervalSlice
+) -> EpisodeEvidence:
     """What a report needs to show an episode beside its frames (frames named inside the session)."""
+
     def rel(ref: FrameRef | None) -> str | None:
         return frames.relative(ref) if ref is not None else None
 
     return EpisodeEvidence(
-        session=interval.session_id, session_path=interval.session_path, interval=interval.index,
-        start=interval.start, end=interval.end, cut=piece.cut_reason, windows=interval.windows, apps=interval.apps,
-        frames=[EvidenceFrame(path=frames.relative(f), t=f.t, width=f.width, height=f.height, reason=f.reason)
-                for f in interval.frames],
-        main_frame=rel(main), actions=[_action_row(a, rel) for a in interval.actions], ocr=interval.screen_words,
-        task=piece.task)
+        session=interval.session_id,
+        session_path=interval.session_path,
+        interval=interval.index,
+        start=interval.start,
+        end=interval.end,
+        cut=piece.cut_reason,
+        windows=interval.windows,
+        apps=interval.apps,
+        frames=[
+            EvidenceFrame(path=frames.relative(f), t=f.t, width=f.width, height=f.height, reason=f.reason)
+            for f in interval.frames
+        ],
+        main_frame=rel(main),
+        actions=[_action_row(a, rel) for a in interval.actions],
+        ocr=interval.screen_words,
+        task=piece.task,
+    )
 
 
 def _action_row(action: Action, rel: Callable[[FrameRef | None], str | None]) -> EvidenceAction:
@@ -149,6 +198,19 @@ def _action_row(action: Action, rel: Callable[[FrameRef | None], str | None]) ->
     if action.x is not None and action.y is not None and action.frame_before is not None:
         frame_x, frame_y = action.frame_before.to_frame(action.x, action.y)
     return EvidenceAction(
-        kind=action.kind, t=action.t, x=action.x, y=action.y, target=action.target,
-        frame_before=rel(action.frame_before), frame_after=rel(action.frame_after), frame_x=frame_x, frame_y=frame_y,
-        x2=action.x2, y2=action.y2, text=action.text, title=action.title, shortcut=action.shortcut, keys=action.keys)
+        kind=action.kind,
+        t=action.t,
+        x=action.x,
+        y=action.y,
+        target=action.target,
+        frame_before=rel(action.frame_before),
+        frame_after=rel(action.frame_after),
+        frame_x=frame_x,
+        frame_y=frame_y,
+        x2=action.x2,
+        y2=action.y2,
+        text=action.text,
+        title=action.title,
+        shortcut=action.shortcut,
+        keys=action.keys,
+    )

@@ -1,6 +1,7 @@
 """Cut a session into activity intervals: at idle gaps, focus changes, Enter (a submission) and
 task or pause markers. The intervals partition the event list, so no event is lost: events before
 the first action belong to the first interval, events after the last action to the last one."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -31,8 +32,12 @@ class IntervalSlice:
     cut_reason: str = "start"  # why this interval starts: start, idle, enter, focus, marker, length
 
 
-def cut_intervals(events: list[Event], actions: list[CompiledAction], settings: IntervalSettings | None = None,
-                  task: str | None = None) -> list[IntervalSlice]:
+def cut_intervals(
+    events: list[Event],
+    actions: list[CompiledAction],
+    settings: IntervalSettings | None = None,
+    task: str | None = None,
+) -> list[IntervalSlice]:
     cfg = settings or IntervalSettings()
     cuts: list[tuple[int, str]] = []  # (event index where an interval starts, why)
     group_start = 0  # index into actions of the current interval's first action
@@ -52,7 +57,7 @@ def cut_intervals(events: list[Event], actions: list[CompiledAction], settings: 
         _slice_of(slices, compiled.first).actions.append(compiled)
     label = task
     for piece in slices:
-        for event in events[piece.first:piece.end]:
+        for event in events[piece.first : piece.end]:
             if isinstance(event, Marker) and event.kind == "task" and event.text:
                 label = event.text.strip()
                 break
@@ -60,8 +65,14 @@ def cut_intervals(events: list[Event], actions: list[CompiledAction], settings: 
     return slices
 
 
-def _cut(events: list[Event], prev: CompiledAction, cur: CompiledAction, cfg: IntervalSettings,
-         group_first: CompiledAction, group_size: int) -> tuple[str | None, int]:
+def _cut(
+    events: list[Event],
+    prev: CompiledAction,
+    cur: CompiledAction,
+    cfg: IntervalSettings,
+    group_first: CompiledAction,
+    group_size: int,
+) -> tuple[str | None, int]:
     between = range(prev.first + 1, cur.first)
     for i in between:
         event = events[i]

@@ -1,6 +1,7 @@
 """The evidence of what a person did: actions compiled from raw events, the frames they were
 taken on, and the activity intervals a session is cut into (what a transcriber turns into
 episodes, what an audit shows and what an LLM request is built from)."""
+
 from __future__ import annotations
 
 from typing import Literal

@@ -1,5 +1,6 @@
 """Reading the OCR'd screen for actions: the text under the pointer (what was clicked) and the
 text that appeared after an action (what it led to)."""
+
 from __future__ import annotations
 
 import math
@@ -32,13 +33,18 @@ def text_at(words: list[OcrWord], x: int, y: int, reach: int = 24) -> str | None
     while left > 0 and line[left].box[0] - line[left - 1].box[2] <= 1.2 * height and at - left < MAX_TARGET_WORDS // 2:
         left -= 1
     right = at
-    while right + 1 < len(line) and line[right + 1].box[0] - line[right].box[2] <= 1.2 * height and right - left + 1 < MAX_TARGET_WORDS:
+    while (
+        right + 1 < len(line)
+        and line[right + 1].box[0] - line[right].box[2] <= 1.2 * height
+        and right - left + 1 < MAX_TARGET_WORDS
+    ):
         right += 1
-    return " ".join(w.text for w in line[left:right + 1])
+    return " ".join(w.text for w in line[left : right + 1])
 
 
-def appeared_text(before: list[OcrWord], after: list[OcrWord], x: int | None = None, y: int | None = None,
-                  max_chars: int = 600) -> str:
+def appeared_text(
+    before: list[OcrWord], after: list[OcrWord], x: int | None = None, y: int | None = None, max_chars: int = 600
+) -> str:
     """Lines of text that are on the screen after and were not before, nearest the action first
     when it has a point, then put back in reading order. Empty if nothing new was read."""
     seen = Counter(w.text.lower() for w in before)
@@ -65,4 +71,3 @@ def appeared_text(before: list[OcrWord], after: list[OcrWord], x: int | None = N
     chosen.sort(key=lambda row: (min(w.center_y for w in row), row[0].box[0]))
     text = "\n".join(" ".join(w.text for w in row) for row in chosen)
     return text[:max_chars]
-

@@ -1,5 +1,6 @@
 """A session's frames: references with monitor mapping, lookups by time, and the region of each
 frame that OCR should read (the focused window, else the area around the pointer)."""
+
 from __future__ import annotations
 
 import bisect
@@ -59,7 +60,9 @@ class SessionFrames:
             return ref.path
 
 
-def session_frames(session: Session, mode: RegionMode = "window", pointer_box: tuple[int, int] = (1000, 700)) -> tuple[SessionFrames, list[str]]:
+def session_frames(
+    session: Session, mode: RegionMode = "window", pointer_box: tuple[int, int] = (1000, 700)
+) -> tuple[SessionFrames, list[str]]:
     """Frames whose files exist, each with its OCR region; problems name missing files."""
     monitors = {m.index: m for m in session.meta.monitors}
     frames = SessionFrames(session=session)
@@ -83,17 +86,30 @@ def session_frames(session: Session, mode: RegionMode = "window", pointer_box: t
                 continue
             monitor = monitors.get(event.monitor)
             scale = event.width / monitor.width if monitor and monitor.width else 1.0
-            ref = FrameRef(path=str(path), t=event.t, width=event.width, height=event.height, reason=event.reason,
-                           hash=event.hash, monitor_left=monitor.left if monitor else 0,
-                           monitor_top=monitor.top if monitor else 0, scale=round(scale, 6))
+            ref = FrameRef(
+                path=str(path),
+                t=event.t,
+                width=event.width,
+                height=event.height,
+                reason=event.reason,
+                hash=event.hash,
+                monitor_left=monitor.left if monitor else 0,
+                monitor_top=monitor.top if monitor else 0,
+                scale=round(scale, 6),
+            )
             frames.add(ref, event.file)
             frames.regions[ref.path] = ocr_region(ref, mode, bounds, pointer, pointer_box)
     frames.finish()
     return frames, problems
 
 
-def ocr_region(ref: FrameRef, mode: RegionMode, bounds: tuple[int, int, int, int] | None,
-               pointer: tuple[int, int] | None, pointer_box: tuple[int, int]) -> Box | None:
+def ocr_region(
+    ref: FrameRef,
+    mode: RegionMode,
+    bounds: tuple[int, int, int, int] | None,
+    pointer: tuple[int, int] | None,
+    pointer_box: tuple[int, int],
+) -> Box | None:
     """The part of a frame to read: the focused window when its bounds are known and on this
     frame, else a box around the pointer, else everything (None). Nearly whole = whole."""
     region: Box | None = None

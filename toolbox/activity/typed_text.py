@@ -8,38 +8,86 @@ Shortcuts (ctrl/cmd/alt + key) become named `Shortcut`s, never text. Enter and T
 run (`TextRun.ended_by`), so that an action compiler can emit "type" and "press enter" apart
 while `produced_text` still returns the exact text, newlines and tabs included.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Protocol, Sequence
+from typing import Protocol
 
 # Aliases of key names from different recorders and toolkits (pynput, xdotool, X11 keysyms).
 KEY_ALIASES = {
-    "return": "enter", "kp_enter": "enter", "linefeed": "enter",
-    "control": "ctrl", "control_l": "ctrl_l", "control_r": "ctrl_r",
-    "shift_lock": "caps_lock", "capslock": "caps_lock", "caps": "caps_lock",
-    "super": "cmd", "super_l": "cmd_l", "super_r": "cmd_r", "meta": "cmd", "meta_l": "cmd_l", "meta_r": "cmd_r",
-    "win": "cmd", "windows": "cmd", "command": "cmd",
-    "iso_level3_shift": "alt_gr", "mode_switch": "alt_gr",
-    "escape": "esc", "del": "delete", "kp_delete": "delete", "back_space": "backspace",
-    "iso_left_tab": "tab", "prior": "page_up", "next": "page_down", "pageup": "page_up", "pagedown": "page_down",
-    "kp_left": "left", "kp_right": "right", "kp_home": "home", "kp_end": "end",
+    "return": "enter",
+    "kp_enter": "enter",
+    "linefeed": "enter",
+    "control": "ctrl",
+    "control_l": "ctrl_l",
+    "control_r": "ctrl_r",
+    "shift_lock": "caps_lock",
+    "capslock": "caps_lock",
+    "caps": "caps_lock",
+    "super": "cmd",
+    "super_l": "cmd_l",
+    "super_r": "cmd_r",
+    "meta": "cmd",
+    "meta_l": "cmd_l",
+    "meta_r": "cmd_r",
+    "win": "cmd",
+    "windows": "cmd",
+    "command": "cmd",
+    "iso_level3_shift": "alt_gr",
+    "mode_switch": "alt_gr",
+    "escape": "esc",
+    "del": "delete",
+    "kp_delete": "delete",
+    "back_space": "backspace",
+    "iso_left_tab": "tab",
+    "prior": "page_up",
+    "next": "page_down",
+    "pageup": "page_up",
+    "pagedown": "page_down",
+    "kp_left": "left",
+    "kp_right": "right",
+    "kp_home": "home",
+    "kp_end": "end",
 }
 MODIFIERS = {
-    "shift": "shift", "shift_l": "shift", "shift_r": "shift",
-    "ctrl": "ctrl", "ctrl_l": "ctrl", "ctrl_r": "ctrl",
-    "alt": "alt", "alt_l": "alt", "alt_r": "alt",
-    "cmd": "cmd", "cmd_l": "cmd", "cmd_r": "cmd",
+    "shift": "shift",
+    "shift_l": "shift",
+    "shift_r": "shift",
+    "ctrl": "ctrl",
+    "ctrl_l": "ctrl",
+    "ctrl_r": "ctrl",
+    "alt": "alt",
+    "alt_l": "alt",
+    "alt_r": "alt",
+    "cmd": "cmd",
+    "cmd_l": "cmd",
+    "cmd_r": "cmd",
     "alt_gr": "alt_gr",  # types characters on many layouts: not a shortcut modifier
 }
 SHORTCUT_MODIFIERS = ("ctrl", "cmd", "alt")
 # US layout: what shift makes of a key that reports its unshifted character.
-SHIFTED = dict(zip("`1234567890-=[]\\;',./", "~!@#$%^&*()_+{}|:\"<>?"))
+SHIFTED = dict(zip("`1234567890-=[]\\;',./", '~!@#$%^&*()_+{}|:"<>?'))
 SHORTCUT_NAMES = {
-    ("c",): "copy", ("v",): "paste", ("x",): "cut", ("a",): "select_all", ("z",): "undo",
-    ("y",): "redo", ("shift", "z"): "redo", ("s",): "save", ("f",): "find", ("p",): "print",
-    ("t",): "new_tab", ("w",): "close_tab", ("n",): "new_window", ("l",): "focus_address_bar",
-    ("r",): "reload", ("tab",): "next_tab", ("shift", "tab"): "previous_tab", ("o",): "open",
+    ("c",): "copy",
+    ("v",): "paste",
+    ("x",): "cut",
+    ("a",): "select_all",
+    ("z",): "undo",
+    ("y",): "redo",
+    ("shift", "z"): "redo",
+    ("s",): "save",
+    ("f",): "find",
+    ("p",): "print",
+    ("t",): "new_tab",
+    ("w",): "close_tab",
+    ("n",): "new_window",
+    ("l",): "focus_address_bar",
+    ("r",): "reload",
+    ("tab",): "next_tab",
+    ("shift", "tab"): "previous_tab",
+    ("o",): "open",
     ("q",): "quit",
 }
 ALT_NAMES = {("tab",): "switch_app", ("shift", "tab"): "switch_app", ("f4",): "close_window"}
@@ -132,8 +180,12 @@ class KeyboardReader:
             self._touch(event.t)
             return []
         if key in CARET_KEYS and self._t0 is not None:
-            self._caret = {"left": max(0, self._caret - 1), "right": min(len(self._buffer), self._caret + 1),
-                           "home": 0, "end": len(self._buffer)}[key]
+            self._caret = {
+                "left": max(0, self._caret - 1),
+                "right": min(len(self._buffer), self._caret + 1),
+                "home": 0,
+                "end": len(self._buffer),
+            }[key]
             self._touch(event.t)
             return []
         char = self._char(key, event.char)
@@ -183,7 +235,7 @@ class KeyboardReader:
             start -= 1
         while start > 0 and self._buffer[start - 1] != " ":
             start -= 1
-        del self._buffer[start:self._caret]
+        del self._buffer[start : self._caret]
         self._caret = start
         self._touch(t)
         return []

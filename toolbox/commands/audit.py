@@ -3,15 +3,17 @@ a build would send to the LLM for a session (each request's messages, after reda
 frames go as images, blacked out), with redactions marked. Sends nothing: the transcriber's LLM
 client is never made, the filters are not made, and datasets that ask an LLM are not read.
 """
+
 from __future__ import annotations
 
 import argparse
 import os
 import re
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
@@ -27,7 +29,7 @@ from toolbox.privacy.options import KINDS
 from toolbox.privacy.redactor import RedactionMap
 from toolbox.tasks.interval_episodes import IntervalEpisodes
 
-PLACEHOLDER = re.compile(r"\[(?:%s)(?:_\d+)?\]" % "|".join(KINDS.values()))
+PLACEHOLDER = re.compile(r"\[(?:{})(?:_\d+)?\]".format("|".join(KINDS.values())))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,12 +37,17 @@ def _parser() -> argparse.ArgumentParser:
         prog="build_data.py audit",
         description="Print what a build would send to the LLM for a session: every request's messages after redaction "
         "(placeholders such as [EMAIL_1] and [PASSWORD] mark what was removed) and the frames sent as images, "
-        "written blacked out to a private folder. Nothing is sent.")
+        "written blacked out to a private folder. Nothing is sent.",
+    )
     parser.add_argument("--config", default="configs/llm.yaml", help="experiment YAML (default: configs/llm.yaml)")
     parser.add_argument("--session", help="session id (default: every session the config reads)")
     parser.add_argument("--limit", type=int, help="show at most N requests")
-    parser.add_argument("--frames-dir", type=Path, help="where blacked-out copies of the frames go (default: <cache_dir>/audit)")
-    parser.add_argument("--use-vision", action="store_true", default=None, help="as the build flag: frames go as images")
+    parser.add_argument(
+        "--frames-dir", type=Path, help="where blacked-out copies of the frames go (default: <cache_dir>/audit)"
+    )
+    parser.add_argument(
+        "--use-vision", action="store_true", default=None, help="as the build flag: frames go as images"
+    )
     return parser
 
 
@@ -61,8 +68,10 @@ def audit(args: argparse.Namespace, console: Console) -> int:
         pipeline = make_pipeline(config.model_copy(update={"filters": [], "max_length": None}), base_dir)
     tasks = [task for task in pipeline.tasks if isinstance(task, IntervalEpisodes)]
     if not tasks:
-        raise ConfigError(f"{args.config}: no task cuts sessions into intervals (such as interval_episodes): "
-                          "nothing of a session is sent to an LLM")
+        raise ConfigError(
+            f"{args.config}: no task cuts sessions into intervals (such as interval_episodes): "
+            "nothing of a session is sent to an LLM"
+        )
     frames_dir = args.frames_dir or pipeline.ctx.cache_dir / "audit"
     shown = 0
     found = False
@@ -74,7 +83,9 @@ def audit(args: argparse.Namespace, console: Console) -> int:
                 continue
             found = True
             for task in tasks:
-                shown += _audit_session(task, record, console, frames_dir, None if args.limit is None else args.limit - shown)
+                shown += _audit_session(
+                    task, record, console, frames_dir, None if args.limit is None else args.limit - shown
+                )
                 if args.limit is not None and shown >= args.limit:
                     return _done(console, pipeline, config, shown)
     if args.session and not found:
@@ -96,7 +107,9 @@ def _stand_in_api_key() -> Iterator[None]:
         del os.environ["OPENAI_API_KEY"]
 
 
-def _audit_session(task: IntervalEpisodes, record: Session, console: Console, frames_dir: Path, limit: int | None) -> int:
+def _audit_session(
+    task: IntervalEpisodes, record: Session, console: Console, frames_dir: Path, limit: int | None
+) -> int:
     console.rule(f"session {record.id} ({record.path})")
     intervals, _ = task.safe_intervals(record)
     stats = task.ctx.stats
@@ -105,8 +118,11 @@ def _audit_session(task: IntervalEpisodes, record: Session, console: Console, fr
     stats.dropped.clear()
     transcriber = task.transcriber
     if not hasattr(transcriber, "request_messages"):
-        console.print(f"transcriber {transcriber.plugin_name!r} runs here: nothing of this session is sent anywhere "
-                      f"({len(intervals)} intervals).", markup=False)
+        console.print(
+            f"transcriber {transcriber.plugin_name!r} runs here: nothing of this session is sent anywhere "
+            f"({len(intervals)} intervals).",
+            markup=False,
+        )
         return 0
     if transcriber.redactor is None:
         console.print("redaction is OFF (redact: false): text is sent as recorded", style="bold red")
@@ -148,16 +164,23 @@ def _image_line(sent: Any, task: IntervalEpisodes, frames_dir: Path) -> str:
         return "[image]"
     interval, frame, boxes = sent
     copy = blacked_out_frame(frame, [], task.redactor, RedactionMap(), frames_dir / interval.session_id, boxes=boxes)
-    return f"[image: {frame.path}, {frame.width}x{frame.height}, {len(boxes)} area(s) blacked out; as sent: {copy.path}]"
+    return (
+        f"[image: {frame.path}, {frame.width}x{frame.height}, {len(boxes)} area(s) blacked out; as sent: {copy.path}]"
+    )
 
 
 def _done(console: Console, pipeline: Pipeline, config: ExperimentConfig, shown: int) -> int:
     llm_datasets = [dataset.plugin_name for dataset in pipeline.datasets if isinstance(dataset.options, LLMOptions)]
     if llm_datasets:
-        console.print(f"also: dataset(s) {', '.join(llm_datasets)} ask an LLM for their records: not read here.", markup=False)
+        console.print(
+            f"also: dataset(s) {', '.join(llm_datasets)} ask an LLM for their records: not read here.", markup=False
+        )
     llm_filters = [ref.name for ref in config.filters if _is_llm(ref.name)]
     if llm_filters:
-        console.print(f"also: filter(s) {', '.join(llm_filters)} send each episode's text as it is written to the output.", markup=False)
+        console.print(
+            f"also: filter(s) {', '.join(llm_filters)} send each episode's text as it is written to the output.",
+            markup=False,
+        )
     console.print(f"{shown} request(s) shown; nothing was sent.", markup=False)
     return 0
 

@@ -12,7 +12,9 @@ from toolbox.core.registry import register_command
 @register_command("export")
 def export_command(argv: list[str]) -> int:
     """Export a built JSONL file as a Hugging Face dataset (save_to_disk folder) or Parquet."""
-    parser = argparse.ArgumentParser(prog="build_data.py export", description="Export a built JSONL file with HF `datasets`.")
+    parser = argparse.ArgumentParser(
+        prog="build_data.py export", description="Export a built JSONL file with HF `datasets`."
+    )
     parser.add_argument("file", type=Path)
     parser.add_argument("--to", type=Path, required=True, help="a folder (HF save_to_disk) or a .parquet file")
     args = parser.parse_args(argv)

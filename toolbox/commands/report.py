@@ -1,5 +1,6 @@
 """`build_data.py report OUTPUT`: an HTML report of an existing build; and the report a build
 writes when it finishes, behind `build_data.py --report out/report.html` (or `report:` in the YAML)."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,8 +12,15 @@ from toolbox.core.registry import register_command
 from toolbox.report import ReportResult, read_episodes_log, read_output_file, read_stats, write_report
 
 
-def report_for_output(output: Path, report: Path, *, stats_path: Path | None = None, episodes_path: Path | None = None,
-                      frames: str = "link", title: str | None = None) -> ReportResult:
+def report_for_output(
+    output: Path,
+    report: Path,
+    *,
+    stats_path: Path | None = None,
+    episodes_path: Path | None = None,
+    frames: str = "link",
+    title: str | None = None,
+) -> ReportResult:
     """Report on a finished build: its episodes log when there is one (full episodes, kept and
     dropped), else the output file read back through its format (kept episodes, no frames)."""
     problems: list[str] = []
@@ -34,7 +42,10 @@ def report_after_build(pipeline: Pipeline, report: Path, output: Path) -> None:
     problems: list[str] = []
     entries = list(read_episodes_log(pipeline.episodes_log, problems))
     result = write_report(report, entries, pipeline.stats.to_dict(), output=output, problems=problems)
-    print(f"report: {result.path} ({result.episodes} episodes, {result.frames} frames, {result.bytes / 1e6:.1f} MB)", file=sys.stderr)
+    print(
+        f"report: {result.path} ({result.episodes} episodes, {result.frames} frames, {result.bytes / 1e6:.1f} MB)",
+        file=sys.stderr,
+    )
 
 
 @register_command("report")
@@ -49,9 +60,13 @@ def report_command(argv: list[str]) -> int:
     parser.add_argument("-o", "--report", type=Path, help="HTML file to write (default: OUTPUT with .report.html)")
     parser.add_argument("--stats", type=Path, help="build stats JSON (default: OUTPUT.stats.json)")
     parser.add_argument("--episodes", type=Path, help="episodes log (default: OUTPUT.episodes.jsonl)")
-    parser.add_argument("--frames", choices=("link", "embed"), default="link",
-                        help="link: thumbnails beside the page, full frames referenced in place (default); "
-                        "embed: downscaled frames inside the HTML (one file, larger)")
+    parser.add_argument(
+        "--frames",
+        choices=("link", "embed"),
+        default="link",
+        help="link: thumbnails beside the page, full frames referenced in place (default); "
+        "embed: downscaled frames inside the HTML (one file, larger)",
+    )
     parser.add_argument("--title", help="page title")
     args = parser.parse_args(argv)
     report = args.report or args.output.with_name(args.output.stem + ".report.html")
@@ -59,12 +74,21 @@ def report_command(argv: list[str]) -> int:
         print(f"error: {args.output}: output file not found", file=sys.stderr)
         return 2
     try:
-        result = report_for_output(args.output, report, stats_path=args.stats, episodes_path=args.episodes, frames=args.frames, title=args.title)
+        result = report_for_output(
+            args.output,
+            report,
+            stats_path=args.stats,
+            episodes_path=args.episodes,
+            frames=args.frames,
+            title=args.title,
+        )
     except OSError as exc:
         print(f"error: {getattr(exc, 'filename', None) or args.output}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     for line in result.problems[:20]:
         print(f"warning: {line}", file=sys.stderr)
-    print(f"wrote {result.path}: {result.episodes} episodes ({result.kept} kept, {result.dropped} dropped), "
-          f"{result.frames} frames, {result.bytes / 1e6:.1f} MB")
+    print(
+        f"wrote {result.path}: {result.episodes} episodes ({result.kept} kept, {result.dropped} dropped), "
+        f"{result.frames} frames, {result.bytes / 1e6:.1f} MB"
+    )
     return 0

@@ -27,7 +27,9 @@ def validate_file(path: Path, format_name: str) -> tuple[int, list[str]]:
 
 @register_command("validate")
 def validate_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="build_data.py validate", description="Check every row of a JSONL file against a format's rules.")
+    parser = argparse.ArgumentParser(
+        prog="build_data.py validate", description="Check every row of a JSONL file against a format's rules."
+    )
     parser.add_argument("file", type=Path)
     parser.add_argument("--format", required=True, choices=registry.names("formats"))
     args = parser.parse_args(argv)

@@ -1,4 +1,5 @@
 """The experiment YAML, validated with pydantic. Errors are one line naming the key path."""
+
 from __future__ import annotations
 
 import difflib
@@ -32,7 +33,7 @@ class PluginRef(BaseModel):
             rest = {k: v for k, v in value.items() if k != "name"}
             return {"name": value["name"], "options": rest}
         if isinstance(value, dict) and len(value) == 1:
-            (name, options), = value.items()
+            ((name, options),) = value.items()
             if options is None or isinstance(options, dict):
                 return {"name": name, "options": options or {}}
         raise ValueError("expected a plugin name, or a mapping with 'name' and its options")
@@ -110,5 +111,7 @@ def plugin_options(kind: str, ref: PluginRef, where: str) -> tuple[Any, Options]
     try:
         options = options_model.model_validate(ref.options)
     except ValidationError as exc:
-        raise ConfigError(one_line(exc, prefix=f"{where} ({ref.name})", fields=list(options_model.model_fields))) from None
+        raise ConfigError(
+            one_line(exc, prefix=f"{where} ({ref.name})", fields=list(options_model.model_fields))
+        ) from None
     return plugin, options

@@ -1,7 +1,9 @@
 """Datasets read raw material and yield records (recorded sessions, episodes from files, ...)."""
+
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from toolbox.core.plugin import Plugin
 

@@ -1,8 +1,9 @@
 """Filters see the stream of episodes and keep, rewrite or drop each one (with a reason)."""
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator, Union
 
 from toolbox.core.models import Episode
 from toolbox.core.plugin import Plugin
@@ -25,7 +26,7 @@ class Dropped:
     detail: str = ""
 
 
-Verdict = Union[Episode, Drop]
+Verdict = Episode | Drop
 
 
 class Filter(Plugin):

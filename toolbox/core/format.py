@@ -1,8 +1,10 @@
 """Formats turn an episode into one JSON object (a line of the output), read it back, and
 check rows against the format's rules."""
+
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import orjson
 

@@ -1,14 +1,16 @@
 """Files in and out. Atomic output: write beside the target, then rename, so a crash never
 leaves a half-written file under the final name; files are created 0600 (mkstemp's mode).
 Private folders, and one tolerant JSONL reader."""
+
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 import orjson
 

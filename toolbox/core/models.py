@@ -2,11 +2,13 @@
 
 An episode carries everything any output format needs, so every format is a pure function of it.
 """
+
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from typing import Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -156,14 +158,22 @@ class EpisodeEvidence(BaseModel):
         redactions: Counter[str] = Counter()
         for part in parts:
             redactions.update(part.redactions)
-        return last.model_copy(update={
-            "interval": first.interval, "intervals": [p.interval for p in parts if p.interval is not None],
-            "start": first.start, "end": last.end, "cut": first.cut, "task": first.task,
-            "windows": list(dict.fromkeys(w for p in parts for w in p.windows)),
-            "apps": list(dict.fromkeys(a for p in parts for a in p.apps)),
-            "frames": [f for p in parts for f in p.frames], "actions": [a for p in parts for a in p.actions],
-            "frame_blackout": {k: v for p in parts for k, v in p.frame_blackout.items()},
-            "redactions": dict(sorted(redactions.items()))})
+        return last.model_copy(
+            update={
+                "interval": first.interval,
+                "intervals": [p.interval for p in parts if p.interval is not None],
+                "start": first.start,
+                "end": last.end,
+                "cut": first.cut,
+                "task": first.task,
+                "windows": list(dict.fromkeys(w for p in parts for w in p.windows)),
+                "apps": list(dict.fromkeys(a for p in parts for a in p.apps)),
+                "frames": [f for p in parts for f in p.frames],
+                "actions": [a for p in parts for a in p.actions],
+                "frame_blackout": {k: v for p in parts for k, v in p.frame_blackout.items()},
+                "redactions": dict(sorted(redactions.items())),
+            }
+        )
 
 
 class LoggedEpisode(BaseModel):
@@ -185,5 +195,16 @@ def stable_id(*parts: object) -> str:
     return digest[:16]
 
 
-__all__ = ["Episode", "EpisodeEvidence", "EvidenceAction", "EvidenceFrame", "EvidenceWord", "LoggedEpisode", "Source",
-           "ToolCall", "ToolSpec", "Turn", "stable_id"]
+__all__ = [
+    "Episode",
+    "EpisodeEvidence",
+    "EvidenceAction",
+    "EvidenceFrame",
+    "EvidenceWord",
+    "LoggedEpisode",
+    "Source",
+    "ToolCall",
+    "ToolSpec",
+    "Turn",
+    "stable_id",
+]

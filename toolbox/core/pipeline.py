@@ -1,13 +1,15 @@
 """datasets -> tasks -> filters -> format -> output, as a stream of generators."""
+
 from __future__ import annotations
 
 import contextlib
 import inspect
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 import orjson
 from tqdm import tqdm
@@ -64,13 +66,21 @@ def make_pipeline(config: ExperimentConfig, base_dir: Path) -> Pipeline:
             registry.load_plugin(spec, base_dir)
         except registry.PluginError as exc:
             raise ConfigError(str(exc)) from None
-    ctx = BuildContext(seed=config.seed, base_dir=base_dir, cache_dir=(base_dir / config.cache_dir), limit=config.limit, use_vision=config.use_vision)
+    ctx = BuildContext(
+        seed=config.seed,
+        base_dir=base_dir,
+        cache_dir=(base_dir / config.cache_dir),
+        limit=config.limit,
+        use_vision=config.use_vision,
+    )
     filters = list(config.filters)
     if config.max_length is not None:
         # the top-level max_length sets (or adds) the max_length filter
         for i, ref in enumerate(filters):
             if ref.name == "max_length" and "max_tokens" not in ref.options:
-                filters[i] = PluginRef.model_validate({"name": "max_length", **ref.options, "max_tokens": config.max_length})
+                filters[i] = PluginRef.model_validate(
+                    {"name": "max_length", **ref.options, "max_tokens": config.max_length}
+                )
         if not any(ref.name == "max_length" for ref in filters):
             filters.append(PluginRef.model_validate({"name": "max_length", "max_tokens": config.max_length}))
     return Pipeline(
@@ -107,7 +117,10 @@ def episodes(pipeline: Pipeline) -> Iterator[Episode]:
             pipeline.stats.episodes += 1
             yield record
         elif not takers:
-            pipeline.stats.problem("unused records", f"no task takes a {type(record).__name__} record; add a task such as 'interval_episodes'")
+            pipeline.stats.problem(
+                "unused records",
+                f"no task takes a {type(record).__name__} record; add a task such as 'interval_episodes'",
+            )
         for task in takers:
             for episode in task.run(record):
                 pipeline.stats.episodes += 1
@@ -174,14 +187,23 @@ class EpisodesLog:
 
     def write(self, episode: Episode, drop: tuple[str, str, str] | None = None, tokens: int | None = None) -> None:
         flt, reason, detail = drop or (None, None, None)
-        entry = LoggedEpisode(status="kept" if drop is None else "dropped", id=episode.id, filter=flt, reason=reason,
-                              detail=detail, tokens=tokens, episode=episode)
+        entry = LoggedEpisode(
+            status="kept" if drop is None else "dropped",
+            id=episode.id,
+            filter=flt,
+            reason=reason,
+            detail=detail,
+            tokens=tokens,
+            episode=episode,
+        )
         if drop is not None:
             self.logged_drops.add(episode.id)
         try:
             self._write(entry)
         except ValueError as exc:  # metadata a task filled with something JSON cannot hold
-            self.stats.problem("report", f"episode {episode.id}: metadata is not JSON ({str(exc)[:120]}); logged without it")
+            self.stats.problem(
+                "report", f"episode {episode.id}: metadata is not JSON ({str(exc)[:120]}); logged without it"
+            )
             self._write(entry.model_copy(update={"episode": episode.model_copy(update={"metadata": {}})}))
 
     def finish(self) -> None:

@@ -1,4 +1,5 @@
 """What every plugin shares: validated options and the build context."""
+
 from __future__ import annotations
 
 import hashlib
@@ -35,7 +36,9 @@ class BuildStats:
     problems: list[str] = field(default_factory=list)  # one line each, first few kept
     written: int = 0
     tokens: int = 0
-    dropped_episodes: list[tuple[str, str, str, str]] = field(default_factory=list)  # (episode id, filter, reason, detail)
+    dropped_episodes: list[tuple[str, str, str, str]] = field(
+        default_factory=list
+    )  # (episode id, filter, reason, detail)
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. LLM cost, requests
 
     MAX_PROBLEMS: ClassVar[int] = 200

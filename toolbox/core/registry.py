@@ -6,6 +6,7 @@ there is imported on first use, so a new module needs no edits elsewhere. A user
 YAML's `plugins:`) and third-party packages (entry-point group `datamakr.plugins`) register the
 same way, with the decorators below.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -13,9 +14,10 @@ import importlib
 import importlib.util
 import pkgutil
 import sys
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 KINDS = ("datasets", "tasks", "filters", "formats", "transcribers", "ocr_engines")  # the plugin kinds of a build
 COMMANDS = "commands"  # `build_data.py SUBCOMMAND`: a function taking the arguments, returning the exit code

@@ -1,10 +1,11 @@
 """The recorded session on disk (docs/session-format.md): models for session.json and events.jsonl, and a
 tolerant reader. The recorder writes this format; the pipeline reads it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -100,7 +101,7 @@ class Marker(_Event):
     text: str | None = None
 
 
-Event = Annotated[Union[MouseMove, Click, Scroll, Key, Window, Frame, Marker], Field(discriminator="type")]
+Event = Annotated[MouseMove | Click | Scroll | Key | Window | Frame | Marker, Field(discriminator="type")]
 EVENT_TYPES = {"mouse_move", "click", "scroll", "key", "window", "frame", "marker"}
 _event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
 
@@ -154,7 +155,9 @@ def read_session(path: str | Path) -> Session:
         return Session(path=folder, meta=meta, events=events, problems=problems)
     for number, data in read_jsonl(events_file):
         if isinstance(data, BadLine):
-            what = "truncated last line skipped" if data.truncated else f"unreadable event skipped ({data.reason[:120]})"
+            what = (
+                "truncated last line skipped" if data.truncated else f"unreadable event skipped ({data.reason[:120]})"
+            )
             problems.append(f"{events_file}:{number}: {what}")
             continue
         try:

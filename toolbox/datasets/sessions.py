@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from toolbox.core.config import ConfigError
 from toolbox.core.dataset import Dataset

@@ -6,15 +6,17 @@ batches; each finished batch is saved at once under a folder derived from the co
 interrupted run (Ctrl+C included) keeps every finished batch and a rerun loads them instead of
 asking again: no duplicates, no repeated cost. Raising `samples` later extends the same folder.
 """
+
 from __future__ import annotations
 
 import hashlib
 import importlib
 import importlib.util
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import orjson
 import yaml
@@ -107,8 +109,11 @@ class Synthetic(Dataset):
         self.reply_model = conversation_model(o.reasoning)
         self.custom_parser = None if o.parser == "json" else load_parser(o.parser, self.ctx.base_dir)
         schema = json.dumps(self.reply_model.model_json_schema(), ensure_ascii=False)
-        self.instructions = ((o.instructions or INSTRUCTIONS).replace("{reasoning_rule}", REASONING_RULE if o.reasoning else "")
-                             .replace("{schema}", schema))
+        self.instructions = (
+            (o.instructions or INSTRUCTIONS)
+            .replace("{reasoning_rule}", REASONING_RULE if o.reasoning else "")
+            .replace("{schema}", schema)
+        )
         self.key = self._key(grid_text)
         self.folder = self.ctx.path(o.batches_dir) if o.batches_dir else self.ctx.cache_dir / "synthetic" / self.key
 
@@ -135,8 +140,20 @@ class Synthetic(Dataset):
     def _key(self, grid_text: str) -> str:
         """What makes two runs the same generation (not `samples`: more samples extend a run)."""
         o = self.options
-        parts = [grid_text, o.template, o.parser, o.reasoning, o.system, self.instructions, self.client.model,
-                 o.temperature, o.max_tokens, o.extra_body, self.ctx.seed, o.batch_size]
+        parts = [
+            grid_text,
+            o.template,
+            o.parser,
+            o.reasoning,
+            o.system,
+            self.instructions,
+            self.client.model,
+            o.temperature,
+            o.max_tokens,
+            o.extra_body,
+            self.ctx.seed,
+            o.batch_size,
+        ]
         return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def params(self, index: int) -> dict[str, Any]:
@@ -171,15 +188,21 @@ class Synthetic(Dataset):
         if outcome.episode is not None:
             yield outcome.episode
         else:
-            self.ctx.stats.drop(self.plugin_name or "synthetic", outcome.failure or "failed", f"sample {outcome.index}", outcome.detail)
+            self.ctx.stats.drop(
+                self.plugin_name or "synthetic", outcome.failure or "failed", f"sample {outcome.index}", outcome.detail
+            )
 
     def sample(self, index: int) -> SampleOutcome:
         params = self.params(index)
         messages = [{"role": "user", "content": render(self.options.template, params)}]
         if self.custom_parser is None:
             messages.insert(0, {"role": "system", "content": self.instructions})
-            result = self.client.ask(messages, model_parser(self.reply_model), item=f"sample {index}",
-                                     response_format=response_format(self.reply_model))
+            result = self.client.ask(
+                messages,
+                model_parser(self.reply_model),
+                item=f"sample {index}",
+                response_format=response_format(self.reply_model),
+            )
         else:
             result = self.client.ask(messages, lambda text: self._custom(text, params), item=f"sample {index}")
         if not result.ok:
@@ -189,7 +212,9 @@ class Synthetic(Dataset):
         source = Source(dataset=self.plugin_name or "synthetic", path=str(self.folder), line=index)
         metadata = {"synthetic": {"index": index, "params": params}, "model": self.client.model}
         if isinstance(value, Episode):
-            episode = value.model_copy(update={"id": episode_id, "source": source, "metadata": {**value.metadata, **metadata}})
+            episode = value.model_copy(
+                update={"id": episode_id, "source": source, "metadata": {**value.metadata, **metadata}}
+            )
         else:
             episode = to_episode(value, episode_id, source, self.options.system, metadata)
         return SampleOutcome(index, episode=episode)
@@ -205,13 +230,21 @@ class Synthetic(Dataset):
 
     def _save(self, b: int, outcomes: list[SampleOutcome]) -> None:
         if b == 0 or not (self.folder / "run.json").exists():
-            about = {"key": self.key, "model": self.client.model, "seed": self.ctx.seed, "batch_size": self.options.batch_size,
-                     "template": self.options.template}
+            about = {
+                "key": self.key,
+                "model": self.client.model,
+                "seed": self.ctx.seed,
+                "batch_size": self.options.batch_size,
+                "template": self.options.template,
+            }
             write_atomic(self.folder / "run.json", orjson.dumps(about, option=orjson.OPT_INDENT_2))
         lines = []
         for out in outcomes:
-            row = {"index": out.index, "episode": out.episode.model_dump(mode="json")} if out.episode else \
-                {"index": out.index, "failure": out.failure, "detail": out.detail}
+            row = (
+                {"index": out.index, "episode": out.episode.model_dump(mode="json")}
+                if out.episode
+                else {"index": out.index, "failure": out.failure, "detail": out.detail}
+            )
             lines.append(orjson.dumps(row))
         write_atomic(self._batch_file(b), b"\n".join(lines) + b"\n")
 
@@ -222,10 +255,16 @@ class Synthetic(Dataset):
         expected = range(b * self.options.batch_size, min((b + 1) * self.options.batch_size, self.options.samples))
         try:
             rows = [orjson.loads(line) for line in file.read_bytes().splitlines() if line.strip()]
-            outcomes = [SampleOutcome(r["index"], episode=Episode.model_validate(r["episode"])) if "episode" in r
-                        else SampleOutcome(r["index"], failure=r["failure"], detail=r.get("detail", "")) for r in rows]
+            outcomes = [
+                SampleOutcome(r["index"], episode=Episode.model_validate(r["episode"]))
+                if "episode" in r
+                else SampleOutcome(r["index"], failure=r["failure"], detail=r.get("detail", ""))
+                for r in rows
+            ]
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            self.ctx.stats.problem("synthetic batches", f"{file}: unreadable ({str(exc).splitlines()[0][:120]}); made again")
+            self.ctx.stats.problem(
+                "synthetic batches", f"{file}: unreadable ({str(exc).splitlines()[0][:120]}); made again"
+            )
             return None
         if [o.index for o in outcomes] != list(expected):  # e.g. the last batch of a smaller run
             return None

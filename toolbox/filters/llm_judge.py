@@ -1,8 +1,10 @@
 """`llm_judge`: an LLM scores each episode 1-5 for coherence and grounding; low scores are dropped."""
+
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator, Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,7 +39,9 @@ def render_episode(episode: Episode, evidence_chars: int) -> str:
     if episode.system:
         lines.append(f"SYSTEM: {episode.system}")
     for tool in episode.tools:
-        lines.append(f"FUNCTION {tool.name}: {tool.description} parameters={json.dumps(tool.parameters, ensure_ascii=False)}")
+        lines.append(
+            f"FUNCTION {tool.name}: {tool.description} parameters={json.dumps(tool.parameters, ensure_ascii=False)}"
+        )
     for turn in episode.turns:
         if turn.role == "user":
             lines.append(f"USER: {turn.content or ''}")
@@ -76,9 +80,13 @@ class LLMJudge(Filter):
         self.instructions = (self.options.instructions or INSTRUCTIONS).replace("{schema}", schema)
 
     def judge(self, episode: Episode) -> LLMResult[JudgeReply]:
-        messages = [{"role": "system", "content": self.instructions},
-                    {"role": "user", "content": render_episode(episode, self.options.evidence_chars)}]
-        return self.client.ask(messages, model_parser(JudgeReply), item=episode.id, response_format=response_format(JudgeReply))
+        messages = [
+            {"role": "system", "content": self.instructions},
+            {"role": "user", "content": render_episode(episode, self.options.evidence_chars)},
+        ]
+        return self.client.ask(
+            messages, model_parser(JudgeReply), item=episode.id, response_format=response_format(JudgeReply)
+        )
 
     def apply(self, episodes: Iterator[Episode]) -> Iterator[Episode | Dropped]:
         name = self.plugin_name or "llm_judge"
@@ -93,7 +101,9 @@ class LLMJudge(Filter):
             verdict = {"score": reply.score, "reason": " ".join(reply.reason.split()), "model": self.client.model}
             judged = self._with(episode, verdict)
             if reply.score < self.options.min_score:
-                yield Dropped(judged, name, f"score below {self.options.min_score}", f"{reply.score}: {verdict['reason']}")
+                yield Dropped(
+                    judged, name, f"score below {self.options.min_score}", f"{reply.score}: {verdict['reason']}"
+                )
             else:
                 yield judged
 

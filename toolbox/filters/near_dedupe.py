@@ -12,12 +12,14 @@ others are dropped with a reason naming it (a chain a~b~c drops c as a duplicate
 The result depends only on the input and the options (seeded hashes, sorted pair lists),
 never on the worker count or on timing.
 """
+
 from __future__ import annotations
 
 import os
 import string
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, Iterator, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -40,17 +42,23 @@ SCORERS = {
 
 
 class NearDedupeOptions(BaseOptions):
-    threshold: float = Field(90.0, ge=0, le=100, description="rapidfuzz similarity (0-100) at or above which two episodes are duplicates")
-    scorer: Literal["ratio", "partial_ratio", "token_sort_ratio", "token_set_ratio", "token_ratio", "WRatio", "QRatio"] = "ratio"
+    threshold: float = Field(
+        90.0, ge=0, le=100, description="rapidfuzz similarity (0-100) at or above which two episodes are duplicates"
+    )
+    scorer: Literal[
+        "ratio", "partial_ratio", "token_sort_ratio", "token_set_ratio", "token_ratio", "WRatio", "QRatio"
+    ] = "ratio"
     ngram: int = Field(3, ge=1, le=10, description="words per shingle")
     bands: int = Field(32, ge=1, description="LSH bands; more bands find more candidates")
     rows: int = Field(4, ge=1, le=16, description="MinHash values per band; more rows, fewer (stricter) candidates")
-    window: int = Field(32, ge=1, description="in a crowded LSH bucket, compare each episode with the next `window` members only")
+    window: int = Field(
+        32, ge=1, description="in a crowded LSH bucket, compare each episode with the next `window` members only"
+    )
     seed: int = 0
     workers: int = Field(-1, description="threads for hashing and scoring; -1 = all cores")
 
     @model_validator(mode="after")
-    def _workers(self) -> "NearDedupeOptions":
+    def _workers(self) -> NearDedupeOptions:
         if self.workers == 0 or self.workers < -1:
             raise ValueError("workers must be -1 (all cores) or a positive number")
         return self
@@ -288,7 +296,9 @@ def minhash_signatures(shingles: np.ndarray, offsets: np.ndarray, opts: NearDedu
     _map(run, list(zip(bounds[:-1], bounds[1:])), workers)
     if empty.any():  # no words: a signature no other text can share
         idx = np.flatnonzero(empty).astype(np.uint64)
-        sig[empty] = (_splitmix64(idx[:, None] * np.uint64(k) + np.arange(k, dtype=np.uint64)[None, :]) >> np.uint64(32)).astype(np.uint32)
+        sig[empty] = (
+            _splitmix64(idx[:, None] * np.uint64(k) + np.arange(k, dtype=np.uint64)[None, :]) >> np.uint64(32)
+        ).astype(np.uint32)
     return sig
 
 

@@ -1,5 +1,6 @@
 """The `redact` filter: secrets and personal data in every text of an episode become typed
 placeholders, consistent within the episode (one `RedactionMap` each)."""
+
 from __future__ import annotations
 
 from toolbox.core.filter import Filter, Verdict

@@ -1,10 +1,12 @@
 """Glaive function calling v2: a `system` text listing the functions and a `chat` text of
 USER / ASSISTANT / FUNCTION RESPONSE turns."""
+
 from __future__ import annotations
 
 import json
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
@@ -40,7 +42,9 @@ class GlaiveFormat(Format):
                     chat.append(f"ASSISTANT: {turn.content}{EOT}")
                 for call in turn.tool_calls:
                     arguments = json.dumps(call.arguments, ensure_ascii=False)
-                    chat.append(f"ASSISTANT: <functioncall> {{\"name\": {orjson.dumps(call.name).decode()}, \"arguments\": '{arguments}'}}{EOT}")
+                    chat.append(
+                        f'ASSISTANT: <functioncall> {{"name": {orjson.dumps(call.name).decode()}, "arguments": \'{arguments}\'}}{EOT}'
+                    )
                     if call.id in results:
                         chat.append(f"FUNCTION RESPONSE: {results[call.id].content or ''}")
                         answered.add(call.id)
@@ -53,7 +57,14 @@ class GlaiveFormat(Format):
     def decode(self, row: dict[str, Any], episode_id: str, source: Source) -> Episode:
         if not isinstance(row, dict) or not isinstance(row.get("chat"), str):
             raise FormatError("row has no 'chat' text")
-        tools = [ToolSpec(name=f["name"], description=f.get("description", ""), parameters=f.get("parameters") or {"type": "object", "properties": {}}) for f in parse_functions(row.get("system") or "")]
+        tools = [
+            ToolSpec(
+                name=f["name"],
+                description=f.get("description", ""),
+                parameters=f.get("parameters") or {"type": "object", "properties": {}},
+            )
+            for f in parse_functions(row.get("system") or "")
+        ]
         turns: list[Turn] = []
         last_call: ToolCall | None = None
         for number, raw in enumerate(TURN_SPLIT.split(row["chat"].strip())):
@@ -71,9 +82,18 @@ class GlaiveFormat(Format):
                 else:
                     turns.append(Turn(role="assistant", content=body))
             elif text.startswith("FUNCTION RESPONSE:"):
-                turns.append(Turn(role="tool", content=text[18:].strip(), tool_call_id=last_call.id if last_call else None, name=last_call.name if last_call else None))
+                turns.append(
+                    Turn(
+                        role="tool",
+                        content=text[18:].strip(),
+                        tool_call_id=last_call.id if last_call else None,
+                        name=last_call.name if last_call else None,
+                    )
+                )
             else:
-                raise FormatError(f"turn {number} starts with neither USER, ASSISTANT nor FUNCTION RESPONSE: {text[:40]!r}")
+                raise FormatError(
+                    f"turn {number} starts with neither USER, ASSISTANT nor FUNCTION RESPONSE: {text[:40]!r}"
+                )
         if not turns:
             raise FormatError("empty chat")
         return Episode(id=episode_id, tools=tools, turns=turns, source=source)
@@ -99,7 +119,9 @@ class GlaiveFormat(Format):
         for i, turn in enumerate(turns):
             where = f"chat turn {i}"
             if not turn.startswith(PREFIXES):
-                errors.append(f"{where}: must start with 'USER: ', 'ASSISTANT: ' or 'FUNCTION RESPONSE: ' (turns are separated by three newlines)")
+                errors.append(
+                    f"{where}: must start with 'USER: ', 'ASSISTANT: ' or 'FUNCTION RESPONSE: ' (turns are separated by three newlines)"
+                )
                 continue
             if EMBEDDED_TURN.search(turn):
                 errors.append(f"{where}: holds another turn; turns are separated by three newlines")
@@ -108,10 +130,16 @@ class GlaiveFormat(Format):
             if turn.startswith("ASSISTANT: "):
                 if not turn.endswith(EOT):
                     errors.append(f"{where}: assistant turn must end with ' <|endoftext|>'")
-                body = turn[len("ASSISTANT: "):]
+                body = turn[len("ASSISTANT: ") :]
                 if body.startswith("<functioncall>"):
-                    if not re.match(r"^<functioncall> \{\"name\": \"[^\"]+\", \"arguments\": '.*'\} <\|endoftext\|>$", turn[11:], re.S):
-                        errors.append(f"{where}: call must be <functioncall> {{\"name\": \"f\", \"arguments\": '{{...}}'}} <|endoftext|>")
+                    if not re.match(
+                        r"^<functioncall> \{\"name\": \"[^\"]+\", \"arguments\": '.*'\} <\|endoftext\|>$",
+                        turn[11:],
+                        re.S,
+                    ):
+                        errors.append(
+                            f'{where}: call must be <functioncall> {{"name": "f", "arguments": \'{{...}}\'}} <|endoftext|>'
+                        )
                     else:
                         try:
                             parse_call(_strip_eot(body))
@@ -123,7 +151,11 @@ class GlaiveFormat(Format):
 def glaive_system(tools: Sequence[ToolSpec]) -> str:
     if not tools:
         return NO_FUNCTIONS
-    return WITH_FUNCTIONS + "\n" + "\n\n".join(json.dumps(spec.model_dump(), indent=4, ensure_ascii=False) for spec in tools)
+    return (
+        WITH_FUNCTIONS
+        + "\n"
+        + "\n\n".join(json.dumps(spec.model_dump(), indent=4, ensure_ascii=False) for spec in tools)
+    )
 
 
 def _strip_eot(text: str) -> str:
@@ -143,7 +175,7 @@ def parse_call(body: str) -> tuple[str, dict[str, Any]]:
     arg_pos = re.search(r'"arguments"\s*:\s*', payload)
     if not arg_pos:
         return name.group(1), {}
-    rest = payload[arg_pos.end():].rstrip()
+    rest = payload[arg_pos.end() :].rstrip()
     rest = rest[:-1].rstrip() if rest.endswith("}") else rest  # the closing brace of the call
     if rest.startswith("'"):
         rest = rest[1 : rest.rindex("'")] if rest.count("'") >= 2 else rest[1:]
@@ -162,7 +194,7 @@ def parse_functions(system: str) -> list[dict[str, Any]]:
     """The function specs listed after the glaive system header (none for other systems)."""
     if not system.startswith(WITH_FUNCTIONS):
         return []
-    text = system[len(WITH_FUNCTIONS):]
+    text = system[len(WITH_FUNCTIONS) :]
     decoder = json.JSONDecoder()
     specs: list[dict[str, Any]] = []
     pos = 0

@@ -1,11 +1,12 @@
 """OpenAI chat fine-tuning JSONL: {"messages": [...], "tools": [...]}."""
+
 from __future__ import annotations
 
 import json
-
-import orjson
 import re
 from typing import Any
+
+import orjson
 
 from toolbox.core.format import Format, FormatError
 from toolbox.core.models import Episode, Source, ToolCall, ToolSpec, Turn
@@ -27,7 +28,9 @@ class OpenAIFormat(Format):
             if turn.role == "user":
                 messages.append({"role": "user", "content": turn.content or ""})
             elif turn.role == "tool":
-                messages.append({"role": "tool", "tool_call_id": turn.tool_call_id or "", "content": turn.content or ""})
+                messages.append(
+                    {"role": "tool", "tool_call_id": turn.tool_call_id or "", "content": turn.content or ""}
+                )
             else:
                 message: dict[str, Any] = {"role": "assistant"}
                 if turn.content is not None or not turn.tool_calls:
@@ -46,7 +49,9 @@ class OpenAIFormat(Format):
                 messages.append(message)
         row: dict[str, Any] = {"messages": messages}
         if episode.tools:
-            row["tools"] = self.rendered_tools(episode.tools, lambda tools: [{"type": "function", "function": spec.model_dump()} for spec in tools])
+            row["tools"] = self.rendered_tools(
+                episode.tools, lambda tools: [{"type": "function", "function": spec.model_dump()} for spec in tools]
+            )
         return row
 
     def decode(self, row: dict[str, Any], episode_id: str, source: Source) -> Episode:
@@ -68,9 +73,20 @@ class OpenAIFormat(Format):
                     fn = call["function"]
                     calls.append(ToolCall(id=call["id"], name=fn["name"], arguments=json.loads(fn["arguments"])))
                     names[call["id"]] = fn["name"]
-                turns.append(Turn(role="assistant", content=message.get("content"), tool_calls=calls, weight=message.get("weight")))
+                turns.append(
+                    Turn(
+                        role="assistant", content=message.get("content"), tool_calls=calls, weight=message.get("weight")
+                    )
+                )
             elif role == "tool":
-                turns.append(Turn(role="tool", content=_text(message.get("content")), tool_call_id=message["tool_call_id"], name=names.get(message["tool_call_id"])))
+                turns.append(
+                    Turn(
+                        role="tool",
+                        content=_text(message.get("content")),
+                        tool_call_id=message["tool_call_id"],
+                        name=names.get(message["tool_call_id"]),
+                    )
+                )
             else:
                 turns.append(Turn(role="user", content=_text(message.get("content"))))
         tools = [ToolSpec(**_spec(t["function"])) for t in row.get("tools") or []]
@@ -172,4 +188,8 @@ def _text(content: Any) -> str:
 
 
 def _spec(fn: dict[str, Any]) -> dict[str, Any]:
-    return {"name": fn["name"], "description": fn.get("description", ""), "parameters": fn.get("parameters") or {"type": "object", "properties": {}}}
+    return {
+        "name": fn["name"],
+        "description": fn.get("description", ""),
+        "parameters": fn.get("parameters") or {"type": "object", "properties": {}},
+    }

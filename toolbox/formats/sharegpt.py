@@ -1,5 +1,6 @@
 """ShareGPT, LLaMA-Factory flavour: `conversations` of {from, value} with function_call and
 observation turns, plus optional `system` and `tools` (JSON text of a list of specs)."""
+
 from __future__ import annotations
 
 import json
@@ -49,14 +50,20 @@ class ShareGPTFormat(Format):
             add("observation", _join_results(results))
         for i, message in enumerate(conv):
             if message["from"] not in (EVEN if i % 2 == 0 else ODD):
-                raise FormatError(f"turn {i} is {message['from']!r}; sharegpt needs human/observation then gpt/function_call alternating")
+                raise FormatError(
+                    f"turn {i} is {message['from']!r}; sharegpt needs human/observation then gpt/function_call alternating"
+                )
         if len(conv) % 2:
-            raise FormatError(f"conversation ends with {conv[-1]['from']!r}; sharegpt needs a final gpt or function_call turn")
+            raise FormatError(
+                f"conversation ends with {conv[-1]['from']!r}; sharegpt needs a final gpt or function_call turn"
+            )
         row: dict[str, Any] = {"conversations": conv}
         if episode.system:
             row["system"] = episode.system
         if episode.tools:
-            row["tools"] = self.rendered_tools(episode.tools, lambda tools: json.dumps([spec.model_dump() for spec in tools], ensure_ascii=False))
+            row["tools"] = self.rendered_tools(
+                episode.tools, lambda tools: json.dumps([spec.model_dump() for spec in tools], ensure_ascii=False)
+            )
         return row
 
     def decode(self, row: dict[str, Any], episode_id: str, source: Source) -> Episode:
@@ -78,13 +85,30 @@ class ShareGPTFormat(Format):
             elif kind == "function_call":
                 data = json.loads(value)
                 items = data if isinstance(data, list) else [data]
-                pending = [ToolCall(id=f"call_{len(turns)}_{k}", name=c["name"], arguments=c.get("arguments") or {}) for k, c in enumerate(items)]
+                pending = [
+                    ToolCall(id=f"call_{len(turns)}_{k}", name=c["name"], arguments=c.get("arguments") or {})
+                    for k, c in enumerate(items)
+                ]
                 turns.append(Turn(role="assistant", tool_calls=pending))
             else:  # observation
                 outputs = _split_results(value, len(pending))
                 for call, output in zip(pending or [None], outputs):
-                    turns.append(Turn(role="tool", content=output, tool_call_id=call.id if call else None, name=call.name if call else None))
-        tools = [ToolSpec(name=t["name"], description=t.get("description", ""), parameters=t.get("parameters") or {"type": "object", "properties": {}}) for t in json.loads(row.get("tools") or "[]")]
+                    turns.append(
+                        Turn(
+                            role="tool",
+                            content=output,
+                            tool_call_id=call.id if call else None,
+                            name=call.name if call else None,
+                        )
+                    )
+        tools = [
+            ToolSpec(
+                name=t["name"],
+                description=t.get("description", ""),
+                parameters=t.get("parameters") or {"type": "object", "properties": {}},
+            )
+            for t in json.loads(row.get("tools") or "[]")
+        ]
         return Episode(id=episode_id, system=system, tools=tools, turns=turns, source=source)
 
     def validate(self, row: Any) -> list[str]:
@@ -99,7 +123,9 @@ class ShareGPTFormat(Format):
         if "tools" in row:
             try:
                 tools = json.loads(row["tools"]) if isinstance(row["tools"], str) else None
-                if not isinstance(tools, list) or not all(isinstance(t, dict) and isinstance(t.get("name"), str) for t in tools):
+                if not isinstance(tools, list) or not all(
+                    isinstance(t, dict) and isinstance(t.get("name"), str) for t in tools
+                ):
                     raise ValueError
             except ValueError:
                 errors.append("'tools' must be the JSON text of a list of function specs")
@@ -127,7 +153,11 @@ def _check_call_value(value: str) -> list[str]:
         return ["function_call value is not JSON"]
     items = data if isinstance(data, list) else [data]
     for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not isinstance(item.get("arguments"), dict):
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("name"), str)
+            or not isinstance(item.get("arguments"), dict)
+        ):
             return ['function_call value must be {"name": str, "arguments": {object}} or a list of them']
     return []
 

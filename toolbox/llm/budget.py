@@ -6,6 +6,7 @@ pass the cap. After the reply the reservation is replaced by the real cost from 
 usage. So the cap holds unless a server bills more than the estimate, and then by less than
 one request.
 """
+
 from __future__ import annotations
 
 import threading

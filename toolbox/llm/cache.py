@@ -5,6 +5,7 @@ every sampling parameter, so anything that changes the request changes the key; 
 holds the API key or the endpoint address. Files are written atomically, so an interrupted
 build leaves only whole entries and a rerun picks up where it stopped.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -4,12 +4,14 @@
 whose `failure` names the reason ("invalid reply", "request failed", "LLM unavailable",
 "budget reached"), which the plugin counts with `stats.drop`.
 """
+
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
+from typing import Any, Generic, TypeVar
 
 from toolbox.core.plugin import BuildContext
 from toolbox.core.tokens import count_tokens
@@ -27,10 +29,7 @@ R = TypeVar("R")
 
 IMAGE_TOKENS = 1500  # budget estimate per image part (a 2048 px high-detail image is ~1100)
 TRANSIENT_STATUS = {408, 409, 429}
-FEEDBACK = (
-    "Your reply could not be used: {error}\n"
-    "Reply again with only a JSON object that matches the schema."
-)
+FEEDBACK = "Your reply could not be used: {error}\nReply again with only a JSON object that matches the schema."
 
 
 @dataclass
@@ -79,8 +78,14 @@ class LLMClient:
     `prepare` is the redaction seam: every message list passes through it right before it is
     hashed and sent."""
 
-    def __init__(self, options: LLMOptions, ctx: BuildContext, purpose: str, where: str | None = None,
-                 prepare: MessageHook | None = None) -> None:
+    def __init__(
+        self,
+        options: LLMOptions,
+        ctx: BuildContext,
+        purpose: str,
+        where: str | None = None,
+        prepare: MessageHook | None = None,
+    ) -> None:
         self.options = options
         self.purpose = purpose
         self.endpoint = resolve_endpoint(options, ctx.base_dir, where or purpose)
@@ -108,8 +113,9 @@ class LLMClient:
         """`fn` over `items` with `concurrency` requests in flight, results in input order."""
         return ordered_map(fn, items, self.options.concurrency, self.runtime.stop)
 
-    def ask(self, messages: Messages, parser: Parser[T], *, item: str,
-            response_format: dict[str, Any] | None = None) -> LLMResult[T]:
+    def ask(
+        self, messages: Messages, parser: Parser[T], *, item: str, response_format: dict[str, Any] | None = None
+    ) -> LLMResult[T]:
         """Send `messages`; parse the reply with `parser`; re-ask with the error when it raises."""
         conversation = list(messages)
         error = ""
@@ -128,8 +134,11 @@ class LLMClient:
                 if record.outcome == "ok":
                     record.outcome = "invalid"
                 record.error = error
-                conversation = [*conversation, {"role": "assistant", "content": content},
-                                {"role": "user", "content": FEEDBACK.format(error=error)}]
+                conversation = [
+                    *conversation,
+                    {"role": "assistant", "content": content},
+                    {"role": "user", "content": FEEDBACK.format(error=error)},
+                ]
                 continue
             return self._done(LLMResult(value=value))
         return self._done(LLMResult(failure="invalid reply", detail=error))
@@ -169,15 +178,22 @@ class LLMClient:
         price = self.endpoint.price
         return price.cost(prompt_tokens, completion_tokens) if price else 0.0
 
-    def _send(self, conversation: Messages, response_format: dict[str, Any] | None, item: str,
-              round_: int) -> tuple[str, RequestRecord]:
+    def _send(
+        self, conversation: Messages, response_format: dict[str, Any] | None, item: str, round_: int
+    ) -> tuple[str, RequestRecord]:
         messages = self.prepare_messages(conversation)
         body = self._body(messages, response_format)
         key = request_key(body)
         cached = self.cache.get(key)
         if cached is not None:
-            record = RequestRecord(item=item, purpose=self.purpose, outcome="cached", round=round_,
-                                   prompt_tokens=cached.prompt_tokens, completion_tokens=cached.completion_tokens)
+            record = RequestRecord(
+                item=item,
+                purpose=self.purpose,
+                outcome="cached",
+                round=round_,
+                prompt_tokens=cached.prompt_tokens,
+                completion_tokens=cached.completion_tokens,
+            )
             self.runtime.record(record)
             return cached.content, record
         prompt_estimate = self._prompt_tokens(messages)
@@ -198,10 +214,19 @@ class LLMClient:
                 cost = self._cost(prompt_estimate, 0) if isinstance(exc, openai.APITimeoutError) else 0.0
                 self.runtime.budget.settle(reservation, cost)
                 last_error = _describe(exc)
-                self.runtime.record(RequestRecord(
-                    item=item, purpose=self.purpose, outcome="transient" if transient else "error", round=round_,
-                    attempt=attempt, status=getattr(exc, "status_code", None), latency_s=round(latency, 4),
-                    cost_usd=cost, error=last_error))
+                self.runtime.record(
+                    RequestRecord(
+                        item=item,
+                        purpose=self.purpose,
+                        outcome="transient" if transient else "error",
+                        round=round_,
+                        attempt=attempt,
+                        status=getattr(exc, "status_code", None),
+                        latency_s=round(latency, 4),
+                        cost_usd=cost,
+                        error=last_error,
+                    )
+                )
                 if not transient:
                     raise RequestFailed("request failed", last_error) from None
                 if attempt < self.options.max_retries:
@@ -215,9 +240,18 @@ class LLMClient:
             cost = self._cost(reply.prompt_tokens, reply.completion_tokens)
             self.runtime.budget.settle(reservation, cost)
             record = RequestRecord(
-                item=item, purpose=self.purpose, outcome="ok", round=round_, attempt=attempt, status=200,
-                prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
-                usage_estimated=response.usage is None, latency_s=round(latency, 4), cost_usd=cost)
+                item=item,
+                purpose=self.purpose,
+                outcome="ok",
+                round=round_,
+                attempt=attempt,
+                status=200,
+                prompt_tokens=reply.prompt_tokens,
+                completion_tokens=reply.completion_tokens,
+                usage_estimated=response.usage is None,
+                latency_s=round(latency, 4),
+                cost_usd=cost,
+            )
             self.runtime.record(record)
             self.cache.put(key, reply)
             return content, record

@@ -1,16 +1,20 @@
 """Several requests in flight, results in input order (so the output is deterministic)."""
+
 from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-def ordered_map(fn: Callable[[T], R], items: Iterable[T], concurrency: int, stop: threading.Event | None = None) -> Iterator[R]:
+def ordered_map(
+    fn: Callable[[T], R], items: Iterable[T], concurrency: int, stop: threading.Event | None = None
+) -> Iterator[R]:
     """`map(fn, items)` with up to `concurrency` calls running at once, yielded in input order.
 
     Lazy: it reads `items` only a little ahead of what it yields, so it works on a stream. If the

@@ -5,6 +5,7 @@ environment (`OPENAI_BASE_URL`, `OPENAI_MODEL`, `OPENAI_API_KEY`), then a `.env`
 config's folder, else the working directory). The `.env` values are read, never exported into
 the process environment, and the key is held as a `SecretStr` so it never shows in a repr.
 """
+
 from __future__ import annotations
 
 import os
@@ -80,7 +81,9 @@ def resolve_endpoint(options: LLMOptions, base_dir: Path, where: str) -> Endpoin
     key = options.api_key.get_secret_value() if options.api_key else setting(None, "OPENAI_API_KEY")
     if not key:
         if base_url.rstrip("/") == OPENAI_URL:
-            raise ConfigError(f"{where}: no API key for {OPENAI_URL}: set OPENAI_API_KEY (environment or .env) or `api_key:`")
+            raise ConfigError(
+                f"{where}: no API key for {OPENAI_URL}: set OPENAI_API_KEY (environment or .env) or `api_key:`"
+            )
         key = "no-key"  # local servers (vLLM, Ollama, llama.cpp) usually take any key
     price = price_for(model, {**DEFAULT_PRICES, **options.prices})
     if options.budget_usd is not None and price is None:

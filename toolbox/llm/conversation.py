@@ -5,6 +5,7 @@ Validation here is what makes a reply usable: a function name the formats accept
 that are a JSON schema of an object, and arguments that match them. A reply that fails is
 re-asked with the error.
 """
+
 from __future__ import annotations
 
 import re
@@ -59,7 +60,7 @@ class Step(BaseModel):
     response: str = Field(description="what the function returned, grounded in the text on screen")
 
     @model_validator(mode="after")
-    def _arguments_match(self) -> "Step":
+    def _arguments_match(self) -> Step:
         _check_arguments(self.function, self.arguments)
         return self
 
@@ -77,7 +78,7 @@ class ReasonedStep(BaseModel):
     response: str = Field(description="what the function returned, grounded in the text on screen")
 
     @model_validator(mode="after")
-    def _arguments_match(self) -> "ReasonedStep":
+    def _arguments_match(self) -> ReasonedStep:
         _check_arguments(self.function, self.arguments)
         return self
 
@@ -96,7 +97,7 @@ class Conversation(BaseModel):
     final_answer: str = Field(min_length=1, description="the assistant's final answer to the user")
 
     @model_validator(mode="after")
-    def _specs(self) -> "Conversation":
+    def _specs(self) -> Conversation:
         _one_spec_per_name(self.steps)
         return self
 
@@ -109,8 +110,13 @@ def conversation_model(reasoning: bool) -> type[Conversation]:
     return ReasonedConversation if reasoning else Conversation
 
 
-def to_episode(reply: Conversation | ReasonedConversation, episode_id: str, source: Source,
-               system: str | None = None, metadata: dict[str, Any] | None = None) -> Episode:
+def to_episode(
+    reply: Conversation | ReasonedConversation,
+    episode_id: str,
+    source: Source,
+    system: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Episode:
     """user request -> (thought + call, tool response)* -> final answer."""
     tools: dict[str, ToolSpec] = {}
     turns = [Turn(role="user", content=reply.user_request)]
@@ -119,8 +125,13 @@ def to_episode(reply: Conversation | ReasonedConversation, episode_id: str, sour
         tools.setdefault(fn.name, ToolSpec(name=fn.name, description=fn.description, parameters=fn.parameters))
         call_id = f"call_{i}"
         thought = f"{step.observation} {step.thought}".strip() if isinstance(step, ReasonedStep) else None
-        turns.append(Turn(role="assistant", content=thought or None,
-                          tool_calls=[ToolCall(id=call_id, name=fn.name, arguments=step.arguments)]))
+        turns.append(
+            Turn(
+                role="assistant",
+                content=thought or None,
+                tool_calls=[ToolCall(id=call_id, name=fn.name, arguments=step.arguments)],
+            )
+        )
         turns.append(Turn(role="tool", tool_call_id=call_id, name=fn.name, content=step.response))
     turns.append(Turn(role="assistant", content=reply.final_answer))
     meta = dict(metadata or {})

@@ -13,13 +13,14 @@ drawn per sample from the build seed, and a prompt template filled with them.
 In the template `{intent}` is the value, `{api.name}` a field of a mapping value, and a mapping
 or list on its own is written as JSON. `{{` and `}}` are literal braces.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import json
 import random
 import string
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -52,7 +53,7 @@ class DateGen(_Gen):
     format: str = "%Y-%m-%d"
 
     @model_validator(mode="after")
-    def _order(self) -> "DateGen":
+    def _order(self) -> DateGen:
         if self.end < self.start:
             raise ValueError("end is before start")
         return self
@@ -90,7 +91,7 @@ class ChoiceGen(_Gen):
         return rng.choices(self.values, weights=self.weights)[0]
 
 
-Generator = Annotated[Union[PatternGen, PhoneGen, DateGen, IntGen, FloatGen, ChoiceGen], Field(discriminator="type")]
+Generator = Annotated[PatternGen | PhoneGen | DateGen | IntGen | FloatGen | ChoiceGen, Field(discriminator="type")]
 
 
 class Grid(BaseModel):
@@ -99,7 +100,7 @@ class Grid(BaseModel):
     generators: dict[str, Generator] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _names(self) -> "Grid":
+    def _names(self) -> Grid:
         both = set(self.categories) & set(self.generators)
         if both:
             raise ValueError(f"{sorted(both)[0]!r} is both a category and a generator")
@@ -120,7 +121,7 @@ class _Value:
     def __init__(self, value: Any) -> None:
         self.value = value
 
-    def __getattr__(self, name: str) -> "_Value":
+    def __getattr__(self, name: str) -> _Value:
         if isinstance(self.value, dict) and name in self.value:
             return _Value(self.value[name])
         raise AttributeError(name)

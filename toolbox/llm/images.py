@@ -1,11 +1,12 @@
 """Frames as image inputs: downscaled to a maximum side, sent as a data URL with the MIME type
 of the actual image format (not the file extension)."""
+
 from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from PIL import Image, UnidentifiedImageError
 

@@ -1,4 +1,5 @@
 """What every LLM request cost: tokens, latency, dollars, retries; a summary and a JSON file."""
+
 from __future__ import annotations
 
 import statistics
@@ -67,7 +68,10 @@ class Metrics:
         """Totals as flat `llm_*` scalars (the build summary prints them) plus failure reasons."""
         with self._lock:
             latencies = sorted(r.latency_s for r in self.records if r.outcome != "cached")
-            out: dict[str, Any] = {f"llm_{k}": self.totals[k] for k in ("requests", "cache_hits", "retries", "prompt_tokens", "completion_tokens", "items_ok")}
+            out: dict[str, Any] = {
+                f"llm_{k}": self.totals[k]
+                for k in ("requests", "cache_hits", "retries", "prompt_tokens", "completion_tokens", "items_ok")
+            }
             out["llm_items_failed"] = sum(self.item_failures.values())
             out["llm_cost_usd"] = round(sum(r.cost_usd for r in self.records), 6)
             out["llm_latency_mean_s"] = round(statistics.fmean(latencies), 3) if latencies else 0.0

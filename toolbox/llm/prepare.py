@@ -5,9 +5,11 @@ A `MessageHook` takes the chat messages (OpenAI shape: role + content string or 
 and returns the messages to send. Each `LLMClient` is given its own (`prepare=`); without one
 the messages go as they are.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Messages = list[dict[str, Any]]
 MessageHook = Callable[[Messages], Messages]
@@ -24,7 +26,9 @@ def map_text(messages: Messages, func: Callable[[str], str]) -> Messages:
             copy["content"] = func(content)
         elif isinstance(content, list):
             copy["content"] = [
-                {**part, "text": func(part["text"])} if part.get("type") == "text" and isinstance(part.get("text"), str) else part
+                {**part, "text": func(part["text"])}
+                if part.get("type") == "text" and isinstance(part.get("text"), str)
+                else part
                 for part in content
             ]
         out.append(copy)

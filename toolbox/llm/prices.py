@@ -3,6 +3,7 @@
 The defaults are list prices of common hosted models; a config's `prices:` entry adds or
 overrides models (a local vLLM / Ollama model usually costs 0: `prices: {llama3: {input: 0, output: 0}}`).
 """
+
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field

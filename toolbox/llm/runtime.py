@@ -5,6 +5,7 @@ build draw on the same budget. After each request the totals are copied into
 `ctx.stats.extra` (the build summary prints them); when the build finishes the runtime writes
 `<output>.llm-metrics.json`.
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,9 +1,11 @@
 """Structured replies: a JSON schema from a pydantic model for `response_format`, and parsing a
 reply back into the model with an error message the model can act on."""
+
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError

@@ -4,6 +4,7 @@ An engine is a plugin (`@register_ocr_engine("name")`) with validated `Options`.
 RGB image (a crop of a frame, maybe upscaled) and returns `RawWord`s in that image's pixels; the
 runner (runner.py) maps them back onto the frame, caches them and runs engines in a pool.
 """
+
 from __future__ import annotations
 
 import json

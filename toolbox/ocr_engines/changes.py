@@ -11,6 +11,7 @@ under any threshold that also ignores a caret.
 The changed bands are then grown to the blank rows around them (rows with almost no horizontal
 edges, i.e. between lines of text), so that re-reading them never cuts a line of text in two.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -80,9 +81,9 @@ def vertical_shift(before: np.ndarray, after: np.ndarray, limit: float = 0.75) -
 
     def matched(dy: int) -> int:
         if dy >= 0:
-            same = np.abs(sig_a[:height - dy] - sig_b[dy:]).max(axis=1) < 1.0
-            return int((same & content[:height - dy]).sum())
-        same = np.abs(sig_a[-dy:] - sig_b[:height + dy]).max(axis=1) < 1.0
+            same = np.abs(sig_a[: height - dy] - sig_b[dy:]).max(axis=1) < 1.0
+            return int((same & content[: height - dy]).sum())
+        same = np.abs(sig_a[-dy:] - sig_b[: height + dy]).max(axis=1) < 1.0
         return int((same & content[-dy:]).sum())
 
     still = matched(0)
@@ -101,9 +102,13 @@ def shifted_spans(before: np.ndarray, after: np.ndarray, dy: int, settings: Chan
     the rows that scrolled in, and the text-sized changes in the rest."""
     height = after.shape[0]
     if dy > 0:
-        moved = [(y0, y1) for y0, y1 in _changed_bands(before[dy:], after[:height - dy], settings)] + [(height - dy, height)]
+        moved = [(y0, y1) for y0, y1 in _changed_bands(before[dy:], after[: height - dy], settings)] + [
+            (height - dy, height)
+        ]
     else:
-        moved = [(0, -dy)] + [(y0 - dy, y1 - dy) for y0, y1 in _changed_bands(before[:height + dy], after[-dy:], settings)]
+        moved = [(0, -dy)] + [
+            (y0 - dy, y1 - dy) for y0, y1 in _changed_bands(before[: height + dy], after[-dy:], settings)
+        ]
     return _grown(sorted(moved), after, settings)
 
 
@@ -138,9 +143,9 @@ def _text_sized(delta: np.ndarray, s: ChangeSettings) -> bool:
     for x0, x1 in zip(starts.tolist(), ends.tolist()):
         if x1 - x0 + 1 < s.min_text_width:
             continue
-        run = delta[:, x0:x1 + 1]
+        run = delta[:, x0 : x1 + 1]
         rows = np.flatnonzero(run.any(axis=1))
-        box = run[rows[0]:rows[-1] + 1]
+        box = run[rows[0] : rows[-1] + 1]
         if box.mean() < s.solid_fill or x1 - x0 + 1 > 2 * s.band_height:
             return True
     return False
@@ -156,18 +161,18 @@ def blank_rows(image: np.ndarray, settings: ChangeSettings = DEFAULT) -> np.ndar
 def _grow(y0: int, y1: int, blank: np.ndarray, height: int, s: ChangeSettings) -> Span:
     run = s.blank_run
     top = y0
-    while top > 0 and y0 - top < s.grow_limit and not blank[max(0, top - run):top].all():
+    while top > 0 and y0 - top < s.grow_limit and not blank[max(0, top - run) : top].all():
         top -= 1
     bottom = y1
-    while bottom < height and bottom - y1 < s.grow_limit and not blank[bottom:bottom + run].all():
+    while bottom < height and bottom - y1 < s.grow_limit and not blank[bottom : bottom + run].all():
         bottom += 1
     # A margin of blank rows, stopping short of the next line's faint edges (antialiasing).
     kept = 0
-    while top > 0 and kept < s.margin and blank[max(0, top - 3):top].all():
+    while top > 0 and kept < s.margin and blank[max(0, top - 3) : top].all():
         top -= 1
         kept += 1
     kept = 0
-    while bottom < height and kept < s.margin and blank[bottom:bottom + 3].all():
+    while bottom < height and kept < s.margin and blank[bottom : bottom + 3].all():
         bottom += 1
         kept += 1
     return top, bottom

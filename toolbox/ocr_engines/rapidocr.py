@@ -1,4 +1,5 @@
 """rapidocr (PP-OCR models on onnxruntime): pip-only, the models ship in the wheel."""
+
 from __future__ import annotations
 
 import logging
@@ -46,8 +47,13 @@ class RapidOcrEngine(OcrEngine):
         ocr = self._engine()
         bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
         if self.options.rec_upscale == 1.0 and self.options.crop_pad == 0.0:
-            result, _ = ocr(bgr, use_cls=self.options.use_cls, text_score=self.options.text_score,
-                            box_thresh=self.options.box_thresh, unclip_ratio=self.options.unclip_ratio)
+            result, _ = ocr(
+                bgr,
+                use_cls=self.options.use_cls,
+                text_score=self.options.text_score,
+                box_thresh=self.options.box_thresh,
+                unclip_ratio=self.options.unclip_ratio,
+            )
             lines = [(text, score, points) for points, text, score in (result or [])]
         else:
             lines = self._read_upscaled(ocr, bgr)
@@ -72,7 +78,12 @@ class RapidOcrEngine(OcrEngine):
         height, width = bgr.shape[:2]
         crops, rects = [], []
         for box in boxes:
-            x0, y0, x1, y1 = float(box[:, 0].min()), float(box[:, 1].min()), float(box[:, 0].max()), float(box[:, 1].max())
+            x0, y0, x1, y1 = (
+                float(box[:, 0].min()),
+                float(box[:, 1].min()),
+                float(box[:, 0].max()),
+                float(box[:, 1].max()),
+            )
             pad = (y1 - y0) * self.options.crop_pad
             cx0, cy0 = max(0, int(x0 - pad)), max(0, int(y0 - pad))
             cx1, cy1 = min(width, int(x1 + pad) + 1), min(height, int(y1 + pad) + 1)
@@ -80,8 +91,9 @@ class RapidOcrEngine(OcrEngine):
                 continue
             crop = bgr[cy0:cy1, cx0:cx1]
             if self.options.rec_upscale != 1.0:
-                crop = cv2.resize(crop, None, fx=self.options.rec_upscale, fy=self.options.rec_upscale,
-                                  interpolation=cv2.INTER_CUBIC)
+                crop = cv2.resize(
+                    crop, None, fx=self.options.rec_upscale, fy=self.options.rec_upscale, interpolation=cv2.INTER_CUBIC
+                )
             crops.append(crop)
             rects.append([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
         if self.options.use_cls and crops:

@@ -10,16 +10,18 @@
 - Pool: the reads left to do go to `workers` processes (one engine thread each) with a progress
   bar; a handful of reads is done in this process instead, since a pool costs more than it saves.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -108,7 +110,9 @@ class OcrRunner:
     def reuse(self) -> bool:
         return self.settings.reuse
 
-    def read(self, requests: list[OcrRequest], problem: Callable[[str], None]) -> dict[OcrRequest, list[OcrWord] | None]:
+    def read(
+        self, requests: list[OcrRequest], problem: Callable[[str], None]
+    ) -> dict[OcrRequest, list[OcrWord] | None]:
         """Words for each request (None if its image cannot be read; `problem` gets one line).
         Requests are taken in order (time order): a frame reuses words of frames before it."""
         out: dict[OcrRequest, list[OcrWord] | None] = {}
@@ -153,8 +157,11 @@ class OcrRunner:
                 self.stats.read += 1
             else:
                 base_words = out[plan.base] or []
-                bands = [(box, results.get(k) or self._load(k) or [])
-                         for box in plan.boxes for k in [self._band_key(plan.request, box)]]
+                bands = [
+                    (box, results.get(k) or self._load(k) or [])
+                    for box in plan.boxes
+                    for k in [self._band_key(plan.request, box)]
+                ]
                 words = merge_bands(base_words, bands, plan.shift, plan.region, plan.frame_height)
                 if plan.spans:
                     self.stats.read += 1
@@ -168,8 +175,12 @@ class OcrRunner:
 
     # -- planning -------------------------------------------------------------------------------
 
-    def _plan(self, todo: list[tuple[OcrRequest, str]], out: dict[OcrRequest, list[OcrWord] | None],
-              problem: Callable[[str], None]) -> list[_Plan]:
+    def _plan(
+        self,
+        todo: list[tuple[OcrRequest, str]],
+        out: dict[OcrRequest, list[OcrWord] | None],
+        problem: Callable[[str], None],
+    ) -> list[_Plan]:
         """Decode each frame once (a broken image is reported here) and decide how it is read."""
         plans: list[_Plan] = []
         # frames of this run that will have words, the latest few per region (a window comes back after alt+tab)
@@ -181,19 +192,27 @@ class OcrRunner:
                     pixels = gray(image.crop(request.region) if request.region else image)
                     frame_height = image.height
             except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for broken files
-                problem(f"{request.path}: frame does not decode ({type(exc).__name__}: {str(exc)[:100]}); frame skipped")
+                problem(
+                    f"{request.path}: frame does not decode ({type(exc).__name__}: {str(exc)[:100]}); frame skipped"
+                )
                 out[request] = None
                 self.stats.failed += 1
                 continue
             seen = recent.pop(request.region, [])
             plans.append(self._plan_one(request, key, pixels, frame_height, seen))
-            recent[request.region] = [(request, pixels), *seen][:max(self.settings.history, 1)]
+            recent[request.region] = [(request, pixels), *seen][: max(self.settings.history, 1)]
             while len(recent) > 16:  # regions seen longest ago first
                 del recent[next(iter(recent))]
         return plans
 
-    def _plan_one(self, request: OcrRequest, key: str, pixels: np.ndarray, frame_height: int,
-                  seen: list[tuple[OcrRequest, np.ndarray]]) -> _Plan:
+    def _plan_one(
+        self,
+        request: OcrRequest,
+        key: str,
+        pixels: np.ndarray,
+        frame_height: int,
+        seen: list[tuple[OcrRequest, np.ndarray]],
+    ) -> _Plan:
         """Compare with the latest frames of the same region (newest first): reuse the one with the
         fewest changed rows, after a scroll if that leaves fewer; else read the frame whole."""
         s = self.settings
@@ -250,10 +269,14 @@ class OcrRunner:
                     done(job, read_region(self._local_engine, job.path, job.box, scale))
                     bar.update()
                 return
-            with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                                     initargs=(self.settings.engine, self.settings.engine_options)) as pool:
+            with ProcessPoolExecutor(
+                max_workers=workers,
+                initializer=_init_worker,
+                initargs=(self.settings.engine, self.settings.engine_options),
+            ) as pool:
                 futures: dict[Future[list[OcrWord]], _Job] = {
-                    pool.submit(_worker_read, job.path, job.box, scale): job for job in jobs}
+                    pool.submit(_worker_read, job.path, job.box, scale): job for job in jobs
+                }
                 for future in as_completed(futures):
                     done(futures[future], future.result())
                     bar.update()
@@ -322,12 +345,18 @@ def _join(spans: list[Span], gap: int) -> list[Span]:
     return out
 
 
-def merge_bands(base: list[OcrWord], bands: list[tuple[Box, list[OcrWord]]], shift: int = 0,
-                region: Box | None = None, frame_height: int = 0) -> list[OcrWord]:
+def merge_bands(
+    base: list[OcrWord],
+    bands: list[tuple[Box, list[OcrWord]]],
+    shift: int = 0,
+    region: Box | None = None,
+    frame_height: int = 0,
+) -> list[OcrWord]:
     """The words of an earlier frame outside the re-read bands (moved up by `shift` rows if the
     content scrolled; words scrolled out of the region dropped), plus the words read in the bands.
     A word belongs to a band when its vertical middle is inside it; band words get line numbers
     after the kept ones (a band's lines are new lines)."""
+
     def inside(word: OcrWord) -> bool:
         return any(box[1] <= word.center_y < box[3] for box, _ in bands)
 
@@ -338,8 +367,11 @@ def merge_bands(base: list[OcrWord], bands: list[tuple[Box, list[OcrWord]]], shi
             x0, y0, x1, y1 = w.box
             y0, y1 = y0 - shift, y1 - shift
             if y0 >= region[1] and y1 <= region[3]:
-                moved.append(w.model_copy(update={"box": (x0, y0, x1, y1),
-                                                  "mid": (w.mid[0], round((y0 + y1) / 2 / frame_height, 4))}))
+                moved.append(
+                    w.model_copy(
+                        update={"box": (x0, y0, x1, y1), "mid": (w.mid[0], round((y0 + y1) / 2 / frame_height, 4))}
+                    )
+                )
         base = moved
     kept = [w for w in base if not inside(w)]
     next_line = max((w.line for w in kept), default=-1) + 1

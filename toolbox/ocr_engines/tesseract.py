@@ -1,4 +1,5 @@
 """Tesseract through its command line (Debian's tesseract-ocr): word boxes from TSV output."""
+
 from __future__ import annotations
 
 import csv
@@ -36,11 +37,15 @@ class TesseractEngine(OcrEngine):
     def read(self, image: Image.Image) -> list[RawWord]:
         exe = shutil.which(self.options.binary)
         if exe is None:
-            raise OcrEngineError(f"{self.options.binary!r} not found; install tesseract-ocr (apt) or pick ocr: rapidocr")
+            raise OcrEngineError(
+                f"{self.options.binary!r} not found; install tesseract-ocr (apt) or pick ocr: rapidocr"
+            )
         factor = self.options.upscale
         image = image.convert("L")  # tesseract reads gray anyway; a third of the bytes to resize and send
         if factor != 1.0:
-            image = image.resize((max(1, round(image.width * factor)), max(1, round(image.height * factor))), Image.LANCZOS)
+            image = image.resize(
+                (max(1, round(image.width * factor)), max(1, round(image.height * factor))), Image.LANCZOS
+            )
         if self.options.invert_dark and _is_dark(image):
             image = ImageOps.invert(image)
         buffer = io.BytesIO()
@@ -48,16 +53,35 @@ class TesseractEngine(OcrEngine):
         env = dict(os.environ)
         env["OMP_THREAD_LIMIT"] = str(self.threads or 1)  # tesseract's OpenMP threads slow it down more than they help
         proc = subprocess.run(
-            [exe, "stdin", "stdout", "-l", self.options.lang, "--psm", str(self.options.psm),
-             *(arg for name, value in sorted(self.options.config.items()) for arg in ("-c", f"{name}={value}")), "tsv"],
-            input=buffer.getvalue(), capture_output=True, env=env, check=False)
+            [
+                exe,
+                "stdin",
+                "stdout",
+                "-l",
+                self.options.lang,
+                "--psm",
+                str(self.options.psm),
+                *(arg for name, value in sorted(self.options.config.items()) for arg in ("-c", f"{name}={value}")),
+                "tsv",
+            ],
+            input=buffer.getvalue(),
+            capture_output=True,
+            env=env,
+            check=False,
+        )
         if proc.returncode != 0:
-            raise OcrEngineError(f"tesseract failed ({proc.returncode}): {proc.stderr.decode(errors='replace').strip()[:200]}")
+            raise OcrEngineError(
+                f"tesseract failed ({proc.returncode}): {proc.stderr.decode(errors='replace').strip()[:200]}"
+            )
         words = parse_tsv(proc.stdout.decode("utf-8", errors="replace"), self.options.min_conf)
         if factor == 1.0:
             return words
-        return [w._replace(x0=round(w.x0 / factor), y0=round(w.y0 / factor), x1=round(w.x1 / factor), y1=round(w.y1 / factor))
-                for w in words]
+        return [
+            w._replace(
+                x0=round(w.x0 / factor), y0=round(w.y0 / factor), x1=round(w.x1 / factor), y1=round(w.y1 / factor)
+            )
+            for w in words
+        ]
 
 
 def _is_dark(image: Image.Image) -> bool:

@@ -5,9 +5,10 @@ sign-in check sees, the redaction of words split over a line, the label under th
 the text that appeared after an action) groups them with `text_lines`, so they all agree on
 what a line is.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from pydantic import BaseModel
 

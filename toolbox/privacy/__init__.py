@@ -2,6 +2,7 @@
 reaches an output (issue 6). `Redactor` + `RedactionMap` for text, `passwords` for sign-in
 contexts and screenshots, `intervals` and `session` for a session's evidence before a
 transcriber sees it, `episodes` for a finished episode, `exclusion` for excluded windows."""
+
 from toolbox.privacy.detectors import Finding
 from toolbox.privacy.options import KINDS, RedactionOptions
 from toolbox.privacy.passwords import (

@@ -6,16 +6,27 @@ Phones come from Google's libphonenumber (`phonenumbers`), which knows every cou
 numbering plan. Yelp's `detect-secrets` plugins can be added for secrets (option
 `secrets_engine`); bench/privacy_bench.py measures what each one catches and costs.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
 
 from toolbox.privacy.checks import IBAN_LENGTHS, card_issuer_ok, char_classes, entropy, iban_ok, luhn_ok
 
 # Which kind wins when two findings overlap: higher first (then the longer span).
-PRIORITY = {"private_key": 9, "api_key": 8, "token": 7, "card": 6, "iban": 6, "password": 5, "secret": 4, "email": 3, "phone": 2}
+PRIORITY = {
+    "private_key": 9,
+    "api_key": 8,
+    "token": 7,
+    "card": 6,
+    "iban": 6,
+    "password": 5,
+    "secret": 4,
+    "email": 3,
+    "phone": 2,
+}
 
 
 @dataclass(frozen=True)
@@ -50,17 +61,35 @@ _B = r"(?<![A-Za-z0-9_])"  # token start: not inside a longer word
 _E = r"(?![A-Za-z0-9_])"
 
 PROVIDER_RULES: list[Rule] = [
-    Rule("private key block", "private_key", re.compile(
-        # the whole block; cut off (no END line on screen): the header and the base64 lines after it
-        r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY((?: BLOCK)?)-----"
-        r"(?:[\s\S]*?-----END \1PRIVATE KEY\2-----|(?:\r?\n[ \t]*(?:[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9+/]{1,15}={1,2}|[A-Za-z-]+: [^\r\n]*)(?=[ \t]*(?:\r?\n|$)))*)")),
+    Rule(
+        "private key block",
+        "private_key",
+        re.compile(
+            # the whole block; cut off (no END line on screen): the header and the base64 lines after it
+            r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY((?: BLOCK)?)-----"
+            r"(?:[\s\S]*?-----END \1PRIVATE KEY\2-----|(?:\r?\n[ \t]*(?:[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9+/]{1,15}={1,2}|[A-Za-z-]+: [^\r\n]*)(?=[ \t]*(?:\r?\n|$)))*)"
+        ),
+    ),
     Rule("anthropic", "api_key", re.compile(_B + r"sk-ant-[a-z]{2,8}\d{0,3}-[A-Za-z0-9_-]{20,}")),
-    Rule("openai", "api_key", re.compile(_B + r"sk-(?!ant-)(?:[a-z]{2,8}-)?[A-Za-z0-9_-]{20,}" + _E), check=lambda m: char_classes(m.group()) >= 3),
+    Rule(
+        "openai",
+        "api_key",
+        re.compile(_B + r"sk-(?!ant-)(?:[a-z]{2,8}-)?[A-Za-z0-9_-]{20,}" + _E),
+        check=lambda m: char_classes(m.group()) >= 3,
+    ),
     Rule("aws access key id", "api_key", re.compile(_B + r"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}" + _E)),
-    Rule("github", "api_key", re.compile(_B + r"(?:(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{40,255})" + _E)),
+    Rule(
+        "github",
+        "api_key",
+        re.compile(_B + r"(?:(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{40,255})" + _E),
+    ),
     Rule("gitlab", "api_key", re.compile(_B + r"gl(?:pat|dt|ft|soat|rt|cbt)-[A-Za-z0-9_-]{20,50}" + _E)),
     Rule("slack", "api_key", re.compile(_B + r"xox[abposre]-[A-Za-z0-9-]{10,}" + _E)),
-    Rule("slack webhook", "api_key", re.compile(r"https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+")),
+    Rule(
+        "slack webhook",
+        "api_key",
+        re.compile(r"https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+"),
+    ),
     Rule("google api key", "api_key", re.compile(_B + r"AIza[0-9A-Za-z_-]{35}" + _E)),
     Rule("google oauth token", "token", re.compile(_B + r"ya29\.[0-9A-Za-z_-]{20,}")),
     Rule("stripe", "api_key", re.compile(_B + r"(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,}" + _E)),
@@ -69,7 +98,13 @@ PROVIDER_RULES: list[Rule] = [
     Rule("pypi", "api_key", re.compile(_B + r"pypi-AgE[A-Za-z0-9_-]{50,}")),
     Rule("hugging face", "api_key", re.compile(_B + r"hf_[A-Za-z]{34}" + _E)),
     Rule("jwt", "token", re.compile(_B + r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")),
-    Rule("bearer", "token", re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)"), group=1, check=lambda m: char_classes(m.group(1)) >= 2),
+    Rule(
+        "bearer",
+        "token",
+        re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)"),
+        group=1,
+        check=lambda m: char_classes(m.group(1)) >= 2,
+    ),
     Rule("url password", "password", re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:([^\s:/@]+)@"), group=1),
 ]
 
@@ -85,7 +120,23 @@ _KEYWORD = re.compile(
     r"""(?:(?P<q>["'`])(?P<qv>[^"'`\r\n]{3,200}?)(?P=q)|(?P<v>[^\s"'`,;<>(){}\[\]]{4,200}))"""
 )
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\.?")
-_NOT_VALUES = {"none", "null", "nil", "true", "false", "undefined", "required", "optional", "incorrect", "invalid", "empty", "hidden", "string", "str", "bytes"}
+_NOT_VALUES = {
+    "none",
+    "null",
+    "nil",
+    "true",
+    "false",
+    "undefined",
+    "required",
+    "optional",
+    "incorrect",
+    "invalid",
+    "empty",
+    "hidden",
+    "string",
+    "str",
+    "bytes",
+}
 
 
 def _masked(value: str) -> bool:
@@ -99,7 +150,14 @@ def keyword_findings(text: str, min_entropy: float) -> Iterator[Finding]:
         quoted = m.group("qv") is not None
         group = "qv" if quoted else "v"
         value = m.group(group).strip()
-        if not value or value.lower() in _NOT_VALUES or _masked(value) or value[0] in "$%{#@<&" or value.startswith("[") or "{{" in value:
+        if (
+            not value
+            or value.lower() in _NOT_VALUES
+            or _masked(value)
+            or value[0] in "$%{#@<&"
+            or value.startswith("[")
+            or "{{" in value
+        ):
             continue
         if not quoted and _IDENTIFIER.fullmatch(value) and ("." in value or not any(c.isdigit() for c in value)):
             continue  # a name, not a value: `password = password`, `token = self.token`, `key: Required`
@@ -117,7 +175,9 @@ def keyword_findings(text: str, min_entropy: float) -> Iterator[Finding]:
             yield Finding("secret", start, end, value, "keyword")
 
 
-_CARD = re.compile(r"(?<![\d.,/:-])\d{4}(?:([ -]?)\d{4})(?:\1\d{4}){1,2}(?:\1\d{1,3})?(?![\d.,/:-]\d|\d)|(?<![\d.,/:-])\d{4}([ -]?)\d{6}\2\d{4,5}(?![\d]|[.,/:-]\d)")
+_CARD = re.compile(
+    r"(?<![\d.,/:-])\d{4}(?:([ -]?)\d{4})(?:\1\d{4}){1,2}(?:\1\d{1,3})?(?![\d.,/:-]\d|\d)|(?<![\d.,/:-])\d{4}([ -]?)\d{6}\2\d{4,5}(?![\d]|[.,/:-]\d)"
+)
 
 
 def card_findings(text: str) -> Iterator[Finding]:
@@ -127,7 +187,9 @@ def card_findings(text: str) -> Iterator[Finding]:
             yield Finding("card", m.start(), m.end(), m.group(), "luhn")
 
 
-_IBAN = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]{4}){2,7}(?:[ ]?[A-Za-z0-9]{1,3})?)(?![A-Za-z0-9])")
+_IBAN = re.compile(
+    r"(?<![A-Za-z0-9])([A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]{4}){2,7}(?:[ ]?[A-Za-z0-9]{1,3})?)(?![A-Za-z0-9])"
+)
 
 
 def iban_findings(text: str, screen: bool = False) -> Iterator[Finding]:
@@ -146,7 +208,9 @@ def iban_findings(text: str, screen: bool = False) -> Iterator[Finding]:
             yield Finding("iban", m.start(1), m.start(1) + len(raw), raw, "mod97")
 
 
-_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])")
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])"
+)
 _NOT_PERSONAL_LOCAL = {"git"}  # git@github.com:owner/repo is a host, not an address
 
 
@@ -175,7 +239,7 @@ def phone_findings_libphonenumber(text: str, region: str) -> Iterator[Finding]:
         if sum(c.isdigit() for c in run.group()) < (5 if run.group().startswith("+") else 7):
             continue
         offset = max(0, run.start() - 1)
-        snippet = text[offset:run.end() + 1]
+        snippet = text[offset : run.end() + 1]
         for m in phonenumbers.PhoneNumberMatcher(snippet, region, leniency=phonenumbers.Leniency.VALID):
             start, end = offset + m.start, offset + m.end
             if m.raw_string.isdigit() and not _PHONE_WORD.search(text, max(0, start - 40), start):
@@ -184,7 +248,9 @@ def phone_findings_libphonenumber(text: str, region: str) -> Iterator[Finding]:
             yield Finding("phone", start, end, m.raw_string, "phonenumbers", e164)
 
 
-_PHONE_WORD = re.compile(r"(?i)\b(?:phone|tel|mobile|cell|call|fax|sms|text me|whatsapp|signal|contact|number|nr|no|telefon|t[ée]l[ée]phone|handy)\b")
+_PHONE_WORD = re.compile(
+    r"(?i)\b(?:phone|tel|mobile|cell|call|fax|sms|text me|whatsapp|signal|contact|number|nr|no|telefon|t[ée]l[ée]phone|handy)\b"
+)
 
 
 _PHONE = re.compile(
@@ -201,7 +267,12 @@ def phone_findings_regex(text: str) -> Iterator[Finding]:
 
 
 # detect-secrets secret types -> our kinds (types not listed: api_key)
-_DS_KIND = {"JSON Web Token": "token", "Secret Keyword": "secret", "Private Key": "private_key", "Basic Auth Credentials": "password"}
+_DS_KIND = {
+    "JSON Web Token": "token",
+    "Secret Keyword": "secret",
+    "Private Key": "private_key",
+    "Basic Auth Credentials": "password",
+}
 _DS_SKIP = {"Public IP (ipv4)", "Base64 High Entropy String", "Hex High Entropy String"}
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-.+/=]*")
 
@@ -217,7 +288,11 @@ class DetectSecretsEngine:
         from detect_secrets.settings import default_settings
 
         with default_settings():
-            self.plugins = [cls() for name, cls in get_mapping_from_secret_type_to_class().items() if all_plugins or name not in _DS_SKIP]
+            self.plugins = [
+                cls()
+                for name, cls in get_mapping_from_secret_type_to_class().items()
+                if all_plugins or name not in _DS_SKIP
+            ]
 
     def find(self, text: str) -> Iterator[Finding]:
         offset = 0

@@ -1,6 +1,7 @@
 """Redaction of a finished episode: every text a transcriber or a dataset wrote (system prompt,
 turns, tool calls, tool descriptions, metadata), with one map so a placeholder names one value
 across the episode. Used by the `redact` filter and by a session's redaction (session.py)."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -9,7 +10,9 @@ from toolbox.core.models import Episode
 from toolbox.privacy.redactor import RedactionMap, Redactor
 
 
-def redact_episode(episode: Episode, redactor: Redactor, totals: dict[str, int] | None = None, mapping: RedactionMap | None = None) -> Episode:
+def redact_episode(
+    episode: Episode, redactor: Redactor, totals: dict[str, int] | None = None, mapping: RedactionMap | None = None
+) -> Episode:
     """A copy of `episode` with its system prompt, turn texts, tool-call arguments (recursively),
     tool results and metadata strings redacted with one mapping. Counts per kind go to
     `metadata["redactions"]` (and are added to `totals`)."""

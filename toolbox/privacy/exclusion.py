@@ -1,11 +1,12 @@
 """Build-time exclusion (`exclude_windows` / `exclude_apps`): regular expressions, searched
 case-insensitively like the recorder's `--exclude-window`. A matching window's frames are never
 read (not even by OCR) and every interval that touched it is dropped whole."""
+
 from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from toolbox.activity.models import Interval
 from toolbox.core.session import Frame, Session, Window
@@ -28,14 +29,16 @@ class WindowExclusion:
     apps: tuple[re.Pattern[str], ...] = ()
 
     @classmethod
-    def from_patterns(cls, windows: Sequence[str] = (), apps: Sequence[str] = ()) -> "WindowExclusion":
+    def from_patterns(cls, windows: Sequence[str] = (), apps: Sequence[str] = ()) -> WindowExclusion:
         return cls(tuple(compile_patterns(windows, "exclude_windows")), tuple(compile_patterns(apps, "exclude_apps")))
 
     def __bool__(self) -> bool:
         return bool(self.windows or self.apps)
 
     def matches(self, title: str | None, app: str | None) -> bool:
-        return bool((title and any(p.search(title) for p in self.windows)) or (app and any(p.search(app) for p in self.apps)))
+        return bool(
+            (title and any(p.search(title) for p in self.windows)) or (app and any(p.search(app) for p in self.apps))
+        )
 
     def reason(self, interval: Interval) -> str | None:
         """Why `interval` is dropped ("excluded window" / "excluded app"), or None. Any window

@@ -1,17 +1,24 @@
 """Privacy for interval evidence, before a transcriber (offline or LLM) sees it: passwords
 typed in sign-in contexts replaced, every text redacted with one map per interval, and frames
 for a vision model blacked out (excluded windows are dropped before: exclusion.py)."""
+
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from toolbox.activity.models import FrameRef, Interval
 from toolbox.core.io import private_dir
 from toolbox.core.models import EpisodeEvidence, EvidenceWord
 from toolbox.ocr_engines.words import Box, OcrWord, text_lines
-from toolbox.privacy.passwords import blackout, is_sign_in_context, password_field_boxes, sensitive_word_boxes, unread_boxes
+from toolbox.privacy.passwords import (
+    blackout,
+    is_sign_in_context,
+    password_field_boxes,
+    sensitive_word_boxes,
+    unread_boxes,
+)
 from toolbox.privacy.redactor import PASSWORD, RedactionMap, Redactor
 
 
@@ -61,7 +68,12 @@ def _whole_finding(text: str, redactor: Redactor) -> bool:
     """The typed text is one e-mail address, phone or card (a user name, not a password):
     it gets its own placeholder instead of [PASSWORD]."""
     found = redactor.find(text)
-    return len(found) == 1 and found[0].start == 0 and found[0].end == len(text) and found[0].kind in ("email", "phone", "card", "iban")
+    return (
+        len(found) == 1
+        and found[0].start == 0
+        and found[0].end == len(text)
+        and found[0].kind in ("email", "phone", "card", "iban")
+    )
 
 
 def learn_passwords(interval: Interval, redactor: Redactor, mapping: RedactionMap) -> list[int]:
@@ -75,7 +87,12 @@ def learn_passwords(interval: Interval, redactor: Redactor, mapping: RedactionMa
         title = action.title or main_window
         nearby = screen if title == main_window else action.target
         typed = (action.text or "").strip()
-        if action.kind == "type" and typed and is_sign_in_context(title, nearby) and not _whole_finding(typed, redactor):
+        if (
+            action.kind == "type"
+            and typed
+            and is_sign_in_context(title, nearby)
+            and not _whole_finding(typed, redactor)
+        ):
             mapping.remember("password", typed)
             found.append(index)
     return found
@@ -122,8 +139,14 @@ def outside(region: Box, size: tuple[int, int]) -> list[Box]:
     return [p for p in parts if p[2] > p[0] and p[3] > p[1]]
 
 
-def frame_blackout_boxes(words: Sequence[OcrWord], redactor: Redactor, mapping: RedactionMap,
-                         size: tuple[int, int] | None = None, region: Box | None = None, image_path: str | None = None) -> list[Box]:
+def frame_blackout_boxes(
+    words: Sequence[OcrWord],
+    redactor: Redactor,
+    mapping: RedactionMap,
+    size: tuple[int, int] | None = None,
+    region: Box | None = None,
+    image_path: str | None = None,
+) -> list[Box]:
     """What to black out on a frame before a model sees it: password fields, words that hold
     redacted text (found with `mapping`, so passwords typed elsewhere count too), and, when OCR
     read only `region` of the frame, everything outside it (text nobody checked). With
@@ -141,8 +164,15 @@ def frame_blackout_boxes(words: Sequence[OcrWord], redactor: Redactor, mapping: 
     return [tuple(int(v) for v in box) for box in boxes]  # type: ignore[misc]
 
 
-def blacked_out_frame(frame: FrameRef, words: Sequence[OcrWord], redactor: Redactor, mapping: RedactionMap, out_dir: Path,
-                      region: Box | None = None, boxes: Sequence[Box] | None = None) -> FrameRef:
+def blacked_out_frame(
+    frame: FrameRef,
+    words: Sequence[OcrWord],
+    redactor: Redactor,
+    mapping: RedactionMap,
+    out_dir: Path,
+    region: Box | None = None,
+    boxes: Sequence[Box] | None = None,
+) -> FrameRef:
     """A copy of `frame` (written under `out_dir`, a 0700 folder) with password fields and
     redacted words blacked out (or the given `boxes`); the FrameRef returned points at it.
     `words` are the frame's OCR words, unredacted."""

@@ -1,8 +1,10 @@
 """Passwords typed into sign-in forms, and what to black out on frames sent to a vision model."""
+
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from toolbox.ocr_engines.words import Box, OcrWord, text_lines
 
@@ -16,7 +18,9 @@ _SIGN_IN = re.compile(
     r"passwort|kennwort|anmelden|mot de passe|connexion|contrase[nñ]a|iniciar sesi[oó]n|senha|"
     r"authenticat(?:e|ion)|verification code|one[- ]time code|2fa|two[- ]factor|unlock|sudo)\b"
 )
-_PASSWORD_LABEL = re.compile(r"(?i)^(?:passw(?:or)?d|passwd|passphrase|passcode|pin|passwort|kennwort|contrase[nñ]a|senha|wachtwoord|hasło|salasana)$")
+_PASSWORD_LABEL = re.compile(
+    r"(?i)^(?:passw(?:or)?d|passwd|passphrase|passcode|pin|passwort|kennwort|contrase[nñ]a|senha|wachtwoord|hasło|salasana)$"
+)
 _MASK = re.compile(r"^[*•●·∙⬤]{3,}$")
 
 
@@ -46,7 +50,9 @@ def password_field_boxes(words: Sequence[OcrWord], frame_size: tuple[int, int] |
     sits, and the band under it, where a field below its label sits. Generous on purpose: a
     blacked-out bit of form costs less than a readable password."""
     size = frame_size or _frame_size(words)
-    width, height = size if size else (max((w.box[2] for w in words), default=0) * 2, max((w.box[3] for w in words), default=0) * 2)
+    width, height = (
+        size if size else (max((w.box[2] for w in words), default=0) * 2, max((w.box[3] for w in words), default=0) * 2)
+    )
     boxes: list[Box] = []
     for i, word in enumerate(words):
         text = _label(word.text)
@@ -65,7 +71,9 @@ def password_field_boxes(words: Sequence[OcrWord], frame_size: tuple[int, int] |
     return boxes
 
 
-def sensitive_word_boxes(words: Sequence[OcrWord], redactor: "Redactor", mapping: "RedactionMap | None" = None) -> list[Box]:
+def sensitive_word_boxes(
+    words: Sequence[OcrWord], redactor: Redactor, mapping: RedactionMap | None = None
+) -> list[Box]:
     """Boxes of OCR words that hold redacted text. Words are joined into lines first, so a
     card number or phone split over several words is still found."""
     boxes: list[Box] = []
@@ -84,7 +92,7 @@ def sensitive_word_boxes(words: Sequence[OcrWord], redactor: "Redactor", mapping
     return boxes
 
 
-def blackout(image: "Image", boxes: Iterable[Box], pad: int = 2) -> "Image":
+def blackout(image: Image, boxes: Iterable[Box], pad: int = 2) -> Image:
     """A copy of `image` with every box filled black (padded a little, clipped to the image)."""
     out = image.copy()
     if out.mode not in ("RGB", "RGBA", "L"):
@@ -100,7 +108,9 @@ def blackout(image: "Image", boxes: Iterable[Box], pad: int = 2) -> "Image":
     return out
 
 
-def unread_boxes(image: "Image", words: Sequence[OcrWord], region: Box | None = None, cell: int = 8, pad: int = 3) -> list[Box]:
+def unread_boxes(
+    image: Image, words: Sequence[OcrWord], region: Box | None = None, cell: int = 8, pad: int = 3
+) -> list[Box]:
     """Boxes around whatever on the frame looks like text or a picture (sharp edges) where OCR
     read no word: text it missed, or misread so badly it is not a word, may still hold a secret
     a vision model would read. Cells of `cell` pixels with edges, outside every word box, are
@@ -115,11 +125,11 @@ def unread_boxes(image: "Image", words: Sequence[OcrWord], region: Box | None = 
     if region is not None:  # outside the region is blacked out whole anyway
         x0, y0, x1, y1 = region
         inside = np.zeros_like(edges)
-        inside[max(0, y0):y1, max(0, x0):x1] = True
+        inside[max(0, y0) : y1, max(0, x0) : x1] = True
         edges &= inside
     for w in words:
         x0, y0, x1, y1 = w.box
-        edges[max(0, y0 - pad):y1 + pad, max(0, x0 - pad):x1 + pad] = False
+        edges[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad] = False
     rows, cols = -(-height // cell), -(-width // cell)
     grid = np.zeros((rows * cell, cols * cell), dtype=bool)
     grid[:height, :width] = edges
@@ -139,5 +149,7 @@ def unread_boxes(image: "Image", words: Sequence[OcrWord], region: Box | None = 
                 if 0 <= ny < rows and 0 <= nx < cols and cells[ny, nx] and not seen[ny, nx]:
                     seen[ny, nx] = True
                     stack.append((ny, nx))
-        boxes.append((int(c0 * cell), int(r0 * cell), int(min(width, (c1 + 1) * cell)), int(min(height, (r1 + 1) * cell))))
+        boxes.append(
+            (int(c0 * cell), int(r0 * cell), int(min(width, (c1 + 1) * cell)), int(min(height, (r1 + 1) * cell)))
+        )
     return boxes

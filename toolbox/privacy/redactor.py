@@ -1,9 +1,11 @@
 """Replace sensitive text with typed placeholders that stay consistent within an episode."""
+
 from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from toolbox.privacy.detectors import (
     DetectSecretsEngine,
@@ -14,18 +16,20 @@ from toolbox.privacy.detectors import (
     phone_findings_libphonenumber,
     phone_findings_regex,
     random_token_findings,
-    screen_prefix_findings,
     regex_secret_findings,
     resolve_overlaps,
+    screen_prefix_findings,
 )
 from toolbox.privacy.options import KINDS, RedactionOptions
 
 PASSWORD = "[PASSWORD]"
-_PLACEHOLDER = re.compile(r"\[(?:%s)(?:_\d+)?\]" % "|".join(KINDS.values()))
-_NUMBERED = re.compile(r"\[(%s)_(\d+)\]" % "|".join(KINDS.values()))
+_PLACEHOLDER = re.compile(r"\[(?:{})(?:_\d+)?\]".format("|".join(KINDS.values())))
+_NUMBERED = re.compile(r"\[({})_(\d+)\]".format("|".join(KINDS.values())))
 _KIND_OF_LABEL = {label: kind for kind, label in KINDS.items()}
 # argument / metadata keys whose string value is a secret as a whole
-_SECRET_KEY = re.compile(r"(?i)(passw(or)?d|passwd|passphrase|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|private[_-]?key)")
+_SECRET_KEY = re.compile(
+    r"(?i)(passw(or)?d|passwd|passphrase|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|private[_-]?key)"
+)
 
 
 def _identity(kind: str, value: str) -> str:

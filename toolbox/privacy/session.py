@@ -4,11 +4,13 @@ One `RedactionMap` serves the whole session, so a placeholder names the same val
 interval (an episode may span several: `per: task`), and a password typed in one interval is
 replaced wherever it shows up in the others, earlier ones included (a first pass learns them).
 """
+
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from toolbox.activity.models import FrameRef, Interval
 from toolbox.core.models import Episode
@@ -80,8 +82,14 @@ class SessionRedaction:
             words = self.frame_words.words.get(frame.path)
             if words is None:
                 continue  # never read: no entry, so it is never sent
-            boxes = frame_blackout_boxes(words, self.redactor, self.mapping, (frame.width, frame.height),
-                                         self.frame_words.regions.get(frame.path), frame.path)
+            boxes = frame_blackout_boxes(
+                words,
+                self.redactor,
+                self.mapping,
+                (frame.width, frame.height),
+                self.frame_words.regions.get(frame.path),
+                frame.path,
+            )
             table[frame_key(frame, interval.session_path)] = boxes
         return table
 

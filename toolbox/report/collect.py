@@ -7,12 +7,14 @@ Two inputs are possible:
 - otherwise the output file itself, read back through its format (lossy: no evidence, no
   dropped episodes), so a report can still be made of any glaive/sharegpt/openai file.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
@@ -90,7 +92,9 @@ def episode_evidence(episode: Episode, problems: list[str]) -> EpisodeEvidence:
         return EpisodeEvidence.model_validate(episode.metadata)
     except ValidationError as exc:
         first = str(exc).splitlines()[0][:160]
-        problems.append(f"episode {episode.id}: its metadata is not an interval's evidence ({first}); shown without frames")
+        problems.append(
+            f"episode {episode.id}: its metadata is not an interval's evidence ({first}); shown without frames"
+        )
         return EpisodeEvidence()
 
 
@@ -119,7 +123,10 @@ def episode_frames(evidence: EpisodeEvidence) -> list[FrameFile]:
                 where = _frame_at(frames, action.t)
         mark: dict[str, Any] = {"n": number, "kind": action.kind, "x": round(float(x), 1), "y": round(float(y), 1)}
         if action.x2 is not None and action.y2 is not None:  # the drag's end, same offset
-            mark["x2"], mark["y2"] = round(float(x + action.x2 - action.x), 1), round(float(y + action.y2 - action.y), 1)
+            mark["x2"], mark["y2"] = (
+                round(float(x + action.x2 - action.x), 1),
+                round(float(y + action.y2 - action.y), 1),
+            )
         if action.target:
             mark["target"] = action.target
         frames[where].marks.append(mark)
@@ -158,7 +165,10 @@ def turns_view(episode: Episode) -> list[dict[str, Any]]:
         if turn.content is not None:
             row["content"] = turn.content
         if turn.tool_calls:
-            row["calls"] = [{"id": c.id, "name": c.name, "arguments": json.dumps(c.arguments, ensure_ascii=False, indent=1)} for c in turn.tool_calls]
+            row["calls"] = [
+                {"id": c.id, "name": c.name, "arguments": json.dumps(c.arguments, ensure_ascii=False, indent=1)}
+                for c in turn.tool_calls
+            ]
         if turn.role == "tool":
             row["name"] = turn.name
             row["call_id"] = turn.tool_call_id
@@ -209,7 +219,11 @@ def session_bounds(session_path: Path) -> tuple[float | None, float | None, str 
         return None, None, None
     if not isinstance(meta, dict):
         return None, None, None
-    return _num(meta.get("started_at")), _num(meta.get("ended_at")), meta.get("task") if isinstance(meta.get("task"), str) else None
+    return (
+        _num(meta.get("started_at")),
+        _num(meta.get("ended_at")),
+        meta.get("task") if isinstance(meta.get("task"), str) else None,
+    )
 
 
 def timelines(views: list[dict[str, Any]], session_paths: dict[str, Path]) -> dict[str, dict[str, Any]]:
@@ -223,7 +237,9 @@ def timelines(views: list[dict[str, Any]], session_paths: dict[str, Path]) -> di
         line = out.setdefault(session, {"start": None, "end": None, "task": None, "intervals": []})
         line["intervals"].append([interval[0], interval[1], view["id"], view["status"]])
     for session, line in out.items():
-        started, ended, task = session_bounds(session_paths[session]) if session in session_paths else (None, None, None)
+        started, ended, task = (
+            session_bounds(session_paths[session]) if session in session_paths else (None, None, None)
+        )
         starts = [i[0] for i in line["intervals"]]
         ends = [i[1] for i in line["intervals"]]
         line["start"] = min([started, *starts]) if started is not None else min(starts)

@@ -5,6 +5,7 @@
 - `embed`: thumbnail and a downscaled full image are inlined as data URIs, so the page is one
   file that can be mailed around (bigger; meant for small builds).
 """
+
 from __future__ import annotations
 
 import base64
@@ -73,7 +74,9 @@ class FrameStore:
             with Image.open(source) as image:
                 width, height = image.size
                 if self.mode == "embed":
-                    return FrameImage(_data_uri(image, THUMB_SIZE, 60), _data_uri(image, EMBED_FULL_SIZE, 75), width, height)
+                    return FrameImage(
+                        _data_uri(image, THUMB_SIZE, 60), _data_uri(image, EMBED_FULL_SIZE, 75), width, height
+                    )
                 thumb = self._thumb_path(source)
                 if not (thumb.exists() and thumb.stat().st_mtime >= source.stat().st_mtime):
                     _save_webp(image, THUMB_SIZE, THUMB_QUALITY, thumb)
@@ -81,7 +84,9 @@ class FrameStore:
         except FileNotFoundError:
             self.problems.append(f"{source}: frame file not found; shown as missing")
         except (OSError, UnidentifiedImageError, ValueError) as exc:
-            self.problems.append(f"{source}: cannot read the frame ({str(exc).splitlines()[0][:120]}); shown as missing")
+            self.problems.append(
+                f"{source}: cannot read the frame ({str(exc).splitlines()[0][:120]}); shown as missing"
+            )
         return None
 
     def _prune(self) -> None:

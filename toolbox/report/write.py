@@ -1,12 +1,14 @@
 """Write the report page: one HTML file with the CSS, the script and the data inlined (no CDN,
 no network), plus the frame thumbnails beside it (see frame_images.py)."""
+
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import orjson
 
@@ -101,7 +103,13 @@ def write_report(
 
 def _frame_view(store: FrameStore, frame: FrameFile) -> dict[str, Any]:
     image = store.get(frame.source)
-    view: dict[str, Any] = {"t": frame.t, "reason": frame.reason, "marks": frame.marks, "ocr": frame.ocr, "name": frame.source.name}
+    view: dict[str, Any] = {
+        "t": frame.t,
+        "reason": frame.reason,
+        "marks": frame.marks,
+        "ocr": frame.ocr,
+        "name": frame.source.name,
+    }
     if image is None:
         view.update(missing=True, w=frame.width, h=frame.height)
     else:

@@ -1,8 +1,10 @@
 """The main task: a recorded session -> activity intervals with evidence -> episodes written by
 a transcriber plugin (`heuristic` offline by default, or an LLM)."""
+
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Literal
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -89,9 +91,13 @@ class IntervalEpisodes(Task):
         self.transcriber: Transcriber = plugin(transcriber_options, self.ctx)
         self.transcriber.plugin_name = self.options.transcriber.name
         self.settings = EvidenceSettings(
-            intervals=IntervalSettings.model_validate(self.options.model_dump(include=set(IntervalSettings.model_fields))),
+            intervals=IntervalSettings.model_validate(
+                self.options.model_dump(include=set(IntervalSettings.model_fields))
+            ),
             actions=ActionSettings.model_validate(self.options.model_dump(include=set(ActionSettings.model_fields))),
-            region=self.options.ocr_region, result_chars=self.options.result_chars)
+            region=self.options.ocr_region,
+            result_chars=self.options.result_chars,
+        )
         self._ocr: OcrRunner | None = None
         self.exclusion = WindowExclusion.from_patterns(self.options.exclude_windows, self.options.exclude_apps)
         self.redactor = Redactor(self.options.redact) if self.options.redact is not None else None
@@ -105,10 +111,16 @@ class IntervalEpisodes(Task):
             return None
         if self._ocr is None:
             private_dir(self.ctx.cache_dir / "ocr")  # OCR results hold unredacted screen text
-            self._ocr = OcrRunner(OcrSettings(engine=ref.name, engine_options=ref.options, scale=self.options.ocr_scale,
-                                              workers=self.options.ocr_workers,
-                                              reuse=self.options.ocr_reuse),
-                                  cache_dir=self.ctx.cache_dir)
+            self._ocr = OcrRunner(
+                OcrSettings(
+                    engine=ref.name,
+                    engine_options=ref.options,
+                    scale=self.options.ocr_scale,
+                    workers=self.options.ocr_workers,
+                    reuse=self.options.ocr_reuse,
+                ),
+                cache_dir=self.ctx.cache_dir,
+            )
         return self._ocr
 
     def safe_intervals(self, record: Session) -> tuple[list[Interval], SessionRedaction | None]:
@@ -159,8 +171,14 @@ class IntervalEpisodes(Task):
         if self._ocr is None:
             return
         s = self._ocr.stats
-        summary: dict[str, Any] = {"frames": s.frames, "cached": s.cached, "near_duplicates": s.near_duplicates,
-                                   "read": s.read, "failed": s.failed, "engine": self.options.ocr.name if self.options.ocr else None}
+        summary: dict[str, Any] = {
+            "frames": s.frames,
+            "cached": s.cached,
+            "near_duplicates": s.near_duplicates,
+            "read": s.read,
+            "failed": s.failed,
+            "engine": self.options.ocr.name if self.options.ocr else None,
+        }
         self.ctx.stats.extra["ocr"] = summary
 
 
@@ -172,11 +190,11 @@ class WordsKeeper:
         self.runner = runner
         self.keep = keep
 
-    def read(self, requests: list[OcrRequest], problem: Callable[[str], None]) -> dict[OcrRequest, list[OcrWord] | None]:
+    def read(
+        self, requests: list[OcrRequest], problem: Callable[[str], None]
+    ) -> dict[OcrRequest, list[OcrWord] | None]:
         results = self.runner.read(requests, problem)
         for request, words in results.items():
             if words is not None:
                 self.keep.add(request.path, request.region, words)
         return results
-
-

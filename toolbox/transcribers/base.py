@@ -5,9 +5,10 @@ The interval task (toolbox/tasks/interval_episodes.py) cuts a session into `Inte
 A transcriber turns a batch of intervals into episodes: `heuristic` offline and deterministic,
 `openai` through an LLM.
 """
+
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from toolbox.activity.models import Interval
 from toolbox.core.models import Episode

@@ -1,11 +1,13 @@
 """The offline, deterministic transcriber: each compiled action becomes a computer-use tool call,
 answered by the screen text that appeared after it."""
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator, Sequence
 from itertools import groupby
-from typing import Any, Iterator, Literal, Sequence
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -15,30 +17,68 @@ from toolbox.core.plugin import Options
 from toolbox.core.registry import register_transcriber
 from toolbox.transcribers.base import Transcriber
 
-_POINT = {"x": {"type": "integer", "description": "Screen x in pixels."},
-          "y": {"type": "integer", "description": "Screen y in pixels."}}
+_POINT = {
+    "x": {"type": "integer", "description": "Screen x in pixels."},
+    "y": {"type": "integer", "description": "Screen y in pixels."},
+}
 _TARGET = {"target": {"type": "string", "description": "The text on screen at that point (a button or link label)."}}
 
 COMPUTER_TOOLS = [
-    ToolSpec(name="click", description="Click a point on the screen.", parameters={
-        "type": "object", "properties": {**_TARGET, **_POINT, "button": {"type": "string", "enum": ["left", "right", "middle"]}},
-        "required": ["x", "y"]}),
-    ToolSpec(name="double_click", description="Double-click a point on the screen.", parameters={
-        "type": "object", "properties": {**_TARGET, **_POINT}, "required": ["x", "y"]}),
-    ToolSpec(name="drag", description="Press at one point, move to another and release.", parameters={
-        "type": "object", "properties": {**_POINT, "to_x": {"type": "integer"}, "to_y": {"type": "integer"}},
-        "required": ["x", "y", "to_x", "to_y"]}),
-    ToolSpec(name="scroll", description="Scroll at a point.", parameters={
-        "type": "object", "properties": {
-            "direction": {"type": "string", "enum": ["up", "down", "left", "right"]},
-            "amount": {"type": "integer", "description": "Wheel notches."}, **_POINT},
-        "required": ["direction", "amount"]}),
-    ToolSpec(name="type_text", description="Type text with the keyboard into the focused field.", parameters={
-        "type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}),
-    ToolSpec(name="press_keys", description="Press a key or a key combination, e.g. [\"enter\"] or [\"ctrl\", \"c\"].", parameters={
-        "type": "object", "properties": {"keys": {"type": "array", "items": {"type": "string"}}}, "required": ["keys"]}),
-    ToolSpec(name="switch_window", description="Bring the window with this title to the front.", parameters={
-        "type": "object", "properties": {"title": {"type": "string"}}, "required": ["title"]}),
+    ToolSpec(
+        name="click",
+        description="Click a point on the screen.",
+        parameters={
+            "type": "object",
+            "properties": {**_TARGET, **_POINT, "button": {"type": "string", "enum": ["left", "right", "middle"]}},
+            "required": ["x", "y"],
+        },
+    ),
+    ToolSpec(
+        name="double_click",
+        description="Double-click a point on the screen.",
+        parameters={"type": "object", "properties": {**_TARGET, **_POINT}, "required": ["x", "y"]},
+    ),
+    ToolSpec(
+        name="drag",
+        description="Press at one point, move to another and release.",
+        parameters={
+            "type": "object",
+            "properties": {**_POINT, "to_x": {"type": "integer"}, "to_y": {"type": "integer"}},
+            "required": ["x", "y", "to_x", "to_y"],
+        },
+    ),
+    ToolSpec(
+        name="scroll",
+        description="Scroll at a point.",
+        parameters={
+            "type": "object",
+            "properties": {
+                "direction": {"type": "string", "enum": ["up", "down", "left", "right"]},
+                "amount": {"type": "integer", "description": "Wheel notches."},
+                **_POINT,
+            },
+            "required": ["direction", "amount"],
+        },
+    ),
+    ToolSpec(
+        name="type_text",
+        description="Type text with the keyboard into the focused field.",
+        parameters={"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
+    ),
+    ToolSpec(
+        name="press_keys",
+        description='Press a key or a key combination, e.g. ["enter"] or ["ctrl", "c"].',
+        parameters={
+            "type": "object",
+            "properties": {"keys": {"type": "array", "items": {"type": "string"}}},
+            "required": ["keys"],
+        },
+    ),
+    ToolSpec(
+        name="switch_window",
+        description="Bring the window with this title to the front.",
+        parameters={"type": "object", "properties": {"title": {"type": "string"}}, "required": ["title"]},
+    ),
 ]
 
 
@@ -99,8 +139,12 @@ class HeuristicTranscriber(Transcriber):
             system=self.options.system,
             tools=COMPUTER_TOOLS,
             turns=turns,
-            source=Source(dataset="sessions", session=interval.session_id, interval=(interval.start, interval.end),
-                          path=interval.session_path),
+            source=Source(
+                dataset="sessions",
+                session=interval.session_id,
+                interval=(interval.start, interval.end),
+                path=interval.session_path,
+            ),
             metadata={**interval.metadata.as_metadata(), "transcriber": self.plugin_name},
         )
 
@@ -124,13 +168,19 @@ def merged(intervals: list[Interval]) -> Interval:
     """Consecutive intervals of one task as one: actions and frames in order, the report's
     evidence joined, the last interval's screen and submission."""
     first, last = intervals[0], intervals[-1]
-    return first.model_copy(update={
-        "end": last.end, "windows": list(dict.fromkeys(w for i in intervals for w in i.windows)),
-        "apps": list(dict.fromkeys(a for i in intervals for a in i.apps)),
-        "metadata": EpisodeEvidence.joined([i.metadata for i in intervals]),
-        "actions": [a for i in intervals for a in i.actions], "frames": [f for i in intervals for f in i.frames],
-        "typed_text": "".join(i.typed_text for i in intervals), "submitted": last.submitted,
-        "screen_words": last.screen_words})
+    return first.model_copy(
+        update={
+            "end": last.end,
+            "windows": list(dict.fromkeys(w for i in intervals for w in i.windows)),
+            "apps": list(dict.fromkeys(a for i in intervals for a in i.apps)),
+            "metadata": EpisodeEvidence.joined([i.metadata for i in intervals]),
+            "actions": [a for i in intervals for a in i.actions],
+            "frames": [f for i in intervals for f in i.frames],
+            "typed_text": "".join(i.typed_text for i in intervals),
+            "submitted": last.submitted,
+            "screen_words": last.screen_words,
+        }
+    )
 
 
 def with_enter_typed(actions: Sequence[Action]) -> list[Action]:
@@ -140,11 +190,21 @@ def with_enter_typed(actions: Sequence[Action]) -> list[Action]:
     out: list[Action] = []
     for action in actions:
         previous = out[-1] if out else None
-        if (action.kind == "hotkey" and action.keys == ["enter"] and previous is not None
-                and previous.kind == "type" and not (previous.text or "").endswith("\n")):
-            out[-1] = previous.model_copy(update={"text": (previous.text or "") + "\n", "t_end": action.t_end or action.t,
-                                                  "frame_after": action.frame_after or previous.frame_after,
-                                                  "result": action.result if action.result is not None else previous.result})
+        if (
+            action.kind == "hotkey"
+            and action.keys == ["enter"]
+            and previous is not None
+            and previous.kind == "type"
+            and not (previous.text or "").endswith("\n")
+        ):
+            out[-1] = previous.model_copy(
+                update={
+                    "text": (previous.text or "") + "\n",
+                    "t_end": action.t_end or action.t,
+                    "frame_after": action.frame_after or previous.frame_after,
+                    "result": action.result if action.result is not None else previous.result,
+                }
+            )
         else:
             out.append(action)
     return out

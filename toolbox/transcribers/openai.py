@@ -1,12 +1,14 @@
 """The `openai` transcriber: an LLM behind any OpenAI-compatible endpoint reads an interval's
 evidence (and, with `vision`, its frames) and writes the episode: the user's request, a
 goal-level function with its call and grounded response, and the final answer."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterator, Literal, Sequence
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -111,7 +113,9 @@ class OpenAITranscriber(Transcriber):
     @cached_property
     def client(self) -> LLMClient:
         """Made on first use: an audit builds the requests and never makes one."""
-        return LLMClient(self.options, self.ctx, purpose="transcriber", where=self._where(), prepare=self.redact_messages)
+        return LLMClient(
+            self.options, self.ctx, purpose="transcriber", where=self._where(), prepare=self.redact_messages
+        )
 
     def _where(self) -> str:
         return f"transcriber ({self.plugin_name or 'openai'})"
@@ -133,8 +137,12 @@ class OpenAITranscriber(Transcriber):
             mapping.skip_used(text)
         return map_text(messages, lambda text: redactor.redact(text, mapping))
 
-    def request_messages(self, group: list[Interval], problems: list[str],
-                         sent_frames: list[tuple[Interval, FrameRef, list[tuple[int, int, int, int]]]] | None = None) -> Messages:
+    def request_messages(
+        self,
+        group: list[Interval],
+        problems: list[str],
+        sent_frames: list[tuple[Interval, FrameRef, list[tuple[int, int, int, int]]]] | None = None,
+    ) -> Messages:
         """The messages sent for `group`, exactly (after the redaction seam): what an audit shows.
         `sent_frames` gets each frame sent as an image, in order, with its blacked-out boxes."""
         return self.redact_messages(self._messages(group, problems, sent_frames))
@@ -179,13 +187,18 @@ class OpenAITranscriber(Transcriber):
         messages = self._messages(group, outcome.problems)
         first, last = group[0], group[-1]
         item = first.id if len(group) == 1 else f"{first.id}..{last.index}"
-        result = self.client.ask(messages, model_parser(self.reply_model), item=item,
-                                 response_format=response_format(self.reply_model))
+        result = self.client.ask(
+            messages, model_parser(self.reply_model), item=item, response_format=response_format(self.reply_model)
+        )
         if not result.ok:
             outcome.failure, outcome.detail = result.failure, result.detail
             return outcome
-        metadata = {**EpisodeEvidence.joined([iv.metadata for iv in group]).as_metadata(),
-                    "transcriber": "openai", "model": self.client.model, "evidence": evidence}
+        metadata = {
+            **EpisodeEvidence.joined([iv.metadata for iv in group]).as_metadata(),
+            "transcriber": "openai",
+            "model": self.client.model,
+            "evidence": evidence,
+        }
         source = Source(dataset="sessions", session=first.session_id, interval=(first.start, last.end))
         episode_id = stable_id(first.session_id, *(iv.index for iv in group), "openai")
         outcome.episode = to_episode(result.value, episode_id, source, self.options.system, metadata)
@@ -194,10 +207,12 @@ class OpenAITranscriber(Transcriber):
     def instructions(self) -> str:
         schema = json.dumps(self.reply_model.model_json_schema(), ensure_ascii=False)
         template = self.options.instructions or INSTRUCTIONS
-        return (template.replace("{images}", ", screenshots" if self.vision else "")
-                .replace("{steps_rule}", STEPS_RULE[self.options.per])
-                .replace("{reasoning_rule}", REASONING_RULE if self.options.reasoning else "")
-                .replace("{schema}", schema))
+        return (
+            template.replace("{images}", ", screenshots" if self.vision else "")
+            .replace("{steps_rule}", STEPS_RULE[self.options.per])
+            .replace("{reasoning_rule}", REASONING_RULE if self.options.reasoning else "")
+            .replace("{schema}", schema)
+        )
 
     def evidence(self, group: list[Interval]) -> str:
         o = self.options
@@ -241,16 +256,19 @@ class OpenAITranscriber(Transcriber):
             return []
         return frame_boxes(interval, frame)
 
-    def _user_content(self, evidence: str, group: list[Interval], problems: list[str],
-                      sent_frames: list[Any] | None = None) -> str | list[dict[str, Any]]:
+    def _user_content(
+        self, evidence: str, group: list[Interval], problems: list[str], sent_frames: list[Any] | None = None
+    ) -> str | list[dict[str, Any]]:
         if not self.vision:
             return evidence
         content: list[dict[str, Any]] = [{"type": "text", "text": evidence}]
         for interval, frame in self.frames_to_send(group):
             boxes = self.frame_boxes(interval, frame)
             if boxes is None:
-                problems.append(f"{frame.path}: frame not sent to the model: it has no OCR words to find secrets in "
-                                f"(interval {interval.id}; give the interval task an ocr engine, or redact: false)")
+                problems.append(
+                    f"{frame.path}: frame not sent to the model: it has no OCR words to find secrets in "
+                    f"(interval {interval.id}; give the interval task an ocr engine, or redact: false)"
+                )
                 continue
             edit = (lambda image, b=boxes: blackout(image, b)) if boxes else None
             try:

@@ -5,6 +5,7 @@
   frame point, and the round-trip check every exported point must pass.
 - `families`: model-family presets (coordinates, image size, action names) and `export_size`.
 """
+
 from toolbox.vision.coordinates import (
     CONVENTIONS,
     Box,
@@ -25,6 +26,21 @@ from toolbox.vision.families import (
 from toolbox.vision.resize import Size, VisionError, fit_within, smart_resize
 
 __all__ = [
-    "ACTIONS", "CONVENTIONS", "FAMILIES", "Box", "Convention", "Exported", "ModelFamily", "Point", "Size",
-    "VisionError", "decode", "encode", "export_size", "fit_within", "model_family", "round_trip_ok", "smart_resize",
+    "ACTIONS",
+    "CONVENTIONS",
+    "FAMILIES",
+    "Box",
+    "Convention",
+    "Exported",
+    "ModelFamily",
+    "Point",
+    "Size",
+    "VisionError",
+    "decode",
+    "encode",
+    "export_size",
+    "fit_within",
+    "model_family",
+    "round_trip_ok",
+    "smart_resize",
 ]

@@ -13,6 +13,7 @@ frame resized to `image_size` (see `export_size`); each convention writes the po
 Each axis scales on its own: an image resized to a standard size (1920x1080 -> 1366x768) is not
 scaled by exactly the same ratio in x and y.
 """
+
 from __future__ import annotations
 
 import math

@@ -29,6 +29,7 @@ Sources (public; checked when this was written):
   keypress, move, scroll, type, wait) in screenshot pixels; openai/openai-cua-sample-app's
   computers report a 1024x768 display, hence a 1024 px long side.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -98,53 +99,97 @@ class ModelFamily(BaseModel):
 
 
 _QWEN_COMPUTER_USE = {
-    "click": "left_click", "double_click": "double_click", "right_click": "right_click",
-    "drag": "left_click_drag", "scroll": "scroll", "type": "type", "hotkey": "key", "paste": "key",
-    "wait": "wait", "terminate": "terminate",
+    "click": "left_click",
+    "double_click": "double_click",
+    "right_click": "right_click",
+    "drag": "left_click_drag",
+    "scroll": "scroll",
+    "type": "type",
+    "hotkey": "key",
+    "paste": "key",
+    "wait": "wait",
+    "terminate": "terminate",
 }
 QWEN25_IMAGE = SmartResizeImage(factor=28, min_pixels=3136, max_pixels=12845056)
 
-FAMILIES: dict[str, ModelFamily] = {f.name: f for f in [
-    ModelFamily(name="qwen2.5-vl", coordinates="smart_resize", image=QWEN25_IMAGE, actions=_QWEN_COMPUTER_USE),
-    ModelFamily(
-        name="qwen3-vl", coordinates="grid1000",
-        image=SmartResizeImage(factor=32, min_pixels=65536, max_pixels=16777216), actions=_QWEN_COMPUTER_USE,
-    ),
-    ModelFamily(
-        name="ui-tars-1.5", coordinates="smart_resize",
-        image=SmartResizeImage(factor=28, min_pixels=100 * 28 * 28, max_pixels=16384 * 28 * 28),
-        actions={
-            "click": "click", "double_click": "left_double", "right_click": "right_single", "drag": "drag",
-            "scroll": "scroll", "type": "type", "hotkey": "hotkey", "paste": "hotkey", "wait": "wait",
-            "terminate": "finished",
-        },
-    ),
-    ModelFamily(
-        name="opencua", coordinates="normalized", image=LongSideImage(),
-        actions={
-            "click": "pyautogui.click", "double_click": "pyautogui.doubleClick",
-            "right_click": "pyautogui.rightClick", "drag": "pyautogui.dragTo", "scroll": "pyautogui.scroll",
-            "type": "pyautogui.write", "hotkey": "pyautogui.hotkey", "paste": "pyautogui.hotkey",
-            "wait": "computer.wait", "terminate": "computer.terminate",
-        },
-    ),
-    ModelFamily(
-        name="anthropic", coordinates="pixels",
-        image=ScalingTargetImage(targets=((1024, 768), (1280, 800), (1366, 768)), fallback_box=(1280, 800)),
-        actions={
-            "click": "left_click", "double_click": "double_click", "right_click": "right_click",
-            "drag": "left_click_drag", "scroll": "scroll", "type": "type", "hotkey": "key", "paste": "key",
-            "wait": "wait",
-        },
-    ),
-    ModelFamily(
-        name="openai", coordinates="pixels", image=LongSideImage(max_side=1024),
-        actions={
-            "click": "click", "double_click": "double_click", "right_click": "click", "drag": "drag",
-            "scroll": "scroll", "type": "type", "hotkey": "keypress", "paste": "keypress", "wait": "wait",
-        },
-    ),
-]}
+FAMILIES: dict[str, ModelFamily] = {
+    f.name: f
+    for f in [
+        ModelFamily(name="qwen2.5-vl", coordinates="smart_resize", image=QWEN25_IMAGE, actions=_QWEN_COMPUTER_USE),
+        ModelFamily(
+            name="qwen3-vl",
+            coordinates="grid1000",
+            image=SmartResizeImage(factor=32, min_pixels=65536, max_pixels=16777216),
+            actions=_QWEN_COMPUTER_USE,
+        ),
+        ModelFamily(
+            name="ui-tars-1.5",
+            coordinates="smart_resize",
+            image=SmartResizeImage(factor=28, min_pixels=100 * 28 * 28, max_pixels=16384 * 28 * 28),
+            actions={
+                "click": "click",
+                "double_click": "left_double",
+                "right_click": "right_single",
+                "drag": "drag",
+                "scroll": "scroll",
+                "type": "type",
+                "hotkey": "hotkey",
+                "paste": "hotkey",
+                "wait": "wait",
+                "terminate": "finished",
+            },
+        ),
+        ModelFamily(
+            name="opencua",
+            coordinates="normalized",
+            image=LongSideImage(),
+            actions={
+                "click": "pyautogui.click",
+                "double_click": "pyautogui.doubleClick",
+                "right_click": "pyautogui.rightClick",
+                "drag": "pyautogui.dragTo",
+                "scroll": "pyautogui.scroll",
+                "type": "pyautogui.write",
+                "hotkey": "pyautogui.hotkey",
+                "paste": "pyautogui.hotkey",
+                "wait": "computer.wait",
+                "terminate": "computer.terminate",
+            },
+        ),
+        ModelFamily(
+            name="anthropic",
+            coordinates="pixels",
+            image=ScalingTargetImage(targets=((1024, 768), (1280, 800), (1366, 768)), fallback_box=(1280, 800)),
+            actions={
+                "click": "left_click",
+                "double_click": "double_click",
+                "right_click": "right_click",
+                "drag": "left_click_drag",
+                "scroll": "scroll",
+                "type": "type",
+                "hotkey": "key",
+                "paste": "key",
+                "wait": "wait",
+            },
+        ),
+        ModelFamily(
+            name="openai",
+            coordinates="pixels",
+            image=LongSideImage(max_side=1024),
+            actions={
+                "click": "click",
+                "double_click": "double_click",
+                "right_click": "click",
+                "drag": "drag",
+                "scroll": "scroll",
+                "type": "type",
+                "hotkey": "keypress",
+                "paste": "keypress",
+                "wait": "wait",
+            },
+        ),
+    ]
+}
 
 
 def model_family(name: str) -> ModelFamily:
@@ -184,15 +229,15 @@ def export_size(frame_size: Size, target: str | ModelFamily, image_max_side: int
         raise VisionError(f"image_max_side must be a positive whole number of pixels, got {image_max_side}")
     policy = _policy(target)
     if isinstance(policy, SmartResizeImage):
-        height, width = smart_resize(
-            frame_size[1], frame_size[0], policy.factor, policy.min_pixels, policy.max_pixels
-        )
+        height, width = smart_resize(frame_size[1], frame_size[0], policy.factor, policy.min_pixels, policy.max_pixels)
         return width, height
     if isinstance(policy, ScalingTargetImage):
         return _scaling_target(frame_size, policy)
     max_side = image_max_side if image_max_side is not None else policy.max_side
     if max_side is None:
-        raise VisionError(f"image_max_side is needed to size images for {target if isinstance(target, str) else target.name}")
+        raise VisionError(
+            f"image_max_side is needed to size images for {target if isinstance(target, str) else target.name}"
+        )
     return fit_within(frame_size, (max_side, max_side))
 
 

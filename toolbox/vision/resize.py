@@ -3,6 +3,7 @@
 Sizes outside `smart_resize` are (width, height), like PIL's `Image.size`. `smart_resize` keeps its
 published (height, width) order so that it can be compared with the reference line by line.
 """
+
 from __future__ import annotations
 
 import math
@@ -41,10 +42,14 @@ def smart_resize(
     """
     check_size((width, height), "image size")
     if factor <= 0 or min_pixels > max_pixels:
-        raise VisionError(f"smart_resize needs factor > 0 and min_pixels <= max_pixels, got {factor}, {min_pixels}, {max_pixels}")
+        raise VisionError(
+            f"smart_resize needs factor > 0 and min_pixels <= max_pixels, got {factor}, {min_pixels}, {max_pixels}"
+        )
     ratio = max(height, width) / min(height, width)
     if ratio > MAX_ASPECT_RATIO:
-        raise VisionError(f"aspect ratio {ratio:.1f} of {width}x{height} is over {MAX_ASPECT_RATIO}; smart_resize refuses it")
+        raise VisionError(
+            f"aspect ratio {ratio:.1f} of {width}x{height} is over {MAX_ASPECT_RATIO}; smart_resize refuses it"
+        )
     new_height = max(factor, round(height / factor) * factor)
     new_width = max(factor, round(width / factor) * factor)
     if new_height * new_width > max_pixels:
