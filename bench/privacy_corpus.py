@@ -244,3 +244,37 @@ def _intl_phone(rng: random.Random) -> str:
     if not phonenumbers.is_valid_number(number):
         number = example
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+# Runs that drove patterns to quadratic or worse time: one letter (a name with no end), base64,
+# digits, the separators of names and addresses, names full of secret words, headers with no
+# end, findings packed tight. Each run is a long "token" for some rule.
+ADVERSARIAL_UNITS = [
+    "A",
+    "7",
+    "@",
+    ".",
+    "-",
+    "a.",
+    "a-",
+    "a@",
+    "1 ",
+    "aB3",
+    "password",
+    "eyJ-",
+    "sk-",
+    "-----BEGIN PRIVATE KEY-----\n",
+    "a@b.co ",
+    "4111 1111 1111 1111 ",
+]
+
+
+def adversarial_text(size: int, seed: int = 3) -> str:
+    """`size` characters: one long run of each of ADVERSARIAL_UNITS, plus one of random base64
+    characters, separated by newlines."""
+    rng = random.Random(seed)
+    run = size // (len(ADVERSARIAL_UNITS) + 1)
+    runs = [(unit * (run // len(unit) + 1))[: run - 1] for unit in ADVERSARIAL_UNITS]
+    runs.append(_rand(rng, run - 1, string.ascii_letters + string.digits + "+/="))
+    text = "\n".join(runs) + "\n"
+    return text + "x" * (size - len(text))

@@ -1,7 +1,9 @@
 """A small OpenAI-compatible chat-completions server for tests, on 127.0.0.1 and a free port.
 
 Replies are scripted: a queue of `Reply`s is served first, then `responder(body)` (default: a
-fixed JSON object). It records every request (headers and JSON body) and the most requests it
+fixed JSON object). A reply can also misbehave as real servers and proxies do: send a body that
+is not a chat completion (`Reply.raw`), replace fields of the completion (`patch`), or drip the
+whole response (status line, headers, body) one byte at a time (`drip`). It records every request (headers and JSON body) and the most requests it
 ever had in flight at once. Use it as a context manager or through the `fake_llm` fixture:
 
     from fake_llm_server import FakeLLMServer, Reply   # the `fake_llm` fixture is in conftest.py
@@ -19,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -33,6 +36,10 @@ class Reply:
     usage: tuple[int, int] | None = (100, 50)  # (prompt, completion) tokens; None: no usage field
     headers: dict[str, str] = field(default_factory=dict)
     finish_reason: str = "stop"
+    patch: dict[str, Any] = field(default_factory=dict)  # top-level fields that replace the completion's
+    raw: bytes | None = None  # the exact body to send instead of a completion
+    content_type: str = "application/json"
+    drip: float = 0.0  # seconds between single bytes of the response; 0: all at once
 
     @classmethod
     def json(cls, obj: Any, **kw: Any) -> Reply:
@@ -41,6 +48,11 @@ class Reply:
     @classmethod
     def text(cls, text: str, **kw: Any) -> Reply:
         return cls(content=text, **kw)
+
+    @classmethod
+    def raw_body(cls, body: str | bytes, content_type: str = "application/json", **kw: Any) -> Reply:
+        """A 200 whose body is exactly `body` (an HTML error page, a JSON array...)."""
+        return cls(raw=body.encode() if isinstance(body, str) else body, content_type=content_type, **kw)
 
     @classmethod
     def error(cls, status: int, message: str = "scripted error", **kw: Any) -> Reply:
@@ -165,13 +177,33 @@ class FakeLLMServer:
                     if reply.usage is not None:
                         p, c = reply.usage
                         payload["usage"] = {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
-                data = json.dumps(payload).encode()
+                    payload.update(reply.patch)
+                data = reply.raw if reply.raw is not None else json.dumps(payload).encode()
+                headers = {"content-type": reply.content_type, "content-length": str(len(data)), **reply.headers}
+                if reply.drip:
+                    self._drip(reply, headers, data)
+                    return
                 self.send_response(reply.status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                for key, value in reply.headers.items():
+                for key, value in headers.items():
                     self.send_header(key, value)
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _drip(self, reply: Reply, headers: dict[str, str], data: bytes) -> None:
+                head = [
+                    f"HTTP/1.1 {reply.status} {HTTPStatus(reply.status).phrase}",
+                    *(f"{key}: {value}" for key, value in headers.items()),
+                    "",
+                    "",
+                ]
+                response = "\r\n".join(head).encode() + data
+                self.close_connection = True
+                try:
+                    for i in range(len(response)):
+                        self.wfile.write(response[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(reply.drip)
+                except OSError:  # the client gave up
+                    pass
 
         return Handler

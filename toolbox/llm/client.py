@@ -1,22 +1,30 @@
 """One LLM call for one item: cache, budget, transient retries, validation re-asks, metrics.
 
 `LLMClient.ask` never raises for a bad reply or a failed request: it returns an `LLMResult`
-whose `failure` names the reason ("invalid reply", "request failed", "LLM unavailable",
-"budget reached"), which the plugin counts with `stats.drop`.
+whose `failure` names the reason ("invalid reply", "malformed reply", "request failed",
+"LLM unavailable", "budget reached"), which the plugin counts with `stats.drop`; each failed
+item is also a one-line warning (except the budget, said once, and an interruption).
+
+Every request has a total deadline of `timeout` seconds (`toolbox.llm.deadline`), whatever
+the server does. A server's token counts are trusted only up to what was asked for: at most
+`max_tokens` completion tokens, and a few times the prompt's estimate (`MAX_PROMPT_OVERCOUNT`).
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any, Generic, TypeVar
 
 from toolbox.core.plugin import BuildContext
 from toolbox.core.tokens import count_tokens
 from toolbox.llm.budget import BudgetReached
 from toolbox.llm.cache import CachedReply, ReplyCache, request_key
+from toolbox.llm.completion import Completion, MalformedReply, read_completion
 from toolbox.llm.concurrency import ordered_map
 from toolbox.llm.config import DEFAULT_MAX_TOKENS, LLMOptions, resolve_endpoint
 from toolbox.llm.metrics import RequestRecord
@@ -26,9 +34,16 @@ from toolbox.llm.structured import Parser
 
 T = TypeVar("T")
 R = TypeVar("R")
+log = logging.getLogger("datamakr")
 
 IMAGE_TOKENS = 1500  # budget estimate per image part (a 2048 px high-detail image is ~1100)
+# a server's prompt count may exceed our estimate (another tokenizer, image tiling, a chat template
+# and default system prompt) by this factor plus these tokens, not more
+MAX_PROMPT_OVERCOUNT = 4
+PROMPT_TEMPLATE_TOKENS = 1000
 TRANSIENT_STATUS = {408, 409, 429}
+RETRY_AFTER_MAX = 120.0  # seconds: a longer Retry-After is a quota that will not come back during the build
+NOT_PER_ITEM = {"budget reached", "interrupted"}  # said once (the budget) or by the user (Ctrl+C), not per item
 FEEDBACK = "Your reply could not be used: {error}\nReply again with only a JSON object that matches the schema."
 
 
@@ -64,6 +79,26 @@ def _describe(exc: Exception) -> str:
     return f"HTTP {status}: {text}" if status else f"{type(exc).__name__}: {text}"
 
 
+def _retry_after(exc: Exception) -> float | None:
+    """Seconds the server asks to wait (`retry-after-ms`, `retry-after` in seconds or as a date)."""
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    headers = response.headers
+    try:
+        if "retry-after-ms" in headers:
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError):  # unreadable: our own backoff applies
+        return None
+
+
 def _is_transient(exc: Exception) -> bool:
     openai = _openai()
     if isinstance(exc, (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)):
@@ -89,16 +124,21 @@ class LLMClient:
         self.options = options
         self.purpose = purpose
         self.endpoint = resolve_endpoint(options, ctx.base_dir, where or purpose)
-        self.client = _openai().OpenAI(
+        openai = _openai()
+        from toolbox.llm.deadline import with_deadlines  # imports httpx: on first use, as openai
+
+        self.client = openai.OpenAI(
             api_key=self.endpoint.api_key.get_secret_value(),
             base_url=self.endpoint.base_url,
             max_retries=0,  # retries are ours: counted, budgeted, with jitter
             timeout=options.timeout,
+            http_client=with_deadlines(openai.DefaultHttpxClient(timeout=options.timeout)),
         )
         folder = ctx.path(options.cache_dir) if options.cache_dir else ctx.cache_dir / "llm"
         self.cache = ReplyCache(folder, enabled=options.cache)
         self.runtime = runtime_for(ctx)
         self._prepare = prepare
+        self._usage_clamp_said = False
 
     @property
     def model(self) -> str:
@@ -124,9 +164,9 @@ class LLMClient:
                 content, record = self._send(conversation, response_format, item, round_)
             except BudgetReached as exc:
                 self.runtime.budget_stopped(self.options.budget_usd or 0.0)
-                return self._done(LLMResult(failure="budget reached", detail=str(exc)))
+                return self._done(item, LLMResult(failure="budget reached", detail=str(exc)))
             except RequestFailed as exc:
-                return self._done(LLMResult(failure=exc.reason, detail=exc.detail))
+                return self._done(item, LLMResult(failure=exc.reason, detail=exc.detail))
             try:
                 value = parser(content)
             except Exception as exc:  # any parser error is the reply's fault, never the build's
@@ -140,12 +180,14 @@ class LLMClient:
                     {"role": "user", "content": FEEDBACK.format(error=error)},
                 ]
                 continue
-            return self._done(LLMResult(value=value))
-        return self._done(LLMResult(failure="invalid reply", detail=error))
+            return self._done(item, LLMResult(value=value))
+        return self._done(item, LLMResult(failure="invalid reply", detail=error))
 
     # -- one request ------------------------------------------------------------------------
 
-    def _done(self, result: LLMResult[T]) -> LLMResult[T]:
+    def _done(self, item: str, result: LLMResult[T]) -> LLMResult[T]:
+        if result.failure and result.failure not in NOT_PER_ITEM:
+            log.warning("%s: %s: %s: %s", self.purpose, item, result.failure, " ".join(result.detail.split())[:300])
         self.runtime.item_done(result.failure)
         return result
 
@@ -206,7 +248,7 @@ class LLMClient:
             reservation = self.runtime.budget.reserve(estimate, self.options.budget_usd)
             started = time.perf_counter()
             try:
-                response = self._create(body)
+                body_bytes = self._create(body)
             except openai.OpenAIError as exc:
                 latency = time.perf_counter() - started
                 transient = _is_transient(exc)
@@ -236,7 +278,26 @@ class LLMClient:
                 self.runtime.budget.settle(reservation, 0.0)
                 raise
             latency = time.perf_counter() - started
-            content, reply = self._reply(response, prompt_estimate)
+            try:
+                completion = read_completion(body_bytes)
+            except MalformedReply as exc:
+                # the server may have run the model: the whole estimate counts
+                self.runtime.budget.settle(reservation, estimate)
+                self.runtime.record(
+                    RequestRecord(
+                        item=item,
+                        purpose=self.purpose,
+                        outcome="error",
+                        round=round_,
+                        attempt=attempt,
+                        status=200,
+                        latency_s=round(latency, 4),
+                        cost_usd=estimate,
+                        error=str(exc),
+                    )
+                )
+                raise RequestFailed("malformed reply", str(exc)) from None
+            reply = self._reply(completion, prompt_estimate)
             cost = self._cost(reply.prompt_tokens, reply.completion_tokens)
             self.runtime.budget.settle(reservation, cost)
             record = RequestRecord(
@@ -248,45 +309,67 @@ class LLMClient:
                 status=200,
                 prompt_tokens=reply.prompt_tokens,
                 completion_tokens=reply.completion_tokens,
-                usage_estimated=response.usage is None,
+                usage_estimated=completion.usage is None,
                 latency_s=round(latency, 4),
                 cost_usd=cost,
             )
             self.runtime.record(record)
             self.cache.put(key, reply)
-            return content, record
+            return reply.content, record
         raise RequestFailed("LLM unavailable", f"{last_error} (after {self.options.max_retries + 1} attempts)")
 
-    def _create(self, body: dict[str, Any]) -> Any:
+    def _create(self, body: dict[str, Any]) -> bytes:
+        """The body of the server's 200 reply, read within the request's total deadline."""
+        from toolbox.llm.deadline import request_deadline
+
         kwargs = dict(body)
         extra_body = kwargs.pop("extra_body", None)
-        return self.client.chat.completions.create(**kwargs, extra_body=extra_body)
+        with request_deadline(self.options.timeout):
+            raw = self.client.chat.completions.with_raw_response.create(**kwargs, extra_body=extra_body)
+            return raw.http_response.content
 
-    def _reply(self, response: Any, prompt_estimate: int) -> tuple[str, CachedReply]:
-        choice = response.choices[0] if response.choices else None
-        content = (choice.message.content if choice and choice.message else None) or ""
-        if not content and choice and getattr(choice.message, "refusal", None):
-            content = f"(refused: {choice.message.refusal})"
-        usage = response.usage
-        reply = CachedReply(
-            content=content,
-            prompt_tokens=usage.prompt_tokens if usage else prompt_estimate,
-            completion_tokens=(usage.completion_tokens or 0) if usage else count_tokens(content),
-            finish_reason=choice.finish_reason if choice else None,
-            model=response.model,
+    def _reply(self, completion: Completion, prompt_estimate: int) -> CachedReply:
+        content = completion.content
+        usage = completion.usage
+        reported_prompt = usage.prompt_tokens if usage and usage.prompt_tokens is not None else prompt_estimate
+        reported_completion = (
+            usage.completion_tokens if usage and usage.completion_tokens is not None else count_tokens(content)
         )
-        return content, reply
+        prompt_tokens = min(reported_prompt, MAX_PROMPT_OVERCOUNT * prompt_estimate + PROMPT_TEMPLATE_TOKENS)
+        completion_tokens = min(reported_completion, self.options.max_tokens or reported_completion)
+        if (prompt_tokens, completion_tokens) != (reported_prompt, reported_completion) and not self._usage_clamp_said:
+            self._usage_clamp_said = True
+            log.warning(
+                "%s: a reply counts %d prompt and %d completion tokens for a prompt of about %d and "
+                "max_tokens %s; counting at most what was asked for (said once)",
+                self.purpose,
+                reported_prompt,
+                reported_completion,
+                prompt_estimate,
+                self.options.max_tokens,
+            )
+        return CachedReply(
+            content=content,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            finish_reason=completion.finish_reason,
+            model=completion.model,
+        )
 
     def _backoff(self, attempt: int, exc: Exception) -> None:
+        """Wait before the next attempt: the server's Retry-After when it gives one (an item whose
+        server asks for more than RETRY_AFTER_MAX fails now), else exponential backoff with jitter."""
         o = self.options
         delay = min(o.backoff_max, o.backoff_base * 2**attempt)
         delay = delay / 2 + random.uniform(0, delay / 2)  # jitter, so parallel retries spread out
-        response = getattr(exc, "response", None)
-        retry_after = response.headers.get("retry-after") if response is not None else None
-        if retry_after:
-            try:
-                delay = max(delay, min(float(retry_after), o.backoff_max))
-            except ValueError:
-                pass
+        retry_after = _retry_after(exc)
+        if retry_after is not None:
+            if retry_after > RETRY_AFTER_MAX:
+                raise RequestFailed(
+                    "LLM unavailable",
+                    f"{_describe(exc)} (the server asks to retry after "
+                    f"{retry_after:.0f} s, more than {RETRY_AFTER_MAX:.0f})",
+                )
+            delay = max(delay, retry_after)
         if self.runtime.stop.wait(delay):
             raise RequestFailed("interrupted", "the build was interrupted")

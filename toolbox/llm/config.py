@@ -34,10 +34,10 @@ class LLMOptions(Options):
     temperature: float | None = Field(0.2, ge=0, le=2)
     max_tokens: int | None = Field(DEFAULT_MAX_TOKENS, gt=0)
     extra_body: dict[str, Any] = Field(default_factory=dict)  # server-specific request fields
-    timeout: float = Field(60.0, gt=0)  # seconds per request
+    timeout: float = Field(60.0, gt=0)  # seconds per request, in total (connect, send, wait, read)
     max_retries: int = Field(5, ge=0)  # transient errors (429, 5xx, timeouts, connection)
     backoff_base: float = Field(1.0, ge=0)  # seconds; doubles per retry, with jitter
-    backoff_max: float = Field(30.0, ge=0)
+    backoff_max: float = Field(30.0, ge=0)  # caps our backoff; a server's Retry-After is honoured up to 120 s
     max_validation_retries: int = Field(3, ge=0)  # re-asks after a reply that does not validate
     concurrency: int = Field(8, ge=1)  # requests in flight
     budget_usd: float | None = Field(None, ge=0)  # stop when the build's LLM spend would pass this

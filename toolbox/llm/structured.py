@@ -26,7 +26,9 @@ def response_format(model: type[BaseModel]) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": {"name": model.__name__, "schema": model.model_json_schema()}}
 
 
-_FENCE = re.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?```\s*$", re.S)
+# whitespace runs are taken whole (possessive): given back one character at a time, a reply of
+# "```" and a long run of blank lines took time quadratic in its length
+_FENCE = re.compile(r"^\s*```(?:json)?\s*+(.*?)\n?```\s*+$", re.S)
 
 
 def json_text(text: str) -> Any:

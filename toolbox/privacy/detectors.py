@@ -67,7 +67,8 @@ PROVIDER_RULES: list[Rule] = [
         re.compile(
             # the whole block; cut off (no END line on screen): the header and the base64 lines after it
             r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY((?: BLOCK)?)-----"
-            r"(?:[\s\S]*?-----END \1PRIVATE KEY\2-----|(?:\r?\n[ \t]*(?:[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9+/]{1,15}={1,2}|[A-Za-z-]+: [^\r\n]*)(?=[ \t]*(?:\r?\n|$)))*)"
+            # (the block ends before another BEGIN: one scan to the end per header would be quadratic)
+            r"(?:(?:(?!-----BEGIN )[\s\S])*?-----END \1PRIVATE KEY\2-----|(?:\r?\n[ \t]*(?:[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9+/]{1,15}={1,2}|[A-Za-z-]+: [^\r\n]*)(?=[ \t]*(?:\r?\n|$)))*)"
         ),
     ),
     Rule("anthropic", "api_key", re.compile(_B + r"sk-ant-[a-z]{2,8}\d{0,3}-[A-Za-z0-9_-]{20,}")),
@@ -97,7 +98,12 @@ PROVIDER_RULES: list[Rule] = [
     Rule("npm", "api_key", re.compile(_B + r"npm_[A-Za-z0-9]{36}" + _E)),
     Rule("pypi", "api_key", re.compile(_B + r"pypi-AgE[A-Za-z0-9_-]{50,}")),
     Rule("hugging face", "api_key", re.compile(_B + r"hf_[A-Za-z]{34}" + _E)),
-    Rule("jwt", "token", re.compile(_B + r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")),
+    # the header stops before another `-eyJ`, where the next try starts (each try to the end: quadratic)
+    Rule(
+        "jwt",
+        "token",
+        re.compile(_B + r"eyJ(?=[A-Za-z0-9_-]{8})(?:[A-Za-z0-9_]|-(?!eyJ))++\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
+    ),
     Rule(
         "bearer",
         "token",
@@ -105,7 +111,8 @@ PROVIDER_RULES: list[Rule] = [
         group=1,
         check=lambda m: char_classes(m.group(1)) >= 2,
     ),
-    Rule("url password", "password", re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:([^\s:/@]+)@"), group=1),
+    # a scheme has at most 32 characters (unbounded, every start in `a.a.a...` read to the end)
+    Rule("url password", "password", re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{0,31}://[^\s:/@]+:([^\s:/@]+)@"), group=1),
 ]
 
 # Words that name a secret in `name = value`, `name: value`, `"name": "value"`, `name is value`.
@@ -114,11 +121,15 @@ _SECRET_WORDS = (
     r"secret|token|api[ _-]?key|apikey|access[ _-]?key|private[ _-]?key|client[ _-]?secret|"
     r"auth[ _-]?key|credentials?|license[ _-]?key|signing[ _-]?key|encryption[ _-]?key|\bkey"
 )
-_KEYWORD = re.compile(
-    r"(?i)(?P<name>[A-Za-z0-9_.-]*?(?:(?P<pw>" + _PASSWORD_WORDS + r")|" + _SECRET_WORDS + r")[A-Za-z0-9_-]*)"
-    r"""["'\]]?[ \t]*(?::=|=>|[:=]|[ \t]is\b|[ \t]was\b)[ \t]*"""
+# `name = value` where the name holds one of those words: the word, the rest of the name (no
+# dots after the word), then an assignment and a value, quoted or not. Found in two steps (see
+# `_assignments`) so that the time stays linear in the text.
+_SECRET_NAME = re.compile(r"(?i)(?:(?P<pw>" + _PASSWORD_WORDS + r")|" + _SECRET_WORDS + r")[A-Za-z0-9_-]*+")
+_ASSIGNED = re.compile(
+    r"""(?i)["'\]]?[ \t]*(?::=|=>|[:=]|[ \t]is\b|[ \t]was\b)[ \t]*"""
     r"""(?:(?P<q>["'`])(?P<qv>[^"'`\r\n]{3,200}?)(?P=q)|(?P<v>[^\s"'`,;<>(){}\[\]]{4,200}))"""
 )
+_SECRET_WORD_MAX = 16  # characters; longer than any of the words ("encryption key")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\.?")
 _NOT_VALUES = {
     "none",
@@ -143,10 +154,28 @@ def _masked(value: str) -> bool:
     return set(value) <= set("*•●·x.")
 
 
+def _assignments(text: str) -> Iterator[tuple[bool, re.Match[str]]]:
+    """(is it a password, the assignment after the name) for each `name = value`, as the single
+    pattern `[A-Za-z0-9_.-]*?(word)[A-Za-z0-9_-]*` + assignment would find them left to right.
+    That pattern retried every start inside a long name, and every word in it, each to the end
+    of the name: cubic on `passwordpassword...`. Here each name is read once: when no assignment
+    follows it, another word of the same name ends at the same place and fails the same way,
+    unless it runs past that place (`secret_api key = `), so only the last few characters are
+    read again."""
+    pos = 0
+    while (name := _SECRET_NAME.search(text, pos)) is not None:
+        assigned = _ASSIGNED.match(text, name.end())
+        if assigned is not None:
+            yield name.group("pw") is not None, assigned
+            pos = assigned.end()
+        else:
+            pos = max(name.start() + 1, name.end() - _SECRET_WORD_MAX)
+
+
 def keyword_findings(text: str, min_entropy: float) -> Iterator[Finding]:
     """Values after password/secret words. Passwords need only look unlike a word or a name
     in code; other secrets must also be long and random enough (entropy, character mix)."""
-    for m in _KEYWORD.finditer(text):
+    for is_password, m in _assignments(text):
         quoted = m.group("qv") is not None
         group = "qv" if quoted else "v"
         value = m.group(group).strip()
@@ -167,7 +196,7 @@ def keyword_findings(text: str, min_entropy: float) -> Iterator[Finding]:
         if quoted:
             start += len(m.group(group)) - len(m.group(group).lstrip())
             end = start + len(value)
-        if m.group("pw"):
+        if is_password:
             if quoted and " " in value and value.count(" ") > 2:
                 continue  # a sentence in quotes, not a password
             yield Finding("password", start, end, value, "keyword")
@@ -180,11 +209,22 @@ _CARD = re.compile(
 )
 
 
-def card_findings(text: str) -> Iterator[Finding]:
+# On screen, OCR may read a stray word between the groups of a card (`4111 4111 set 1111 Tit
+# 1111 1111`) or misread a digit: four or five groups of four digits, at most one short word
+# between two groups, whose first sixteen digits start like a card.
+_SCREEN_CARD = re.compile(r"(?<![\d.,/:-])\d{4}(?:[ \t-]{1,3}(?:[^\s\d]{1,3}[ \t]{1,3})?\d{4}){3,4}(?![\d]|[.,/:-]\d)")
+
+
+def card_findings(text: str, screen: bool = False) -> Iterator[Finding]:
+    """`screen`: read by OCR; see `_SCREEN_CARD` (no Luhn check, as a digit may be misread)."""
     for m in _CARD.finditer(text):
         digits = re.sub(r"\D", "", m.group())
         if card_issuer_ok(digits) and luhn_ok(digits):
             yield Finding("card", m.start(), m.end(), m.group(), "luhn")
+    if screen:
+        for m in _SCREEN_CARD.finditer(text):
+            if card_issuer_ok(re.sub(r"\D", "", m.group())[:16]):
+                yield Finding("card", m.start(), m.end(), m.group(), "groups (screen)")
 
 
 _IBAN = re.compile(
@@ -363,10 +403,10 @@ def resolve_overlaps(findings: Iterable[Finding]) -> list[Finding]:
     """Keep non-overlapping findings: the higher-priority kind, then the longer span, wins."""
     ranked = sorted(findings, key=lambda f: (-PRIORITY[f.kind], -(f.end - f.start), f.start))
     kept: list[Finding] = []
-    taken: list[tuple[int, int]] = []
+    taken = bytearray(max((f.end for f in ranked), default=0))  # 1 where a kept finding is: linear, not pairwise
     for f in ranked:
-        if f.end <= f.start or any(f.start < e and s < f.end for s, e in taken):
+        if f.end <= f.start or taken.find(1, f.start, f.end) >= 0:
             continue
         kept.append(f)
-        taken.append((f.start, f.end))
+        taken[f.start : f.end] = b"\x01" * (f.end - f.start)
     return sorted(kept, key=lambda f: f.start)

@@ -129,7 +129,7 @@ class Redactor:
         if self._detect_secrets is not None:
             found.extend(self._detect_secrets.find(text))
         if o.cards:
-            found.extend(card_findings(text))
+            found.extend(card_findings(text, screen))
         if o.ibans:
             found.extend(iban_findings(text, screen))
         if o.emails:
