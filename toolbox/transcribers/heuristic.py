@@ -145,12 +145,13 @@ class HeuristicTranscriber(Transcriber):
             answer = Answer(interval.submitted or "", "sent_message")
             actions = actions[:-2]  # the typed message and its Enter become the answer itself
         actions = with_enter_typed(actions)
-        user = self.request(interval, steps, chunk, share)
+        labelled = interval.task is not None and (share is None or share.kind == "part")
+        done = None if labelled else self.what_was_done(interval, steps, chunk)
         if answer is None and (share is None or share.kind == "part"):
             answer = self.written_text(steps, chunk)  # a step may have written half a sentence
         if answer is None:
-            answer = self.screen_answer(user, steps)
-        turns: list[Turn] = [Turn(role="user", content=user)]
+            answer = self.screen_answer(f"{interval.task or ''} {done or ''}", steps)
+        turns: list[Turn] = [Turn(role="user", content=request(interval.task, done, share))]
         for number, action in enumerate(actions):
             name, arguments = tool_call(action)
             call_id = f"call_{number}"
@@ -198,16 +199,6 @@ class HeuristicTranscriber(Transcriber):
             and self.window_kind(window_of(chunk, last.actions[-2])) == "chat"
         )
 
-    def request(self, interval: Interval, steps: Sequence[Action], chunk: list[Interval], share: Share | None) -> str:
-        """The user turn: the task label (saying which part of a split task this is), else what
-        was done; a step of a labelled task says so and asks only for what the step did."""
-        if interval.task and (share is None or share.kind == "part"):
-            return interval.task + (f" (part {share.number} of {share.of})" if share else "")
-        done = self.what_was_done(interval, steps, chunk)
-        if share is not None:
-            return f'Step {share.number} of {share.of} of "{interval.task}": {done}.'
-        return f"{done[0].upper()}{done[1:]}."
-
     def what_was_done(self, interval: Interval, steps: Sequence[Action], chunk: list[Interval]) -> str:
         """Up to three phrases from what was typed, where ("search for "q" in 'Docs - Firefox'",
         "run `ls`", "write in 'notes.txt - Mousepad'"), else the screen's heading or the window."""
@@ -248,13 +239,14 @@ class HeuristicTranscriber(Transcriber):
         lines = self.fitted([line.strip() for line in reversed("".join(written[last]).splitlines()) if line.strip()])
         return Answer("\n".join(reversed(lines)), "written_text") if lines else None
 
-    def screen_answer(self, request: str, steps: Sequence[Action]) -> Answer | None:
-        """Lines of the last observation that share words with the request and say more than
-        an echo of what the person typed (a command line after its prompt, a search box)."""
+    def screen_answer(self, asked: str, steps: Sequence[Action]) -> Answer | None:
+        """Lines of the last observation that share words with what was `asked` (the task label,
+        what was done) and say more than an echo of what the person typed (a command line after
+        its prompt, a search box)."""
         observation = next((a.result for a in reversed(steps) if a.result), None)
         if not observation:
             return None
-        wanted = content_words(request)
+        wanted = content_words(asked)
         typed = [
             line.strip()
             for action in steps
@@ -300,6 +292,16 @@ class Answer(NamedTuple):
 class Window(NamedTuple):
     title: str
     app: str
+
+
+def request(task: str | None, done: str | None, share: Share | None) -> str:
+    """The user turn: the task label (saying which part of a split task this is), else what was
+    `done`; a step of a labelled task says so and asks only for what the step did."""
+    if done is None:
+        return f"{task} (part {share.number} of {share.of})" if share else task or ""
+    if share is not None:
+        return f'Step {share.number} of {share.of} of "{task}": {done}.'
+    return f"{done[0].upper()}{done[1:]}."
 
 
 def window_of(chunk: list[Interval], action: Action) -> Window:
