@@ -148,16 +148,24 @@ def test_an_unlabelled_request_says_what_was_done():
     assert shell.turns[0].content == "Run `ls -l` in 'shell - project'."
     [note] = transcriber().transcribe([typing(0, "mousepad", "/tmp/a/reply.txt - Mousepad", "Hi Ann", None)])
     assert note.turns[0].content == "Write in 'reply.txt - Mousepad'."
+    # the interval also saw the editor the person switched to next: the command still ran in the terminal
+    command = interval(0, "xterm", "make", task=None, title="dana@box: ~/llama")
+    command.windows, command.apps = ["dana@box: ~/llama", "notes.md - gedit"], ["xterm", "gedit"]
+    [episode] = transcriber().transcribe([command])
+    assert episode.turns[0].content == "Run `make` in 'dana@box: llama'."
 
 
 def test_an_unlabelled_request_names_the_heading_on_the_screen():
-    def word(text: str, x: int, y: int, height: int) -> OcrWord:
-        return OcrWord(text=text, box=(x, y, x + 10 * len(text), y + height), conf=90, mid=(0.1, 0.1))
+    def word(text: str, x: int, y: int, height: int, conf: float = 0.9) -> OcrWord:
+        return OcrWord(text=text, box=(x, y, x + 10 * len(text), y + height), conf=conf, mid=(0.1, 0.1))
 
     page = typing(0, "chromium", "Docs - Chromium", "", None)
     page.actions = [Action(kind="scroll", t=101, x=5, y=5, dy=-3, title="Docs - Chromium")]
-    page.screen_words = [word("Menu", 0, 0, 12), word("Installation", 0, 40, 30), word("guide", 130, 40, 30)]
-    page.screen_words += [word(w, 0, 100 + 20 * i, 12) for i, w in enumerate(["Download", "the", "package"])]
+    page.screen_words = [word("Docs", 0, 0, 30), word("-", 50, 0, 30), word("Chromium", 70, 0, 30)]  # the title bar
+    page.screen_words += [word("RS", 0, 20, 30, conf=0.4), word("EAT", 30, 20, 30, conf=0.4)]  # misread
+    page.screen_words += [word("Installation", 0, 60, 30), word("guide", 130, 60, 30)]
+    body = "Download the package and unpack it in a folder of your choice then run the installer".split()
+    page.screen_words += [word(w, 0, 100 + 20 * i, 12) for i, w in enumerate(body)]
     [episode] = transcriber().transcribe([page])
     assert episode.turns[0].content == "Look at \"Installation guide\" in 'Docs - Chromium'."
 

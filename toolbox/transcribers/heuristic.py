@@ -138,17 +138,18 @@ class HeuristicTranscriber(Transcriber):
     def episode(self, chunk: list[Interval], share: Share | None = None) -> Episode:
         """One episode of consecutive intervals; `share` says which part or step of its task it is."""
         interval = chunk[0] if len(chunk) == 1 else merged(chunk)
+        windows = Windows(chunk)
         steps = with_enter_typed(interval.actions)  # what was done, for the request and the answer
         actions = list(interval.actions)
         answer: Answer | None = None
-        if self.sent_message(chunk):
+        if self.sent_message(chunk[-1], windows):
             answer = Answer(interval.submitted or "", "sent_message")
             actions = actions[:-2]  # the typed message and its Enter become the answer itself
         actions = with_enter_typed(actions)
         labelled = interval.task is not None and (share is None or share.kind == "part")
-        done = None if labelled else self.what_was_done(interval, steps, chunk)
+        done = None if labelled else self.what_was_done(interval, steps, windows)
         if answer is None and (share is None or share.kind == "part"):
-            answer = self.written_text(steps, chunk)  # a step may have written half a sentence
+            answer = self.written_text(steps, windows)  # a step may have written half a sentence
         if answer is None:
             answer = self.screen_answer(f"{interval.task or ''} {done or ''}", steps)
         turns: list[Turn] = [Turn(role="user", content=request(interval.task, done, share))]
@@ -189,17 +190,16 @@ class HeuristicTranscriber(Transcriber):
             return "document"
         return "terminal" if re.search(options.command_apps, window.app) else "other"
 
-    def sent_message(self, chunk: list[Interval]) -> bool:
-        """The episode ends with a message typed and sent with Enter in a chat window."""
-        last = chunk[-1]
+    def sent_message(self, last: Interval, windows: Windows) -> bool:
+        """The episode ends (`last` interval) with a message typed and sent with Enter in a chat window."""
         return (
             self.options.submission_reply
             and bool(last.submitted)
             and len(last.actions) >= 2
-            and self.window_kind(window_of(chunk, last.actions[-2])) == "chat"
+            and self.window_kind(windows.of(last.actions[-2])) == "chat"
         )
 
-    def what_was_done(self, interval: Interval, steps: Sequence[Action], chunk: list[Interval]) -> str:
+    def what_was_done(self, interval: Interval, steps: Sequence[Action], windows: Windows) -> str:
         """Up to three phrases from what was typed, where ("search for "q" in 'Docs - Firefox'",
         "run `ls`", "write in 'notes.txt - Mousepad'"), else the screen's heading or the window."""
         phrases: list[str] = []
@@ -207,7 +207,7 @@ class HeuristicTranscriber(Transcriber):
         for action in steps:
             if action.kind != "type" or not (action.text or "").strip():
                 continue
-            window = window_of(chunk, action)
+            window = windows.of(action)
             phrase = typing_phrase(self.window_kind(window), action.text or "")
             title = short_title(window.title)
             if title and title != last_title:
@@ -218,19 +218,19 @@ class HeuristicTranscriber(Transcriber):
         if phrases:
             return ", then ".join(phrases[:3]) + (", and more" if len(phrases) > 3 else "")
         title = short_title(next((t for t in reversed(interval.windows) if t), ""))
-        heading = screen_heading(interval.screen_words)
+        heading = screen_heading(interval.screen_words, interval.windows)
         where = f" in '{title}'" if title else ""
         if heading:
             return f'look at "{heading}"{where}'
         return f"look at '{title}'" if title else "look at the screen"
 
-    def written_text(self, steps: Sequence[Action], chunk: list[Interval]) -> Answer | None:
+    def written_text(self, steps: Sequence[Action], windows: Windows) -> Answer | None:
         """The short text typed into the last document window written in (a note, a value
         written down), whole lines from its end."""
         written: dict[str, list[str]] = {}
         last = None
         for action in steps:
-            window = window_of(chunk, action)
+            window = windows.of(action)
             if action.kind == "type" and action.text and self.window_kind(window) == "document":
                 last = short_title(window.title)
                 written.setdefault(last, []).append(action.text)
@@ -304,12 +304,26 @@ def request(task: str | None, done: str | None, share: Share | None) -> str:
     return f"{done[0].upper()}{done[1:]}."
 
 
-def window_of(chunk: list[Interval], action: Action) -> Window:
-    """The window an action happened in: its title, and the app focused at the end of its
-    interval (intervals are cut where the focus changes)."""
-    interval = next((i for i in reversed(chunk) if i.start <= action.t), chunk[0])
-    title = action.title or next((t for t in reversed(interval.windows) if t), "")
-    return Window(title, interval.apps[-1] if interval.apps else "")
+class Windows:
+    """The window each action of an episode happened in: its title, and the app of that title as
+    far as its intervals tell (an interval lists the titles and the apps it saw, in order, each once)."""
+
+    def __init__(self, chunk: list[Interval]) -> None:
+        self.chunk = chunk
+        self.apps: dict[str, str] = {}
+        for interval in chunk:
+            titles, apps = interval.windows, interval.apps
+            if len(apps) == 1:  # one app, perhaps under changing titles ("*notes.txt")
+                self.apps.update((title, apps[0]) for title in titles)
+            elif len(titles) == len(apps):  # each focus change brought a new title and a new app
+                self.apps.update(zip(titles, apps))
+            elif titles and apps:
+                self.apps.update([(titles[0], apps[0]), (titles[-1], apps[-1])])
+
+    def of(self, action: Action) -> Window:
+        interval = next((i for i in reversed(self.chunk) if i.start <= action.t), self.chunk[0])
+        title = action.title or next((t for t in reversed(interval.windows) if t), "")
+        return Window(title, self.apps.get(title, ""))
 
 
 PROMPT = re.compile(r"^\S*[$#%>](\s|$)")  # a shell prompt at the start of a line ("~/src$ ")
@@ -365,14 +379,21 @@ def short_title(title: str) -> str:
     return shortened.strip().lstrip("*\u25cf\u2022 ")  # without the mark of unsaved changes ("*notes.txt")
 
 
-def screen_heading(words: Sequence[OcrWord]) -> str | None:
-    """The first line on the screen set in a larger font than most text (a page or section title)."""
+def screen_heading(words: Sequence[OcrWord], titles: Sequence[str]) -> str | None:
+    """The first line on the screen set in a larger font than most text (a page or section title),
+    read with confidence, that is not the window's title bar."""
     if not words:
         return None
     typical = median(w.height for w in words)
     for line in text_lines(words):
         text = " ".join(w.text for w in line)
-        if median(w.height for w in line) >= 1.3 * typical and re.search(r"[^\W\d_]{3}", text) and len(line) <= 8:
+        if (
+            median(w.height for w in line) >= 1.3 * typical
+            and median(w.conf for w in line) >= 0.8
+            and re.search(r"[^\W\d_]{3}", text)
+            and len(line) <= 8
+            and text.lower() not in (t.lower() for t in titles)
+        ):
             return text
     return None
 
