@@ -209,8 +209,8 @@ def test_a_step_of_a_task_asks_for_what_it_did_and_never_answers_with_a_fragment
     second = interval(1, "mousepad", "hn,", task="Reply to John", title="*reply.txt - Mousepad", result="Hi John,")
     steps = list(transcriber(per="interval").transcribe([first, second]))
     assert [e.turns[0].content for e in steps] == [
-        "Step 1 of 2 of \"Reply to John\": write in 'reply.txt - Mousepad'.",
-        "Step 2 of 2 of \"Reply to John\": write in 'reply.txt - Mousepad'.",
+        "As one step of \"Reply to John\", write in 'reply.txt - Mousepad'.",
+        "As one step of \"Reply to John\", write in 'reply.txt - Mousepad'.",
     ]
     assert [e.turns[-1].content for e in steps] == ["Done.", "Done."]
     assert [e.turns[-1].weight for e in steps] == [0, 0]

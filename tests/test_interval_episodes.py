@@ -135,7 +135,7 @@ def test_episodes_name_targets_by_screen_text_and_answer_with_new_text(web_episo
     first = episodes[0]
     # one episode per interval: each is a step of the task and asks for what it did
     assert (
-        first.turns[0].content == 'Step 1 of 3 of "Find the llama runs": search for "llama 7b" in \'Runs - Chromium\'.'
+        first.turns[0].content == 'As one step of "Find the llama runs", search for "llama 7b" in \'Runs - Chromium\'.'
     )
     name, args = calls(first)[0]
     assert name == "click" and args["target"].lower() == "search runs" and (args["x"], args["y"]) == (90, 112)

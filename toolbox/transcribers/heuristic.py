@@ -296,11 +296,12 @@ class Window(NamedTuple):
 
 def request(task: str | None, done: str | None, share: Share | None) -> str:
     """The user turn: the task label (saying which part of a split task this is), else what was
-    `done`; a step of a labelled task says so and asks only for what the step did."""
+    `done`; a step of a labelled task names the task and asks only for what the step did (not
+    which step it was: nothing on the screen tells, and equal steps stay equal for dedupe)."""
     if done is None:
         return f"{task} (part {share.number} of {share.of})" if share else task or ""
     if share is not None:
-        return f'Step {share.number} of {share.of} of "{task}": {done}.'
+        return f'As one step of "{task}", {done}.'
     return f"{done[0].upper()}{done[1:]}."
 
 
