@@ -214,6 +214,13 @@ def test_a_step_of_a_task_asks_for_what_it_did_and_never_answers_with_a_fragment
     ]
     assert [e.turns[-1].content for e in steps] == ["Done.", "Done."]
     assert [e.turns[-1].weight for e in steps] == [0, 0]
+    # unlabelled intervals are episodes of their own: the same holds
+    unlabelled = [i.model_copy(update={"task": None}) for i in (first, second)]
+    assert [e.metadata["answer_source"] for e in transcriber().transcribe(unlabelled)] == ["none", "none"]
+    # a step that wrote a whole note answers with it
+    note = typing(2, "mousepad", "notes.txt - Mousepad", "Sent to John at 5", "Reply to John")
+    *_, last = transcriber(per="interval").transcribe([first, second, note])
+    assert last.turns[-1].content == "Sent to John at 5" and last.metadata["answer_source"] == "written_text"
     # joined, the task answers with the whole text written
     [task] = transcriber().transcribe([first, second])
     assert task.turns[0].content == "Reply to John" and task.turns[-1].content == "Hi John,"

@@ -133,10 +133,13 @@ class HeuristicTranscriber(Transcriber):
             chunks = split_by_actions(run, self.options.max_task_actions) if join else [[i] for i in run]
             for number, chunk in enumerate(chunks, 1):
                 share = Share("part" if join else "step", number, len(chunks)) if task and len(chunks) > 1 else None
-                yield self.episode(chunk, share)
+                before = chunks[number - 2][-1:] if number > 1 else []
+                after = chunks[number][:1] if number < len(chunks) else []
+                yield self.episode(chunk, share, before + after)
 
-    def episode(self, chunk: list[Interval], share: Share | None = None) -> Episode:
-        """One episode of consecutive intervals; `share` says which part or step of its task it is."""
+    def episode(self, chunk: list[Interval], share: Share | None = None, around: Sequence[Interval] = ()) -> Episode:
+        """One episode of consecutive intervals; `share` says which part or step of its task it is,
+        `around` are the intervals just before and after it."""
         interval = chunk[0] if len(chunk) == 1 else merged(chunk)
         windows = Windows(chunk)
         steps = with_enter_typed(interval.actions)  # what was done, for the request and the answer
@@ -148,8 +151,8 @@ class HeuristicTranscriber(Transcriber):
         actions = with_enter_typed(actions)
         labelled = interval.task is not None and (share is None or share.kind == "part")
         done = None if labelled else self.what_was_done(interval, steps, windows)
-        if answer is None and (share is None or share.kind == "part"):
-            answer = self.written_text(steps, windows)  # a step may have written half a sentence
+        if answer is None:
+            answer = self.written_text(steps, windows, around)
         if answer is None:
             answer = self.screen_answer(f"{interval.task or ''} {done or ''}", steps)
         turns: list[Turn] = [Turn(role="user", content=request(interval.task, done, share))]
@@ -224,20 +227,27 @@ class HeuristicTranscriber(Transcriber):
             return f'look at "{heading}"{where}'
         return f"look at '{title}'" if title else "look at the screen"
 
-    def written_text(self, steps: Sequence[Action], windows: Windows) -> Answer | None:
-        """The short text typed into the last document window written in (a note, a value
-        written down), whole lines from its end."""
-        written: dict[str, list[str]] = {}
-        last = None
-        for action in steps:
-            window = windows.of(action)
-            if action.kind == "type" and action.text and self.window_kind(window) == "document":
-                last = short_title(window.title)
-                written.setdefault(last, []).append(action.text)
-        if last is None:
+    def written_text(self, steps: Sequence[Action], windows: Windows, around: Sequence[Interval]) -> Answer | None:
+        """The short text typed into the last document written in (a note, a value written down),
+        whole lines from its end; not when the intervals `around` the episode typed into that
+        document too: then the episode holds only a piece of the text (half a sentence)."""
+        written = self.documents_written(steps, windows)
+        last = next(reversed(written), None)
+        if last is None or any(last in self.documents_written(i.actions, Windows([i])) for i in around):
             return None
         lines = self.fitted([line.strip() for line in reversed("".join(written[last]).splitlines()) if line.strip()])
         return Answer("\n".join(reversed(lines)), "written_text") if lines else None
+
+    def documents_written(self, actions: Sequence[Action], windows: Windows) -> dict[str, list[str]]:
+        """The texts typed into each document window (by title, paths shortened), the document
+        written in last at the end."""
+        written: dict[str, list[str]] = {}
+        for action in actions:
+            window = windows.of(action)
+            if action.kind == "type" and action.text and self.window_kind(window) == "document":
+                name = short_title(window.title)
+                written[name] = [*written.pop(name, []), action.text]
+        return written
 
     def screen_answer(self, asked: str, steps: Sequence[Action]) -> Answer | None:
         """Lines of the last observation that share words with what was `asked` (the task label,
