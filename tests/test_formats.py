@@ -98,6 +98,36 @@ def test_sharegpt_refuses_an_episode_ending_on_a_tool_result():
         fmt("sharegpt").encode(ep)
 
 
+def test_an_untrained_final_answer_is_weight_0_in_openai_and_left_out_where_no_format_can_mask_it():
+    ep = sample_episode()
+    ep.turns[-1].weight = 0
+    assert fmt("openai").encode(ep)["messages"][-1] == {
+        "role": "assistant",
+        "content": "The run is llama-7b-0512.",
+        "weight": 0,
+    }
+    # sharegpt and glaive end with the last call: its results and the answer are cut
+    sharegpt = fmt("sharegpt").encode(ep)
+    assert [m["from"] for m in sharegpt["conversations"]] == ["human", "function_call", "observation", "function_call"]
+    assert fmt("sharegpt").validate(sharegpt) == []
+    glaive = fmt("glaive").encode(ep)
+    assert "llama-7b-0512." not in glaive["chat"] and "opened run" not in glaive["chat"]
+    assert glaive["chat"].endswith('"arguments": \'{"x": 30, "y": 40}\'} <|endoftext|>')
+    assert fmt("glaive").validate(glaive) == []
+    # an untrained turn before a trained one stays (as context), and with nothing trained left
+    # the episode cannot be written: the build drops it with that reason
+    ep.turns[-1].weight, ep.turns[1].weight = None, 0
+    assert fmt("sharegpt").encode(ep)["conversations"][-1]["value"] == "The run is llama-7b-0512."
+    only = Episode(
+        id="x",
+        turns=[Turn(role="user", content="hi"), Turn(role="assistant", content="Done.", weight=0)],
+        source=Source(dataset="t"),
+    )
+    for name in ("sharegpt", "glaive"):
+        with pytest.raises(FormatError, match="no trainable assistant turn"):
+            fmt(name).encode(only)
+
+
 def test_openai_layout():
     row = fmt("openai").encode(sample_episode())
     assert [m["role"] for m in row["messages"]] == [

@@ -133,13 +133,17 @@ def test_episodes_name_targets_by_screen_text_and_answer_with_new_text(web_episo
     episodes = web_episodes
     assert len(episodes) == 3
     first = episodes[0]
-    assert first.turns[0].content == "Find the llama runs"
+    # one episode per interval: each is a step of the task and asks for what it did
+    assert (
+        first.turns[0].content == 'As one step of "Find the llama runs", search for "llama 7b" in \'Runs - Chromium\'.'
+    )
     name, args = calls(first)[0]
     assert name == "click" and args["target"].lower() == "search runs" and (args["x"], args["y"]) == (90, 112)
     result = first.turns[2].content
     assert "run-0042" in result and "Search runs" not in result  # only text that appeared
-    # The interval ends with a typed query + Enter: that text is the final assistant message.
-    assert first.turns[-1].role == "assistant" and first.turns[-1].content == "llama 7b"
+    # The interval ends with a typed query + Enter: a call; what it found on the screen is the answer.
+    assert calls(first)[1] == ("type_text", {"text": "llama 7b\n"})
+    assert first.turns[-1].role == "assistant" and first.turns[-1].content == "1 result for llama 7b"
     # typing-only interval in the terminal
     third = episodes[2]
     assert calls(third) == [
@@ -147,7 +151,7 @@ def test_episodes_name_targets_by_screen_text_and_answer_with_new_text(web_episo
         ("press_keys", {"keys": ["ctrl", "c"]}),
         ("type_text", {"text": "ls, then quit"}),
     ]
-    assert third.turns[-1].content.startswith("Done:")
+    assert third.turns[-1].weight == 0 and third.metadata["answer_source"] == "none"  # the typed echo is no answer
 
 
 @pytest.mark.parametrize("font_size", [12, 14])
@@ -189,10 +193,10 @@ def test_metadata_holds_what_a_report_draws(web_episodes):
     assert all(0 <= w["mid"][0] <= 1 and 0 <= w["mid"][1] <= 1 and len(w["box"]) == 4 for w in meta["ocr"])
 
 
-def test_without_task_label_the_request_comes_from_window_titles(tmp_path):
+def test_without_task_label_the_request_says_what_was_done(tmp_path):
     task, _ = make_task(tmp_path, ocr=None)
     episodes = list(task.run(read_session(web_session(tmp_path, task=None))))
-    assert episodes[0].turns[0].content == "Continue the work in the window 'Runs - Chromium'."
+    assert episodes[0].turns[0].content == "Search for \"llama 7b\" in 'Runs - Chromium'."
     assert episodes[0].turns[2].content == "Done."  # no OCR: no screen text claimed
 
 

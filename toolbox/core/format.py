@@ -8,12 +8,27 @@ from typing import Any
 
 import orjson
 
-from toolbox.core.models import Episode, ToolSpec
+from toolbox.core.models import Episode, ToolSpec, Turn
 from toolbox.core.plugin import Plugin
 
 
 class FormatError(ValueError):
     """The episode cannot be written in this format, or a row is not valid in it."""
+
+
+def trained_turns(episode: Episode) -> list[Turn]:
+    """The turns a format without per-turn weights writes: up to the last assistant turn that is
+    trained. A final answer marked untrainable (`weight: 0`: the transcriber found none), and the
+    tool results only it would have read, are left out so that no trainer learns it; an earlier
+    untrainable turn stays, as context these formats cannot mask."""
+    turns = episode.turns
+    if not any(turn.weight == 0 for turn in turns):
+        return turns
+    trained = [i for i, turn in enumerate(turns) if turn.role == "assistant" and turn.weight != 0]
+    if not trained:
+        raise FormatError("no trainable assistant turn")
+    end = trained[-1] + 1
+    return turns[:end] if any(turn.weight == 0 for turn in turns[end:]) else turns
 
 
 class Format(Plugin):

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from toolbox.core.format import Format, FormatError
+from toolbox.core.format import Format, FormatError, trained_turns
 from toolbox.core.models import Episode, Source, ToolCall, ToolSpec, Turn
 from toolbox.core.registry import register_format
 
@@ -31,10 +31,11 @@ class GlaiveFormat(Format):
 
     def encode(self, episode: Episode) -> dict[str, Any]:
         system = self.rendered_tools(episode.tools, glaive_system)
-        results = {t.tool_call_id: t for t in episode.turns if t.role == "tool" and t.tool_call_id}
+        turns = trained_turns(episode)
+        results = {t.tool_call_id: t for t in turns if t.role == "tool" and t.tool_call_id}
         answered: set[str] = set()
         chat: list[str] = []
-        for turn in episode.turns:
+        for turn in turns:
             if turn.role == "user":
                 chat.append(f"USER: {turn.content or ''}")
             elif turn.role == "assistant":

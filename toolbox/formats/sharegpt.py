@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from toolbox.core.format import Format, FormatError
+from toolbox.core.format import Format, FormatError, trained_turns
 from toolbox.core.models import Episode, Source, ToolCall, ToolSpec, Turn
 from toolbox.core.registry import register_format
 
@@ -32,7 +32,7 @@ class ShareGPTFormat(Format):
                 conv.append({"from": kind, "value": value})
 
         results: list[str] = []
-        for turn in episode.turns:
+        for turn in trained_turns(episode):
             if turn.role == "tool":
                 results.append(turn.content or "")
                 continue

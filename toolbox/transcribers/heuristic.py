@@ -1,13 +1,14 @@
 """The offline, deterministic transcriber: each compiled action becomes a computer-use tool call,
-answered by the screen text that appeared after it."""
+answered by what the screen showed after it. The request is the task label or what was done; the
+final answer is what the person sent, wrote down or found on the screen, never a list of steps."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Sequence
 from itertools import groupby
-from typing import Any, Literal
+from statistics import median
+from typing import Any, Literal, NamedTuple
 
 from pydantic import Field
 
@@ -15,6 +16,7 @@ from toolbox.activity.models import Action, Interval
 from toolbox.core.models import Episode, EpisodeEvidence, Source, ToolCall, ToolSpec, Turn, stable_id
 from toolbox.core.plugin import Options
 from toolbox.core.registry import register_transcriber
+from toolbox.ocr_engines.words import OcrWord, text_lines
 from toolbox.transcribers.base import Transcriber
 
 _POINT = {
@@ -84,56 +86,85 @@ COMPUTER_TOOLS = [
 
 @register_transcriber("heuristic")
 class HeuristicTranscriber(Transcriber):
-    """Offline and deterministic: actions become click/type_text/press_keys/scroll/switch_window calls."""
+    """Offline and deterministic: actions become click/type_text/press_keys/scroll/switch_window
+    calls; the final answer is what the person sent, wrote down or found on the screen."""
 
     class Options(Options):
         system: str = "You operate a computer for the user with the tools given. Coordinates are screen pixels."
-        submission_reply: bool = True  # text typed and sent with Enter at the end becomes the final reply
-        # ...except in these apps, where Enter runs a command: there it stays type_text + press_keys
+        submission_reply: bool = True  # a message typed and sent with Enter in a chat window at the end is the answer
+        # terminal emulators: Enter there runs a command, unless the title says a chat or a document runs in it
         command_apps: str = r"(?i)term|konsole|console|shell|iterm|powershell|cmd\.exe|tmux"
-        summary_items: int = 6  # actions named in the closing message
+        # chat windows: a client's name as a whole part of the title ("weechat", "general - Slack",
+        # "Slack | general", "Messages"), or a chat app
+        chat_titles: str = (
+            r"(?i)(^|[-|:\u2013\u2014]\s)\s*(\(\d+\)\s*)?(slack|discord|telegram|whatsapp|signal|element|"
+            r"mattermost|microsoft teams|teams|messenger|messages|zulip|weechat|irssi|hexchat|pidgin|rocket\.chat)"
+            r"(\s[\d.]+)?\s*($|\s[-|:(\u2013\u2014])"
+        )
+        chat_apps: str = r"(?i)slack|discord|telegram|whatsapp|signal|element|mattermost|teams|zulip|hexchat|pidgin"
+        # documents: text typed there is what the person wrote down (a note, a letter)
+        document_titles: str = (
+            r"(?i)\.(txt|md|markdown|rst|org|tex|docx?|odt|rtf|notes?)\b|^\W*(untitled|new document)\b|"
+            r"^(vim?|nvim|nano|emacs|micro)\s"
+        )
+        document_apps: str = (
+            r"(?i)mousepad|gedit|kate|kwrite|pluma|xed|leafpad|featherpad|notepad|textedit|libreoffice|soffice|"
+            r"abiword|obsidian|joplin|notion|onenote|evernote|typora|zim"
+        )
+        answer_lines: int = Field(3, ge=1)  # an answer is at most this many lines...
+        answer_chars: int = Field(240, ge=20)  # ...of at most this many characters in all
         # `task`: the consecutive intervals of a session that share a task label become one
         # multi-step episode, so the user's request matches what the episode does; `interval`:
-        # one episode per interval; `auto`: `task` for intervals with a label, else `interval`
+        # one episode per interval (a step of its task); `auto`: `task` for intervals with a label, else `interval`
         per: Literal["auto", "interval", "task"] = "auto"
         # a task longer than this many actions is split at interval boundaries into episodes
-        # that each stay trainable; the parts after the first say they continue the task
+        # that each stay trainable; each says which part of the task it is
         max_task_actions: int = Field(60, ge=1)
 
     def transcribe(self, intervals: Sequence[Interval]) -> Iterator[Episode]:
-        per = self.options.per
-
-        def group_key(interval: Interval) -> tuple[Any, ...]:
-            if per == "interval" or (per == "auto" and not interval.task):
-                return (interval.session_id, interval.index)
-            return (interval.session_id, interval.task)
-
-        groups = [list(group) for _, group in groupby(intervals, key=group_key)]
-        for group in groups:
-            for part, chunk in enumerate(split_by_actions(group, self.options.max_task_actions)):
-                interval = chunk[0] if len(chunk) == 1 else merged(chunk)
-                if part and interval.task:
-                    interval = interval.model_copy(update={"task": f"{interval.task} (continued)"})
-                if not interval.actions:
+        for (_, task), same_task in groupby(intervals, key=lambda i: (i.session_id, i.task)):
+            run = []
+            for interval in same_task:
+                if interval.actions:
+                    run.append(interval)
+                else:
                     self.ctx.stats.drop(self.plugin_name, "no actions", interval.id)
-                    continue
-                yield self.episode(interval)
+            join = self.options.per == "task" or (self.options.per == "auto" and task is not None)
+            chunks = split_by_actions(run, self.options.max_task_actions) if join else [[i] for i in run]
+            for number, chunk in enumerate(chunks, 1):
+                share = Share("part" if join else "step", number, len(chunks)) if task and len(chunks) > 1 else None
+                before = chunks[number - 2][-1:] if number > 1 else []
+                after = chunks[number][:1] if number < len(chunks) else []
+                yield self.episode(chunk, share, before + after)
 
-    def episode(self, interval: Interval) -> Episode:
+    def episode(self, chunk: list[Interval], share: Share | None = None, around: Sequence[Interval] = ()) -> Episode:
+        """One episode of consecutive intervals; `share` says which part or step of its task it is,
+        `around` are the intervals just before and after it."""
+        interval = chunk[0] if len(chunk) == 1 else merged(chunk)
+        windows = Windows(chunk)
+        steps = with_enter_typed(interval.actions)  # what was done, for the request and the answer
         actions = list(interval.actions)
-        reply: str | None = None
-        in_terminal = any(re.search(self.options.command_apps, app) for app in interval.apps if app)
-        if self.options.submission_reply and interval.submitted and len(actions) >= 2 and not in_terminal:
-            reply = interval.submitted
-            actions = actions[:-2]  # the typed reply and its Enter become the answer itself
+        answer: Answer | None = None
+        if self.sent_message(chunk[-1], windows):
+            answer = Answer(interval.submitted or "", "sent_message")
+            actions = actions[:-2]  # the typed message and its Enter become the answer itself
         actions = with_enter_typed(actions)
-        turns: list[Turn] = [Turn(role="user", content=request(interval))]
+        labelled = interval.task is not None and (share is None or share.kind == "part")
+        done = None if labelled else self.what_was_done(interval, steps, windows)
+        if answer is None:
+            answer = self.written_text(steps, windows, around)
+        if answer is None:
+            answer = self.screen_answer(f"{interval.task or ''} {done or ''}", steps)
+        turns: list[Turn] = [Turn(role="user", content=request(interval.task, done, share))]
         for number, action in enumerate(actions):
             name, arguments = tool_call(action)
             call_id = f"call_{number}"
             turns.append(Turn(role="assistant", tool_calls=[ToolCall(id=call_id, name=name, arguments=arguments)]))
             turns.append(Turn(role="tool", tool_call_id=call_id, name=name, content=tool_result(action)))
-        turns.append(Turn(role="assistant", content=reply or summary(actions, self.options.summary_items)))
+        if answer is None:  # nothing to answer with: the turn closes the episode but is not trained
+            turns.append(Turn(role="assistant", content="Done.", weight=0))
+        else:
+            turns.append(Turn(role="assistant", content=answer.text))
         return Episode(
             id=stable_id(interval.session_id, interval.index, "interval_episodes"),
             system=self.options.system,
@@ -145,8 +176,237 @@ class HeuristicTranscriber(Transcriber):
                 interval=(interval.start, interval.end),
                 path=interval.session_path,
             ),
-            metadata={**interval.metadata.as_metadata(), "transcriber": self.plugin_name},
+            metadata={
+                **interval.metadata.as_metadata(),
+                "transcriber": self.plugin_name,
+                "answer_source": answer.source if answer else "none",
+            },
         )
+
+    def window_kind(self, window: Window) -> Literal["chat", "document", "terminal", "other"]:
+        """What Enter and typing mean in a window, from its title and app together: a chat
+        client in a terminal emulator (title "weechat") is a chat, a shell prompt there is not."""
+        options = self.options
+        if re.search(options.chat_titles, window.title) or re.search(options.chat_apps, window.app):
+            return "chat"
+        if re.search(options.document_titles, window.title) or re.search(options.document_apps, window.app):
+            return "document"
+        return "terminal" if re.search(options.command_apps, window.app) else "other"
+
+    def sent_message(self, last: Interval, windows: Windows) -> bool:
+        """The episode ends (`last` interval) with a message typed and sent with Enter in a chat window."""
+        return (
+            self.options.submission_reply
+            and bool(last.submitted)
+            and len(last.actions) >= 2
+            and self.window_kind(windows.of(last.actions[-2])) == "chat"
+        )
+
+    def what_was_done(self, interval: Interval, steps: Sequence[Action], windows: Windows) -> str:
+        """Up to three phrases from what was typed, where ("search for "q" in 'Docs - Firefox'",
+        "run `ls`", "write in 'notes.txt - Mousepad'"), else the screen's heading or the window."""
+        phrases: list[str] = []
+        last_title = ""
+        for action in steps:
+            if action.kind != "type" or not (action.text or "").strip():
+                continue
+            window = windows.of(action)
+            phrase = typing_phrase(self.window_kind(window), action.text or "")
+            title = short_title(window.title)
+            if title and title != last_title:
+                phrase += f" in '{title}'"
+                last_title = title
+            if phrase not in phrases:
+                phrases.append(phrase)
+        if phrases:
+            return ", then ".join(phrases[:3]) + (", and more" if len(phrases) > 3 else "")
+        title = short_title(next((t for t in reversed(interval.windows) if t), ""))
+        heading = screen_heading(interval.screen_words, interval.windows)
+        where = f" in '{title}'" if title else ""
+        if heading:
+            return f'look at "{heading}"{where}'
+        return f"look at '{title}'" if title else "look at the screen"
+
+    def written_text(self, steps: Sequence[Action], windows: Windows, around: Sequence[Interval]) -> Answer | None:
+        """The short text typed into the last document written in (a note, a value written down),
+        whole lines from its end; not when the intervals `around` the episode typed into that
+        document too: then the episode holds only a piece of the text (half a sentence)."""
+        written = self.documents_written(steps, windows)
+        last = next(reversed(written), None)
+        if last is None or any(last in self.documents_written(i.actions, Windows([i])) for i in around):
+            return None
+        lines = self.fitted([line.strip() for line in reversed("".join(written[last]).splitlines()) if line.strip()])
+        return Answer("\n".join(reversed(lines)), "written_text") if lines else None
+
+    def documents_written(self, actions: Sequence[Action], windows: Windows) -> dict[str, list[str]]:
+        """The texts typed into each document window (by title, paths shortened), the document
+        written in last at the end."""
+        written: dict[str, list[str]] = {}
+        for action in actions:
+            window = windows.of(action)
+            if action.kind == "type" and action.text and self.window_kind(window) == "document":
+                name = short_title(window.title)
+                written[name] = [*written.pop(name, []), action.text]
+        return written
+
+    def screen_answer(self, asked: str, steps: Sequence[Action]) -> Answer | None:
+        """Lines of the last observation that share words with what was `asked` (the task label,
+        what was done) and say more than an echo of what the person typed (a command line after
+        its prompt, a search box)."""
+        observation = next((a.result for a in reversed(steps) if a.result), None)
+        if not observation:
+            return None
+        wanted = content_words(asked)
+        typed = [
+            line.strip()
+            for action in steps
+            if action.kind == "type" and action.text
+            for line in action.text.splitlines()
+            if len(line.strip()) >= 3
+        ]
+        typed_words = content_words(" ".join(typed))
+        found = []
+        for line in (line.strip() for line in observation.splitlines()):
+            rest = PROMPT.sub("", line)
+            for text in typed:
+                rest = rest.replace(text, " ")
+            if content_words(line) & wanted and not content_words(rest) <= typed_words:
+                found.append(line)
+        lines = self.fitted(found)
+        return Answer("\n".join(lines), "screen") if lines else None
+
+    def fitted(self, lines: list[str]) -> list[str]:
+        """The first lines that fit in an answer (`answer_lines`, `answer_chars`)."""
+        kept: list[str] = []
+        for line in lines:
+            if len(kept) == self.options.answer_lines or sum(map(len, kept)) + len(line) > self.options.answer_chars:
+                break
+            kept.append(line)
+        return kept
+
+
+class Share(NamedTuple):
+    """Which share of its task an episode is: a `part` of a long task split to stay trainable,
+    or a `step` (one interval, with `per: interval`)."""
+
+    kind: Literal["part", "step"]
+    number: int
+    of: int
+
+
+class Answer(NamedTuple):
+    text: str
+    source: Literal["sent_message", "written_text", "screen"]
+
+
+class Window(NamedTuple):
+    title: str
+    app: str
+
+
+def request(task: str | None, done: str | None, share: Share | None) -> str:
+    """The user turn: the task label (saying which part of a split task this is), else what was
+    `done`; a step of a labelled task names the task and asks only for what the step did (not
+    which step it was: nothing on the screen tells, and equal steps stay equal for dedupe)."""
+    if done is None:
+        return f"{task} (part {share.number} of {share.of})" if share else task or ""
+    if share is not None:
+        return f'As one step of "{task}", {done}.'
+    return f"{done[0].upper()}{done[1:]}."
+
+
+class Windows:
+    """The window each action of an episode happened in: its title, and the app of that title as
+    far as its intervals tell (an interval lists the titles and the apps it saw, in order, each once)."""
+
+    def __init__(self, chunk: list[Interval]) -> None:
+        self.chunk = chunk
+        self.apps: dict[str, str] = {}
+        for interval in chunk:
+            titles, apps = interval.windows, interval.apps
+            if len(apps) == 1:  # one app, perhaps under changing titles ("*notes.txt")
+                self.apps.update((title, apps[0]) for title in titles)
+            elif len(titles) == len(apps):  # each focus change brought a new title and a new app
+                self.apps.update(zip(titles, apps))
+            elif titles and apps:
+                self.apps.update([(titles[0], apps[0]), (titles[-1], apps[-1])])
+
+    def of(self, action: Action) -> Window:
+        interval = next((i for i in reversed(self.chunk) if i.start <= action.t), self.chunk[0])
+        title = action.title or next((t for t in reversed(interval.windows) if t), "")
+        return Window(title, self.apps.get(title, ""))
+
+
+PROMPT = re.compile(r"^\S*[$#%>](\s|$)")  # a shell prompt at the start of a line ("~/src$ ")
+STOPWORDS = frozenset(
+    "the and for with what that this from into then than are was were has have had its you your our all any "
+    "can not but how who why when where which out get got see use let via per step part look search open run "
+    "write type send message check find make show tell more screen window".split()
+)
+
+
+def content_words(text: str) -> set[str]:
+    """The words that carry meaning, lower case, plural and -ing endings cut: "greetings" and
+    "greeting" are one word."""
+    words = set()
+    for word in re.findall(r"[^\W_]+", text.lower()):
+        for suffix in ("ings", "ing", "ed", "s"):
+            if word.endswith(suffix) and not word.endswith("ss") and len(word) - len(suffix) >= 3:
+                word = word[: -len(suffix)]
+                break
+        if (len(word) >= 3 or any(c.isdigit() for c in word)) and word not in STOPWORDS:
+            words.add(word)
+    return words
+
+
+def typing_phrase(kind: str, text: str) -> str:
+    """What typing did, as part of a request: a search, a URL opened, a command run, a message sent."""
+    line = text.strip()
+    entered = text.endswith("\n")
+    short = len(line) <= 80 and "\n" not in line
+    if kind == "chat":
+        return "send a message" if entered else "write a message"
+    if kind == "document":
+        return "write"
+    if not short:
+        return "run commands" if kind == "terminal" else "type text"
+    if not entered:
+        return f'type "{line}"'
+    if kind == "terminal":
+        return f"run `{line}`"
+    if re.match(r"^(https?://\S+|[\w-]+(\.[\w-]+)+(/\S*)?)$", line):
+        return f"open {line}"
+    return f'search for "{line}"'
+
+
+PATH = re.compile(r"(?<![\w:/.~])(?:~|\.{1,2})?(?:/[^\s/()]+)+/?|(?<!\w)[A-Za-z]:\\(?:[^\\\s]+\\)*[^\\\s]+")
+
+
+def short_title(title: str) -> str:
+    """A window title with each local path shortened to its last name ("/tmp/a/reply.txt - Mousepad"
+    becomes "reply.txt - Mousepad", "shell - ~/project" becomes "shell - project") and without the
+    mark of unsaved changes an editor puts in front ("*notes.txt")."""
+    shortened = PATH.sub(lambda m: re.split(r"[/\\]", m.group(0).rstrip("/\\"))[-1] or m.group(0), title)
+    return shortened.strip().lstrip("*\u25cf\u2022 ")  # without the mark of unsaved changes ("*notes.txt")
+
+
+def screen_heading(words: Sequence[OcrWord], titles: Sequence[str]) -> str | None:
+    """The first line on the screen set in a larger font than most text (a page or section title),
+    read with confidence, that is not the window's title bar."""
+    if not words:
+        return None
+    typical = median(w.height for w in words)
+    for line in text_lines(words):
+        text = " ".join(w.text for w in line)
+        if (
+            median(w.height for w in line) >= 1.3 * typical
+            and median(w.conf for w in line) >= 0.8
+            and re.search(r"[^\W\d_]{3}", text)
+            and len(line) <= 8
+            and text.lower() not in (t.lower() for t in titles)
+        ):
+            return text
+    return None
 
 
 def split_by_actions(intervals: list[Interval], limit: int) -> list[list[Interval]]:
@@ -210,19 +470,6 @@ def with_enter_typed(actions: Sequence[Action]) -> list[Action]:
     return out
 
 
-def request(interval: Interval) -> str:
-    """The user turn: the task label, or what the window titles say the person worked in."""
-    if interval.task:
-        return interval.task
-    titles = [t for t in interval.windows if t][:3]
-    if not titles:
-        apps = [a for a in interval.apps if a and a != "unknown"]
-        return f"Continue the work in {apps[0]}." if apps else "Continue the work on the screen."
-    quoted = [f"'{t}'" for t in titles]
-    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
-    return f"Continue the work in the window{'s' if len(titles) > 1 else ''} {listed}."
-
-
 def tool_call(action: Action) -> tuple[str, dict[str, Any]]:
     point = {"x": action.x, "y": action.y}
     target = {"target": action.target} if action.target else {}
@@ -256,30 +503,3 @@ def tool_result(action: Action) -> str:
     if action.result is not None:  # read, and nothing new appeared
         return "No new text on the screen."
     return "Done."
-
-
-def summary(actions: Sequence[Action], items: int) -> str:
-    if not actions:
-        return "Done."
-    parts = [describe(a) for a in actions[:items]]
-    more = len(actions) - items
-    text = "; ".join(parts) + (f"; and {more} more step{'s' if more > 1 else ''}" if more > 0 else "")
-    return f"Done: {text}."
-
-
-def describe(action: Action) -> str:
-    name, arguments = tool_call(action)
-    if name in ("click", "double_click"):
-        what = f"'{action.target}'" if action.target else f"({action.x}, {action.y})"
-        return f"{'double-clicked' if name == 'double_click' else 'clicked'} {what}"
-    if name == "type_text":
-        text = action.text or ""
-        entered = text.endswith("\n")
-        return f"{'entered' if entered else 'typed'} {json.dumps(text.removesuffix(chr(10)) if entered else text, ensure_ascii=False)}"
-    if name == "press_keys":
-        return "pressed " + "+".join(action.keys)
-    if name == "switch_window":
-        return f"switched to '{action.title}'"
-    if name == "scroll":
-        return f"scrolled {arguments['direction']}"
-    return "dragged"
