@@ -10,6 +10,7 @@ mouse-down is still before it)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ ON_RELEASE = ("click", "double_click", "right_click")  # act when the button goe
 # after these markers the screen may show anything (paused, an excluded window): no after-frame
 # of an action before them is looked for after them
 SCREEN_UNSEEN = ("pause", "redacted")
+COPIED_CHARS = 300  # most characters of copied text a copy's result quotes (a paste carries it all)
 
 
 @dataclass
@@ -201,19 +203,32 @@ def _read(
         if action.kind != "scroll":
             reach = round(settings.target_reach * max(action.frame_before.scale, 0.25))
             action.target = text_at(readable(before), *point, reach=reach)
+    copied = _copied(action)
     after = action.frame_after
     if after is None or after.path not in words:
+        action.result = copied
         return
     window = frames.windows.get(after.path)
     seen = frames.windows.get(base.path) if base is not None else None
     same = base is not None and window is not None and seen is not None and window.same_window(seen)
     y = after.to_frame(action.x, action.y)[1] if action.x is not None and action.y is not None else None
-    action.result = observation(
+    screen = observation(
         words.get(base.path, []) if same and base is not None else None,
         words[after.path],
         short_title(window.title) if window else "",
         settings.result,
         y,
+    )
+    action.result = f"{copied}\n{screen}" if copied else screen
+
+
+def _copied(action: Action) -> str | None:
+    """What a copy or cut put on the clipboard, as its result says it."""
+    if action.shortcut not in ("copy", "cut") or action.text is None:
+        return None
+    text = action.text if len(action.text) <= COPIED_CHARS else action.text[: COPIED_CHARS - 1] + "…"
+    return (
+        f"{'Copied' if action.shortcut == 'copy' else 'Cut'} to the clipboard: {json.dumps(text, ensure_ascii=False)}"
     )
 
 

@@ -57,7 +57,7 @@ class Action(BaseModel):
     x2: int | None = None  # drag end
     y2: int | None = None
     button: str | None = None
-    text: str | None = None  # typed text (kind == "type")
+    text: str | None = None  # typed text (kind == "type"); the clipboard's text of a copy, cut or paste hotkey
     keys: list[str] = Field(default_factory=list)  # hotkey, e.g. ["ctrl", "c"]
     dx: int = 0
     dy: int = 0
@@ -66,7 +66,7 @@ class Action(BaseModel):
     shortcut: str | None = None  # a hotkey's name when known: "copy", "paste", "switch_app"
     frame_before: FrameRef | None = None
     frame_after: FrameRef | None = None
-    result: str | None = None  # screen text that appeared after the action
+    result: str | None = None  # what the action led to: the window after it, changes marked (screen.observation)
 
 
 class Interval(BaseModel):

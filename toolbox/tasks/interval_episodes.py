@@ -24,6 +24,7 @@ from toolbox.core.task import Task
 from toolbox.ocr_engines.runner import DEFAULT_ENGINE, OcrRequest, OcrRunner, OcrSettings
 from toolbox.ocr_engines.words import OcrWord
 from toolbox.privacy.exclusion import WindowExclusion, compile_patterns
+from toolbox.privacy.intervals import without_excluded_clipboard
 from toolbox.privacy.options import RedactionOptions
 from toolbox.privacy.redactor import Redactor
 from toolbox.privacy.session import FrameWords, SessionRedaction
@@ -132,6 +133,7 @@ class IntervalEpisodes(Task):
         frames never read), everything else redacted with one map for the session."""
         stats = self.ctx.stats
         session, hidden = self.exclusion.without_frames(record)
+        session = without_excluded_clipboard(session, self.exclusion)
         if hidden:
             stats.extra["excluded_frames"] = stats.extra.get("excluded_frames", 0) + hidden
         ocr = self.ocr_runner()

@@ -66,6 +66,11 @@ COMPUTER_TOOLS = [
         parameters={"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
     ),
     ToolSpec(
+        name="paste",
+        description="Paste text at the caret (what ctrl+v does with this text on the clipboard).",
+        parameters={"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
+    ),
+    ToolSpec(
         name="press_keys",
         description='Press a key or a key combination, e.g. ["enter"] or ["ctrl", "c"].',
         parameters={
@@ -240,6 +245,8 @@ def tool_call(action: Action) -> tuple[str, dict[str, Any]]:
         return "type_text", {"text": action.text or ""}
     if action.kind == "switch_window":
         return "switch_window", {"title": action.title or ""}
+    if action.shortcut == "paste" and action.text is not None:
+        return "paste", {"text": action.text}
     return "press_keys", {"keys": list(action.keys)}
 
 
@@ -276,6 +283,8 @@ def describe(action: Action) -> str:
         text = action.text or ""
         entered = text.endswith("\n")
         return f"{'entered' if entered else 'typed'} {json.dumps(text.removesuffix(chr(10)) if entered else text, ensure_ascii=False)}"
+    if name == "paste":
+        return f"pasted {json.dumps(action.text, ensure_ascii=False)}"
     if name == "press_keys":
         return "pressed " + "+".join(action.keys)
     if name == "switch_window":
