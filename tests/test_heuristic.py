@@ -118,3 +118,16 @@ def test_the_demo_session_as_one_task_episode(tmp_path):
     ]
     observations = [m["value"] for m in row["conversations"] if m["from"] == "observation"]
     assert any("Hello, world" in o for o in observations)
+
+
+def test_a_paste_with_known_text_is_a_paste_call_every_format_accepts():
+    from toolbox.core import registry as reg
+
+    pasted = Action(kind="hotkey", t=101.0, keys=["ctrl", "v"], shortcut="paste", text="INV-20931")
+    unknown = Action(kind="hotkey", t=102.0, keys=["ctrl", "v"], shortcut="paste")
+    item = interval(0, "Mousepad", "x").model_copy(update={"actions": [pasted, unknown], "submitted": None})
+    [episode] = transcriber(per="interval").transcribe([item])
+    assert calls(episode) == [("paste", {"text": "INV-20931"}), ("press_keys", {"keys": ["ctrl", "v"]})]
+    for name in ("openai", "sharegpt", "glaive"):
+        fmt = reg.get("formats", name)(None, BuildContext())
+        assert fmt.validate(fmt.encode(episode)) == []
