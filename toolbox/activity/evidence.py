@@ -210,10 +210,12 @@ def _read(
         return
     window = frames.windows.get(after.path)
     seen = frames.windows.get(base.path) if base is not None else None
-    same = base is not None and window is not None and seen is not None and window.same_window(seen)
+    before_words = words.get(base.path) if base is not None else None
+    if window is None or seen is None or not window.same_window(seen):
+        before_words = None  # another window came up: its text is not "what changed"
     y = after.to_frame(action.x, action.y)[1] if action.x is not None and action.y is not None else None
     screen = observation(
-        words.get(base.path, []) if same and base is not None else None,
+        before_words,
         words[after.path],
         short_title(window.title) if window else "",
         settings.result,
