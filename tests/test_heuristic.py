@@ -20,6 +20,11 @@ def transcriber(**options):
     return cls(cls.Options(**options), BuildContext())
 
 
+def observed(title: str, screen: str) -> str:
+    """A tool result as activity/screen.py writes it: the window's lines, all of them new."""
+    return f'Window "{title}" (+ appeared):\n' + "\n".join(f"+ {line}" for line in screen.splitlines())
+
+
 def interval(
     index: int,
     app: str,
@@ -43,9 +48,11 @@ def interval(
         submitted=text,
         metadata=EpisodeEvidence(session="s", interval=index, start=t, end=t + 5),
         actions=[
-            Action(kind="click", t=t, x=5, y=6, target="Message", result="Message box focused", title=title),
-            Action(kind="type", t=t + 1, text=text, result=text, title=title),
-            Action(kind="hotkey", t=t + 2, keys=["enter"], result=result or f"{text}\nsent", title=title),
+            Action(kind="click", t=t, x=5, y=6, target="Message", result=observed(title, "Message"), title=title),
+            Action(kind="type", t=t + 1, text=text, result=observed(title, text), title=title),
+            Action(
+                kind="hotkey", t=t + 2, keys=["enter"], result=observed(title, result or f"{text}\nsent"), title=title
+            ),
         ],
     )
 
@@ -64,8 +71,8 @@ def typing(index: int, app: str, title: str, text: str, task: str | None, result
         windows=[title],
         metadata=EpisodeEvidence(session="s", interval=index, start=t, end=t + 5),
         actions=[
-            Action(kind="type", t=t + 1, text=text, result=result, title=title),
-            Action(kind="click", t=t + 2, x=50, y=60, result="No new text", title=title),
+            Action(kind="type", t=t + 1, text=text, result=result and observed(title, result), title=title),
+            Action(kind="click", t=t + 2, x=50, y=60, result=f'Window "{title}" (no change):', title=title),
         ],
     )
 
@@ -102,7 +109,7 @@ def test_a_command_entered_in_a_terminal_is_a_call_whose_result_is_its_output():
     [episode] = transcriber(per="interval").transcribe([interval(0, "XTerm", "ls -l")])
     assert calls(episode)[1] == ("type_text", {"text": "ls -l\n"})
     results = [t.content for t in episode.turns if t.role == "tool"]
-    assert results[1] == "ls -l\nsent"  # the screen after Enter, not before it
+    assert results[1] == observed("XTerm window", "ls -l\nsent")  # the screen after Enter, not before it
 
 
 def test_text_written_in_a_document_is_the_answer():
@@ -114,13 +121,15 @@ def test_text_written_in_a_document_is_the_answer():
 
 def test_the_screen_lines_the_last_action_revealed_answer_the_request():
     page = typing(0, "chromium", "Runs - Chromium", "0042", "What was the loss of run 0042?")
-    page.actions[-1].result = "Runs\nrun-0042 finished\nloss 1.73\nSettings"
+    page.actions[-1].result = (  # an observation as activity/screen.py writes it
+        'Window "Runs - Chromium" (+ appeared):\n  Runs\n+ run-0042 finished\n+ loss 1.73\n  Settings'
+    )
     [episode] = transcriber().transcribe([page])
     assert episode.turns[-1].content == "run-0042 finished\nloss 1.73"
     assert episode.metadata["answer_source"] == "screen"
     # in a terminal, the command line and the prompt are not what was found
     shell = interval(0, "XTerm", "cat hello.txt", task="What does hello.txt say?")
-    shell.actions[-1].result = "~/p# cat hello.txt\nHello, world\n~/p# fj"
+    shell.actions[-1].result = 'Window "shell" (+ appeared):\n+ ~/p# cat hello.txt\n+ Hello, world\n+ ~/p# fj'
     [episode] = transcriber().transcribe([shell])
     assert episode.turns[-1].content == "Hello, world"
 
@@ -254,3 +263,16 @@ def test_the_demo_session_as_one_task_episode(tmp_path):
     ]
     observations = [m["value"] for m in row["conversations"] if m["from"] == "observation"]
     assert any("Hello, world" in o for o in observations)
+
+
+def test_a_paste_with_known_text_is_a_paste_call_every_format_accepts():
+    from toolbox.core import registry as reg
+
+    pasted = Action(kind="hotkey", t=101.0, keys=["ctrl", "v"], shortcut="paste", text="INV-20931")
+    unknown = Action(kind="hotkey", t=102.0, keys=["ctrl", "v"], shortcut="paste")
+    item = interval(0, "Mousepad", "x").model_copy(update={"actions": [pasted, unknown], "submitted": None})
+    [episode] = transcriber(per="interval").transcribe([item])
+    assert calls(episode) == [("paste", {"text": "INV-20931"}), ("press_keys", {"keys": ["ctrl", "v"]})]
+    for name in ("openai", "sharegpt", "glaive"):
+        fmt = reg.get("formats", name)(None, BuildContext())
+        assert fmt.validate(fmt.encode(episode)) == []

@@ -139,8 +139,9 @@ def test_episodes_name_targets_by_screen_text_and_answer_with_new_text(web_episo
     )
     name, args = calls(first)[0]
     assert name == "click" and args["target"].lower() == "search runs" and (args["x"], args["y"]) == (90, 112)
-    result = first.turns[2].content
-    assert "run-0042" in result and "Search runs" not in result  # only text that appeared
+    result = first.turns[2].content.splitlines()
+    assert "+ run-0042 finished loss 1.73" in result  # what appeared is marked ...
+    assert "  Search runs" in result  # ... among the window's other lines (an observation, not a diff)
     # The interval ends with a typed query + Enter: a call; what it found on the screen is the answer.
     assert calls(first)[1] == ("type_text", {"text": "llama 7b\n"})
     assert first.turns[-1].role == "assistant" and first.turns[-1].content == "1 result for llama 7b"
@@ -157,7 +158,7 @@ def test_episodes_name_targets_by_screen_text_and_answer_with_new_text(web_episo
 @pytest.mark.parametrize("font_size", [12, 14])
 def test_a_short_typed_word_is_the_result_of_typing_it(tmp_path, font_size):
     """Typing two letters changes a few pixels of a frame: it must still be read, so the type
-    action's result names the word, not "no new text" (near-duplicate frames are skipped)."""
+    action's result shows the line with the word, not "no change" (near-duplicate frames are skipped)."""
     s = DrawnSession(tmp_path, task="Filter the runs")
     s.event(0.0, "window", title="Runs - Chromium", app="chromium", bounds=[0, 0, 800, 600])
     form = [(40, 20, "Experiment tracker"), (40, 80, "Filter: status finished"), (40, 120, "Last saved by Dana")]
@@ -174,7 +175,7 @@ def test_a_short_typed_word_is_the_result_of_typing_it(tmp_path, font_size):
     assert ctx.stats.extra["ocr"]["near_duplicates"] == 0
     turns = episodes[0].turns
     call = next(i for i, turn in enumerate(turns) for c in turn.tool_calls if c.name == "type_text")
-    assert turns[call + 1].role == "tool" and turns[call + 1].content == "ok"
+    assert turns[call + 1].role == "tool" and "+ Filter: status finished ok" in turns[call + 1].content.splitlines()
 
 
 def test_metadata_holds_what_a_report_draws(web_episodes):

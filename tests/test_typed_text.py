@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from toolbox.activity.actions import compile_actions
 from toolbox.activity.typed_text import SHIFTED, Shortcut, TextRun, produced_text, read_keys
+from toolbox.core.session import Key, Window
 
 UNSHIFT = {v: k for k, v in SHIFTED.items()}
 ALPHABET = string.ascii_letters + string.digits + string.punctuation + " \n\t"
@@ -99,9 +101,8 @@ class Typist:
         self.release("ctrl_l")
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.data(), st.text(alphabet=ALPHABET, max_size=40), st.booleans())
-def test_random_text_with_random_corrections_comes_back_exactly(data, text, applied):
+def typed(data, text: str, applied: bool) -> Typist:
+    """`text` typed with random typos (corrected) and shortcuts on the way."""
     typist = Typist(data.draw, applied)
     for c in text:
         if data.draw(st.integers(0, 5)) == 0:
@@ -109,7 +110,39 @@ def test_random_text_with_random_corrections_comes_back_exactly(data, text, appl
         if c not in "\n\t" and data.draw(st.integers(0, 9)) == 0:
             typist.shortcut()
         typist.type_char(c)
-    assert produced_text(typist.events) == text
+    return typist
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data(), st.text(alphabet=ALPHABET, max_size=40), st.booleans())
+def test_random_text_with_random_corrections_comes_back_exactly(data, text, applied):
+    assert produced_text(typed(data, text, applied).events) == text
+
+
+def action_text(actions) -> str:
+    """The text a list of compiled actions types (Enter and Tab as characters)."""
+    ends = {("enter",): "\n", ("tab",): "\t"}
+    return "".join(
+        a.text if a.kind == "type" else ends.get(tuple(a.keys), "") for a in actions if a.kind != "switch_window"
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data(), st.text(alphabet=ALPHABET, max_size=40), st.booleans())
+def test_a_title_change_of_the_same_window_keeps_the_typing_whole(data, text, applied):
+    """An editor adds "*" to its title once the text changes, a browser names the page: typing
+    (with its corrections) goes on in the same window, as one run, and is no window switch."""
+    bounds = [0, 0, 800, 600]
+    session = [Window(t=0.0, type="window", title="notes.txt - Mousepad", app="mousepad", bounds=bounds)]
+    for e in typed(data, text, applied).events:
+        if data.draw(st.integers(0, 6)) == 0:
+            title = data.draw(st.sampled_from(["*notes.txt - Mousepad", "notes.txt - Mousepad", "Saving…"]))
+            session.append(Window(t=e.t - 0.001, type="window", title=title, app="mousepad", bounds=bounds))
+        session.append(Key(t=e.t, type="key", key=e.key, char=e.char, pressed=e.pressed))
+    with_titles = [c.action for c in compile_actions(session)]
+    without = [c.action for c in compile_actions([ev for ev in session if isinstance(ev, Key)])]
+    assert action_text(with_titles) == text
+    assert [a.kind for a in with_titles] == [a.kind for a in without]  # no run cut, no switch
 
 
 def keys(*spec: str) -> list[K]:

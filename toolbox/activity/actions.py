@@ -1,5 +1,6 @@
 """Compile raw events into user-level actions: clicks, double clicks, drags, merged scrolls,
-typed text, hotkeys and window switches. Thousands of raw events become a few dozen actions.
+typed text, hotkeys (a paste with the text it pasted) and window switches. Thousands of raw
+events become a few dozen actions.
 
 Each compiled action remembers the index of its first raw event, so that intervals can cut the
 event list without losing any event.
@@ -8,13 +9,21 @@ event list without losing any event.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from toolbox.activity.models import Action
-from toolbox.activity.typed_text import KeyboardReader, Segment, Shortcut, TextRun
-from toolbox.core.session import Click, Event, Key, Marker, Scroll, Window
+from toolbox.activity.models import Action, WindowState
+from toolbox.activity.typed_text import KeyboardReader, Segment, Shortcut, TextRun, chord_keys
+from toolbox.core.session import Click, Clipboard, Event, Key, Marker, Scroll, Window
+
+# Markers after which the log may miss key releases (keys are not recorded while paused or while an
+# excluded window has the focus): modifiers held before them are not held after.
+KEY_STATE_RESETS = ("pause", "resume", "redacted")
+# Markers after which the clipboard may hold anything (a copy nobody could see).
+CLIPBOARD_UNKNOWN = ("pause", "redacted")
+COPY_TEXT_SECONDS = 3.0  # the clipboard event of a copy or cut comes this soon after its keys
 
 
 class ActionSettings(BaseModel):
@@ -35,20 +44,33 @@ class CompiledAction:
 
 @dataclass
 class _State:
-    title: str | None = None
-    app: str | None = None
+    window: WindowState | None = None
+    clipboard: str | None = None  # the clipboard's text, when known
     press: dict[str, tuple[int, Click]] = field(default_factory=dict)  # button -> pending press
     key_index: dict[float, int] = field(default_factory=dict)  # key press time -> event index
     key_count: int = 0
 
+    @property
+    def title(self) -> str | None:
+        return self.window.title if self.window else None
 
-def compile_actions(events: list[Event], settings: ActionSettings | None = None) -> list[CompiledAction]:
+    @property
+    def app(self) -> str | None:
+        return self.window.app if self.window else None
+
+
+def compile_actions(
+    events: list[Event], settings: ActionSettings | None = None, recorder_hotkeys: Sequence[str] = ()
+) -> list[CompiledAction]:
     """Actions in time order. Every click, key press and scroll event ends up in one action;
-    window events become switches only when no click or alt+tab explains them."""
+    window events become switches only when no click or alt+tab explains them, and a new title
+    of the same window is no switch at all. `recorder_hotkeys`: the recorder's own chords
+    (pause, stop: session.json), never actions."""
     cfg = settings or ActionSettings()
     out: list[CompiledAction] = []
     state = _State()
     keyboard = KeyboardReader()
+    own_chords = [chord_keys(text) for text in recorder_hotkeys if text]
 
     def emit_keys(segments: list[Segment]) -> None:
         for segment in segments:
@@ -70,8 +92,11 @@ def compile_actions(events: list[Event], settings: ActionSettings | None = None)
                             end_first,
                         )
                     )
-            else:
-                out.append(CompiledAction(_hotkey(segment, state.title), first))
+            elif not any(_is_chord(segment.keys, chord) for chord in own_chords):
+                action = _hotkey(segment, state.title)
+                if action.shortcut == "paste" and state.clipboard is not None:
+                    action.text = state.clipboard
+                out.append(CompiledAction(action, first))
 
     def compile_event(index: int, event: Event) -> None:
         if isinstance(event, Key):
@@ -79,8 +104,19 @@ def compile_actions(events: list[Event], settings: ActionSettings | None = None)
                 state.key_index.setdefault(event.t, index)
             emit_keys(keyboard.feed(event))
             return
+        if isinstance(event, Clipboard):
+            _clipboard(event, state, out)
+            return
+        if isinstance(event, Window) and state.window is not None and state.window.same_window(_window_of(event)):
+            state.window = _window_of(event)  # a new title of the same window: typing goes on
+            return
         if isinstance(event, (Click, Scroll, Window, Marker)):
             emit_keys(keyboard.flush())  # focus may move: the text run ends here
+        if isinstance(event, Marker):
+            if event.kind in KEY_STATE_RESETS:
+                keyboard.held.clear()
+            if event.kind in CLIPBOARD_UNKNOWN:
+                state.clipboard = None
         if isinstance(event, Click):
             _click(event, index, state, out, cfg)
         elif isinstance(event, Scroll):
@@ -109,6 +145,29 @@ def compile_actions(events: list[Event], settings: ActionSettings | None = None)
 
 def _hotkey(shortcut: Shortcut, title: str | None) -> Action:
     return Action(kind="hotkey", t=shortcut.t, keys=shortcut.keys, shortcut=shortcut.name, title=title)
+
+
+def _is_chord(keys: list[str], chord: frozenset[str]) -> bool:
+    """The keys are the chord, give or take shift (as the recorder matches it)."""
+    return set(keys) - {"shift"} == chord - {"shift"}
+
+
+def _window_of(event: Window) -> WindowState:
+    return WindowState(event.title, event.app, event.bounds)
+
+
+def _clipboard(event: Clipboard, state: _State, out: list[CompiledAction]) -> None:
+    """The clipboard now holds the event's text; a copy or cut just before it copied that text."""
+    state.clipboard = event.text
+    if event.op == "change":
+        return
+    for compiled in reversed(out):
+        action = compiled.action
+        if event.t - action.t > COPY_TEXT_SECONDS:
+            return
+        if action.kind == "hotkey" and action.shortcut == event.op and action.text is None:
+            action.text = event.text
+            return
 
 
 def _click_kind(button: str) -> str:
@@ -208,10 +267,8 @@ def _sign(value: int) -> int:
 
 
 def _window(event: Window, index: int, state: _State, out: list[CompiledAction], cfg: ActionSettings) -> None:
-    if (event.title, event.app) == (state.title, state.app):
-        return
-    first_seen = state.title is None and state.app is None
-    state.title, state.app = event.title, event.app
+    first_seen = state.window is None
+    state.window = _window_of(event)
     if first_seen:
         return  # the window the session started in: a state, not an action
     previous = out[-1] if out else None

@@ -1,24 +1,37 @@
 """Build the evidence of every interval of a session: actions bound to the frames before and
-after them, the text under the pointer, the text that appeared, typed text, and the metadata a
-report needs. This is what a transcriber turns into episodes."""
+after them, the text under the pointer, what each action changed on the screen, typed text, and
+the metadata a report needs. This is what a transcriber turns into episodes.
+
+Time: an action's after-frame is the recorder's settled frame for it (`frame_after`), unless that
+was taken once the next action had begun; then, and when none is named, it is the last frame
+taken between the action and the next one (or none: the result then claims nothing). An action's
+before-frame is never one taken after the action began (a click acts on release, so a grab at
+mouse-down is still before it)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from toolbox.activity.actions import ActionSettings, CompiledAction, compile_actions
 from toolbox.activity.intervals import IntervalSettings, IntervalSlice, cut_intervals
 from toolbox.activity.models import Action, FrameRef, Interval
-from toolbox.activity.screen import appeared_text, text_at
+from toolbox.activity.screen import ObservationLimits, observation, readable, text_at
 from toolbox.activity.session_frames import RegionMode, SessionFrames, session_frames
+from toolbox.activity.titles import short_title
 from toolbox.core.models import EpisodeEvidence, EvidenceAction, EvidenceFrame
-from toolbox.core.session import Session, Window
+from toolbox.core.session import Click, Key, Marker, Scroll, Session, Window
 from toolbox.ocr_engines.runner import OcrRequest, OcrRunner
 from toolbox.ocr_engines.words import OcrWord
 
 POINTER_KINDS = ("click", "double_click", "right_click", "drag", "scroll")
+ON_RELEASE = ("click", "double_click", "right_click")  # act when the button goes up
+# after these markers the screen may show anything (paused, an excluded window): no after-frame
+# of an action before them is looked for after them
+SCREEN_UNSEEN = ("pause", "redacted")
+COPIED_CHARS = 300  # most characters of copied text a copy's result quotes (a paste carries it all)
 
 
 @dataclass
@@ -26,7 +39,7 @@ class EvidenceSettings:
     intervals: IntervalSettings
     actions: ActionSettings
     region: RegionMode = "window"
-    result_chars: int = 600  # most characters of screen text kept as an action's result
+    result: ObservationLimits = field(default_factory=ObservationLimits)  # what an action's result shows
     target_reach: int = 24  # pixels from the pointer a word may be and still name the target
 
 
@@ -40,7 +53,9 @@ def session_intervals(
     if not frames.refs:
         problem(f"{session.path / 'events.jsonl'}: session has no readable frames; intervals get no screen text")
     words = _read_screens(frames, ocr, problem)
-    actions = compile_actions(session.events, settings.actions)
+    hotkeys = [session.meta.recorder.get(name) or "" for name in ("pause_hotkey", "stop_hotkey")]
+    actions = compile_actions(session.events, settings.actions, recorder_hotkeys=hotkeys)
+    bound = _bind_all(actions, session, frames, words, settings)
     slices = cut_intervals(session.events, actions, settings.intervals, task=session.meta.task)
     out: list[Interval] = []
     title, app = None, None
@@ -51,7 +66,7 @@ def session_intervals(
                 title, app = event.title, event.app
         if not piece.actions:
             continue
-        out.append(_interval(session, piece, frames, words, settings, start_title, start_app))
+        out.append(_interval(session, piece, frames, words, bound, start_title, start_app))
     return out
 
 
@@ -64,9 +79,8 @@ def _read_screens(
     try:
         results = ocr.read(requests, problem)
     except Exception as exc:  # noqa: BLE001 - an engine failure costs the screen text, not the build
-        problem(
-            f"{frames.session.path}: OCR failed ({type(exc).__name__}: {str(exc)[:160]}); no screen text for this session"
-        )
+        failure = f"{type(exc).__name__}: {str(exc)[:160]}"
+        problem(f"{frames.session.path}: OCR failed ({failure}); no screen text for this session")
         return {}
     unreadable = {r.path for r, w in results.items() if w is None}
     if unreadable:
@@ -79,7 +93,7 @@ def _interval(
     piece: IntervalSlice,
     frames: SessionFrames,
     words: dict[str, list[OcrWord]],
-    settings: EvidenceSettings,
+    bound: dict[int, Action],
     title: str | None,
     app: str | None,
 ) -> Interval:
@@ -92,7 +106,7 @@ def _interval(
                 windows.append(event.title)
             if event.app and event.app not in apps:
                 apps.append(event.app)
-    actions = [_bind(c, events, frames, words, settings) for c in piece.actions]
+    actions = [bound[id(c)] for c in piece.actions]
     first_event, last_event = events[piece.first], events[piece.end - 1]
     main = actions[0].frame_before or frames.before(first_event.t) or frames.after(first_event.t)
     used = {f.path: f for a in actions for f in (a.frame_before, a.frame_after) if f is not None}
@@ -117,35 +131,113 @@ def _interval(
     return interval
 
 
-def _bind(
-    compiled: CompiledAction,
-    events: list[Any],
+def _bind_all(
+    actions: list[CompiledAction],
+    session: Session,
     frames: SessionFrames,
     words: dict[str, list[OcrWord]],
     settings: EvidenceSettings,
-) -> Action:
-    action = compiled.action.model_copy(deep=True)
-    named = getattr(events[compiled.first], "frame_before", None)
-    action.frame_before = frames.named(named) or frames.before(action.t)
-    action.frame_after = frames.after(action.t_end or action.t)
+) -> dict[int, Action]:
+    """Every action of the session with its frames, target and result (keyed by id of the
+    compiled action)."""
+    events = session.events
+    unseen = [e.t for e in events if isinstance(e, Marker) and e.kind in SCREEN_UNSEEN]
+    out: dict[int, Action] = {}
+    previous: Action | None = None
+    for k, compiled in enumerate(actions):
+        action = compiled.action.model_copy(deep=True)
+        later = [actions[k + 1].action.t] if k + 1 < len(actions) else []
+        until = min([*later, *(t for t in unseen if t > action.t)], default=float("inf"))
+        action.frame_before = _frame_before(action, getattr(events[compiled.first], "frame_before", None), frames)
+        action.frame_after = _frame_after(action, compiled.first, until, events, frames)
+        # typing and the Enter that ends it are one change (a transcriber may join them)
+        base = previous if previous is not None and _ends_typing(previous, action) else action
+        _read(action, base.frame_before, frames, words, settings)
+        out[id(compiled)] = previous = action
+    return out
+
+
+def _frame_before(action: Action, named: str | None, frames: SessionFrames) -> FrameRef | None:
+    """The recorder's before-frame, unless it was taken after the action began; else the last
+    frame taken before it."""
+    began = (action.t_end or action.t) if action.kind in ON_RELEASE else action.t
+    ref = frames.named(named)
+    if ref is not None and ref.t <= began + 1e-6:
+        return ref
+    return frames.before(action.t)
+
+
+def _frame_after(action: Action, first: int, until: float, events: list[Any], frames: SessionFrames) -> FrameRef | None:
+    """The recorder's settled frame for the action if it was taken before `until` (the next
+    action or a pause); else the last frame taken after the action and before `until`."""
+    named: str | None = None
+    for event in events[first:]:
+        if event.t >= until:
+            break
+        if isinstance(event, (Click, Key, Scroll)) and event.frame_after:
+            named = event.frame_after
+    ref = frames.named(named)
+    if ref is not None and ref.t < until - 1e-6:
+        return ref
+    return frames.last_between(action.t_end or action.t, until)
+
+
+def _ends_typing(previous: Action, action: Action) -> bool:
+    return (
+        action.kind == "hotkey" and action.keys == ["enter"] and previous.kind == "type" and previous.t_end == action.t
+    )
+
+
+def _read(
+    action: Action,
+    base: FrameRef | None,
+    frames: SessionFrames,
+    words: dict[str, list[OcrWord]],
+    settings: EvidenceSettings,
+) -> None:
+    """The action's target (the label under the pointer) and result (the screen after it, with
+    what changed since `base`), when OCR read the frames."""
     before = words.get(action.frame_before.path, []) if action.frame_before else []
-    after = words.get(action.frame_after.path, []) if action.frame_after else []
-    point: tuple[int, int] | None = None
     if action.kind in POINTER_KINDS and action.x is not None and action.y is not None and action.frame_before:
         point = action.frame_before.to_frame(action.x, action.y)
         if action.kind != "scroll":
-            action.target = text_at(
-                before, *point, reach=round(settings.target_reach * max(action.frame_before.scale, 0.25))
-            )
-    if action.frame_after is not None and action.frame_after.path in words:
-        action.result = appeared_text(before, after, *(point or (None, None)), max_chars=settings.result_chars)
-    return action
+            reach = round(settings.target_reach * max(action.frame_before.scale, 0.25))
+            action.target = text_at(readable(before), *point, reach=reach)
+    copied = _copied(action)
+    after = action.frame_after
+    if after is None or after.path not in words:
+        action.result = copied
+        return
+    window = frames.windows.get(after.path)
+    seen = frames.windows.get(base.path) if base is not None else None
+    before_words = words.get(base.path) if base is not None else None
+    if window is None or seen is None or not window.same_window(seen):
+        before_words = None  # another window came up: its text is not "what changed"
+    y = after.to_frame(action.x, action.y)[1] if action.x is not None and action.y is not None else None
+    screen = observation(
+        before_words,
+        words[after.path],
+        short_title(window.title) if window else "",
+        settings.result,
+        y,
+    )
+    action.result = f"{copied}\n{screen}" if copied else screen
+
+
+def _copied(action: Action) -> str | None:
+    """What a copy or cut put on the clipboard, as its result says it."""
+    if action.shortcut not in ("copy", "cut") or action.text is None:
+        return None
+    text = action.text if len(action.text) <= COPIED_CHARS else action.text[: COPIED_CHARS - 1] + "…"
+    return (
+        f"{'Copied' if action.shortcut == 'copy' else 'Cut'} to the clipboard: {json.dumps(text, ensure_ascii=False)}"
+    )
 
 
 def _typed(actions: list[Action]) -> str:
     parts = []
     for action in actions:
-        if action.kind == "type" and action.text:
+        if action.text and (action.kind == "type" or action.shortcut == "paste"):
             parts.append(action.text)
         elif action.kind == "hotkey" and action.keys in (["enter"], ["tab"]):
             parts.append("\n" if action.keys == ["enter"] else "\t")

@@ -4,12 +4,30 @@ episodes, what an audit shows and what an LLM request is built from)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from toolbox.core.models import EpisodeEvidence
 from toolbox.ocr_engines.words import OcrWord, lines_text
+
+
+@dataclass(frozen=True)
+class WindowState:
+    """The focused window as the last window event described it."""
+
+    title: str = ""
+    app: str = ""
+    bounds: tuple[int, int, int, int] | None = None
+
+    def same_window(self, other: WindowState) -> bool:
+        """One window whatever its title says (an editor adds "*" when the text changes, a browser
+        names the page) or wherever it is moved: the same app, with the same title or at the same
+        place (or no place known)."""
+        if self.app != other.app:
+            return False
+        return self.title == other.title or self.bounds is None or other.bounds is None or self.bounds == other.bounds
 
 
 class FrameRef(BaseModel):
@@ -39,7 +57,7 @@ class Action(BaseModel):
     x2: int | None = None  # drag end
     y2: int | None = None
     button: str | None = None
-    text: str | None = None  # typed text (kind == "type")
+    text: str | None = None  # typed text (kind == "type"); the clipboard's text of a copy, cut or paste hotkey
     keys: list[str] = Field(default_factory=list)  # hotkey, e.g. ["ctrl", "c"]
     dx: int = 0
     dy: int = 0
@@ -48,7 +66,7 @@ class Action(BaseModel):
     shortcut: str | None = None  # a hotkey's name when known: "copy", "paste", "switch_app"
     frame_before: FrameRef | None = None
     frame_after: FrameRef | None = None
-    result: str | None = None  # screen text that appeared after the action
+    result: str | None = None  # what the action led to: the window after it, changes marked (screen.observation)
 
 
 class Interval(BaseModel):

@@ -1,12 +1,14 @@
 """Reading the OCR'd screen for actions: the text under the pointer (what was clicked) and the
-text that appeared after an action (what it led to)."""
+observation a tool result shows (the window after the action, with what appeared and what went)."""
 
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
 
-from toolbox.ocr_engines.words import OcrWord, text_lines
+from toolbox.ocr_engines.words import OcrWord, is_noise, text_lines
 
 MAX_TARGET_WORDS = 6
 
@@ -42,32 +44,133 @@ def text_at(words: list[OcrWord], x: int, y: int, reach: int = 24) -> str | None
     return " ".join(w.text for w in line[left : right + 1])
 
 
-def appeared_text(
-    before: list[OcrWord], after: list[OcrWord], x: int | None = None, y: int | None = None, max_chars: int = 600
+@dataclass(frozen=True)
+class ObservationLimits:
+    lines: int = 14  # most lines shown (changed lines first, then the lines around them)
+    gone: int = 6  # most gone lines listed one by one; the rest are counted
+    chars: int = 900  # most characters in all
+    line_chars: int = 160  # a longer line is cut
+
+
+def readable(words: Sequence[OcrWord]) -> list[OcrWord]:
+    """The words a tool result may quote: OCR noise left out (ocr_engines/words.py `is_noise`)."""
+    return [w for w in words if not is_noise(w)]
+
+
+def observation(
+    before: Sequence[OcrWord] | None,
+    after: Sequence[OcrWord],
+    window: str,
+    limits: ObservationLimits,
+    y: float | None = None,
 ) -> str:
-    """Lines of text that are on the screen after and were not before, nearest the action first
-    when it has a point, then put back in reading order. Empty if nothing new was read."""
-    seen = Counter(w.text.lower() for w in before)
-    new: list[OcrWord] = []
-    for word in after:
-        key = word.text.lower()
-        if seen[key] > 0:
-            seen[key] -= 1
-        else:
-            new.append(word)
-    if not new:
-        return ""
-    rows = text_lines(new, engine_lines=True)
-    if x is not None and y is not None:
-        rows.sort(key=lambda row: min(_distance(w, x, y) for w in row))
-    chosen: list[list[OcrWord]] = []
+    """What a tool result shows: the focused window's text after the action in reading order,
+    each line marked `+` if it appeared or `-` if it went away since `before` (None: the window
+    was not on screen before, so nothing is marked), capped to the lines that changed and those
+    around them (or around `y`, the pointer's row, when nothing changed).
+
+        Window "notes.txt - Mousepad" (+ appeared, - gone):
+          File Edit Search
+        + Dear Maria,
+        - Draft
+          … 12 more lines
+    """
+    rows = _lines(readable(after))
+    if before is None:
+        marked = [(" ", row) for row in rows]
+        state = "newly focused"
+    else:
+        marked = _diff(_lines(readable(before)), rows)
+        kinds = {mark for mark, _ in marked}
+        state = ", ".join(name for mark, name in (("+", "+ appeared"), ("-", "- gone")) if mark in kinds)
+        state = state or "no change"
+    head = f'Window "{window}" ({state}):' if window else f"Screen ({state}):"
+    if not marked:
+        return f"{head}\n  (no text)"
+    return head + "\n" + "\n".join(_shown(marked, limits, y))
+
+
+def shown_lines(observation: str) -> list[tuple[str, str]]:
+    """(mark, text) of the screen lines an `observation` lists: `+` appeared, `-` gone, ` `
+    unchanged; the header and the "… N more lines" notes are left out. The reader of the
+    format that `observation` writes, for a transcriber that answers from the screen."""
+    out = []
+    for line in observation.splitlines():
+        mark, text = line[:1], line[2:]
+        if mark in "+- " and len(line) > 2 and line[1] == " " and not text.lstrip().startswith("… "):
+            out.append((mark, text))
+    return out
+
+
+Row = tuple[str, float]  # a line's text and its vertical middle (frame pixels)
+
+
+def _lines(words: Sequence[OcrWord]) -> list[Row]:
+    return [
+        (" ".join(w.text for w in line), sum(w.center_y for w in line) / len(line))
+        for line in text_lines(words, engine_lines=True)
+    ]
+
+
+def _diff(before: list[Row], after: list[Row]) -> list[tuple[str, Row]]:
+    """The after lines in order, `+` for new ones, with the lines that went (`-`) where they were."""
+    key = lambda row: " ".join(row[0].casefold().split())  # noqa: E731
+    matcher = SequenceMatcher(None, [key(r) for r in before], [key(r) for r in after], autojunk=False)
+    out: list[tuple[str, Row]] = []
+    for op, b0, b1, a0, a1 in matcher.get_opcodes():
+        if op == "equal":
+            out += [(" ", row) for row in after[a0:a1]]
+            continue
+        out += [("-", row) for row in before[b0:b1]]
+        out += [("+", row) for row in after[a0:a1]]
+    return out
+
+
+def _shown(marked: list[tuple[str, Row]], limits: ObservationLimits, y: float | None) -> list[str]:
+    """The lines to show, in order: new lines first (the first and the last ones when there are
+    too many), then gone ones, then the lines nearest the change (or `y`); a note counts each run
+    of lines left out, and the gone lines not listed."""
+    new = [i for i, (mark, _) in enumerate(marked) if mark == "+"]
+    gone = [i for i, (mark, _) in enumerate(marked) if mark == "-"]
+    tail = min(3, len(new) // 2)
+    new = new[: limits.lines - tail] + new[len(new) - tail :] if len(new) > limits.lines else new
+    changed = new + gone
+    if changed:
+        distance = {i: min(abs(i - c) for c in changed) for i in range(len(marked))}
+    elif y is not None:
+        distance = {i: abs(row[1] - y) for i, (_, row) in enumerate(marked)}
+    else:  # nothing changed, no pointer: the top and the bottom of the window (menus, a prompt)
+        distance = {i: min(i, len(marked) - 1 - i) for i in range(len(marked))}
+    context = sorted((i for i, (mark, _) in enumerate(marked) if mark == " "), key=lambda i: (distance[i], i))
+    chosen: set[int] = set()
     size = 0
-    for row in rows:
-        text = " ".join(w.text for w in row)
-        if size and size + len(text) + 1 > max_chars:
+    for i in [*new, *gone[: limits.gone], *context]:
+        line = len(marked[i][1][0]) + 3
+        if chosen and (len(chosen) >= limits.lines or size + line > limits.chars):
             break
-        chosen.append(row)
-        size += len(text) + 1
-    chosen.sort(key=lambda row: (min(w.center_y for w in row), row[0].box[0]))
-    text = "\n".join(" ".join(w.text for w in row) for row in chosen)
-    return text[:max_chars]
+        chosen.add(i)
+        size += line
+    out: list[str] = []
+    skipped = 0
+    for i, (mark, (text, _)) in enumerate(marked):
+        if i in chosen:
+            if skipped:
+                out.append(_more(skipped))
+                skipped = 0
+            out.append(f"{mark} {_cut(text, limits.line_chars)}")
+        elif mark != "-":
+            skipped += 1
+    if skipped:
+        out.append(_more(skipped))
+    unlisted = sum(i not in chosen for i in gone)
+    if unlisted:
+        out.append("- " + _more(unlisted).strip() + " gone")
+    return out
+
+
+def _more(count: int) -> str:
+    return f"  … {count} more line{'s' if count > 1 else ''}"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -7,7 +7,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Literal
 
-from toolbox.activity.models import FrameRef
+from toolbox.activity.models import FrameRef, WindowState
 from toolbox.core.session import Click, Frame, MouseMove, Scroll, Session, Window
 from toolbox.ocr_engines.words import Box
 
@@ -21,6 +21,7 @@ class SessionFrames:
     session: Session
     refs: list[FrameRef] = field(default_factory=list)
     regions: dict[str, Box | None] = field(default_factory=dict)  # absolute path -> OCR region
+    windows: dict[str, WindowState] = field(default_factory=dict)  # absolute path -> the focused window then
     _by_file: dict[str, FrameRef] = field(default_factory=dict)
     _times: list[float] = field(default_factory=list)
 
@@ -47,9 +48,14 @@ class SessionFrames:
         return self.refs[i - 1] if i else None
 
     def after(self, t: float) -> FrameRef | None:
-        """The first frame taken after t (the screen the action led to)."""
+        """The first frame taken after t."""
         i = bisect.bisect_right(self._times, t + 1e-6)
         return self.refs[i] if i < len(self.refs) else None
+
+    def last_between(self, t0: float, t1: float) -> FrameRef | None:
+        """The last frame taken after t0 and before t1 (both excluded)."""
+        i = bisect.bisect_left(self._times, t1 - 1e-6)
+        return self.refs[i - 1] if i and self.refs[i - 1].t > t0 + 1e-6 else None
 
     def relative(self, ref: FrameRef) -> str:
         try:
@@ -69,11 +75,11 @@ def session_frames(
     problems: list[str] = []
     base = session.path.resolve()
     seen: set[str] = set()
-    bounds: tuple[int, int, int, int] | None = None
+    window = WindowState()
     pointer: tuple[int, int] | None = None
     for event in session.events:
         if isinstance(event, Window):
-            bounds = event.bounds
+            window = WindowState(event.title, event.app, event.bounds)
         elif isinstance(event, (MouseMove, Click, Scroll)):
             pointer = (event.x, event.y)
         elif isinstance(event, Frame):
@@ -98,7 +104,8 @@ def session_frames(
                 scale=round(scale, 6),
             )
             frames.add(ref, event.file)
-            frames.regions[ref.path] = ocr_region(ref, mode, bounds, pointer, pointer_box)
+            frames.regions[ref.path] = ocr_region(ref, mode, window.bounds, pointer, pointer_box)
+            frames.windows[ref.path] = window
     frames.finish()
     return frames, problems
 

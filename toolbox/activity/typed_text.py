@@ -50,6 +50,7 @@ KEY_ALIASES = {
     "kp_right": "right",
     "kp_home": "home",
     "kp_end": "end",
+    "kp_insert": "insert",
 }
 MODIFIERS = {
     "shift": "shift",
@@ -72,6 +73,7 @@ SHIFTED = dict(zip("`1234567890-=[]\\;',./", '~!@#$%^&*()_+{}|:"<>?'))
 SHORTCUT_NAMES = {
     ("c",): "copy",
     ("v",): "paste",
+    ("shift", "v"): "paste",  # a terminal's paste (elsewhere: paste as plain text)
     ("x",): "cut",
     ("a",): "select_all",
     ("z",): "undo",
@@ -89,6 +91,7 @@ SHORTCUT_NAMES = {
     ("shift", "tab"): "previous_tab",
     ("o",): "open",
     ("q",): "quit",
+    ("insert",): "copy",  # ctrl+insert
 }
 ALT_NAMES = {("tab",): "switch_app", ("shift", "tab"): "switch_app", ("f4",): "close_window"}
 # Keys that move the caret inside the text being typed.
@@ -165,6 +168,8 @@ class KeyboardReader:
         mods = [m for m in SHORTCUT_MODIFIERS if m in self.held]
         if mods:
             return self._shortcut(mods, key, event.t)
+        if key == "insert" and "shift" in self.held:
+            return [*self.flush(), Shortcut(keys=["shift", "insert"], t=event.t, name="paste")]
         if key in ("enter", "tab"):
             self._touch(event.t)
             return self._end_run(ended_by=key)
@@ -254,6 +259,13 @@ class KeyboardReader:
         if not run.text and ended_by is None:
             return []  # typed and erased everything: nothing was produced
         return [run]
+
+
+def chord_keys(text: str) -> frozenset[str]:
+    """A chord as the recorder's settings write it ("ctrl+alt+p", "ctrl-alt-p") as the key names a
+    `Shortcut` holds."""
+    names = (canonical_key(part) for part in text.replace("-", "+").split("+") if part.strip())
+    return frozenset(MODIFIERS.get(name, name) for name in names)
 
 
 def read_keys(events: Iterable[KeyLike]) -> list[Segment]:

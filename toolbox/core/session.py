@@ -95,14 +95,23 @@ class Frame(_Event):
     hash: str = ""
 
 
+class Clipboard(_Event):
+    """The text of the X CLIPBOARD after a copy or cut (or when another program took it over):
+    private like typed text."""
+
+    type: Literal["clipboard"]
+    op: Literal["copy", "cut", "change"] = "change"
+    text: str
+
+
 class Marker(_Event):
     type: Literal["marker"]
     kind: str
     text: str | None = None
 
 
-Event = Annotated[MouseMove | Click | Scroll | Key | Window | Frame | Marker, Field(discriminator="type")]
-EVENT_TYPES = {"mouse_move", "click", "scroll", "key", "window", "frame", "marker"}
+Event = Annotated[MouseMove | Click | Scroll | Key | Window | Frame | Clipboard | Marker, Field(discriminator="type")]
+EVENT_TYPES = {"mouse_move", "click", "scroll", "key", "window", "frame", "clipboard", "marker"}
 _event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
 
 

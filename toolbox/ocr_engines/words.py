@@ -66,3 +66,44 @@ def reading_order(words: Iterable[OcrWord]) -> list[OcrWord]:
 def lines_text(words: Iterable[OcrWord]) -> str:
     """The words as text: one line of text per line of words."""
     return "\n".join(" ".join(word.text for word in line) for line in text_lines(words))
+
+
+# -- noise: what stays out of tool results (the OCR cache and the report keep every word) --------
+# Measured on OCR of real app screens (bench/noise_bench.py, bench/RESULTS-noise.md).
+
+MIN_RESULT_CONF = 0.3  # higher cuts cost real ids (run-0044, llama-13b read at 0.33-0.45) for little noise
+_TRIM = ".,;:!?\"'`()[]{}<>*‘’“”"
+# lone symbols that are text (shell, code, prose); other lone symbols are icons read as text
+_TEXT_SYMBOLS = frozenset("$ # > < >> & && || | = == -> => - -- * / % : ~ { } [ ] ( ) [] {} () ... ? !".split())
+_JUNK = frozenset("|§¦¬«»©®¢¤")  # glyphs OCR makes of icons, cursors and rules, never inside a word
+# two-letter tokens that are words: English, shell commands, units and file types
+_TWO_LETTER_WORDS = frozenset(
+    """of to in is it on at by or be as we he do go no so up us my me if an am ok id vs pm tv hi oh ah ha ex
+    ls cd rm mv cp ps df du wc vi ip db js py os io ui qa pr ci gb mb kb tb px pt em ms ns hz km kg cm mm ml
+    sh md ts rs gz xz ai mr dr st jr sr ft lb oz""".split()
+)
+
+
+def garbled(text: str) -> bool:
+    """OCR garbage by its shape: a lone symbol that is not text, a lone letter other than a and I,
+    a glyph of an icon or cursor mixed into a word, or a two-letter lowercase token that is no
+    known two-letter word (fragments of small text: "ut", "th", "fj")."""
+    if not any(ch.isalnum() for ch in text):
+        return text not in _TEXT_SYMBOLS
+    core = text.strip(_TRIM)
+    if len(core) == 1 and core.isalpha():
+        return core not in "aAI"
+    if any(ch in _JUNK for ch in core):
+        return True
+    return (
+        len(core) == 2
+        and core.isascii()
+        and core.isalpha()
+        and not core.isupper()
+        and (core.lower() not in _TWO_LETTER_WORDS)
+    )
+
+
+def is_noise(word: OcrWord, min_conf: float = MIN_RESULT_CONF) -> bool:
+    """A word to keep out of tool results: read with too little confidence, or garbled."""
+    return word.conf < min_conf or garbled(word.text)

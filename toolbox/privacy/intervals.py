@@ -4,6 +4,7 @@ for a vision model blacked out (excluded windows are dropped before: exclusion.p
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +12,9 @@ from pathlib import Path
 from toolbox.activity.models import FrameRef, Interval
 from toolbox.core.io import private_dir
 from toolbox.core.models import EpisodeEvidence, EvidenceWord
+from toolbox.core.session import Clipboard, Event, Marker, Session, Window
 from toolbox.ocr_engines.words import Box, OcrWord, text_lines
+from toolbox.privacy.exclusion import WindowExclusion
 from toolbox.privacy.passwords import (
     blackout,
     is_sign_in_context,
@@ -77,7 +80,7 @@ def _whole_finding(text: str, redactor: Redactor) -> bool:
 
 
 def learn_passwords(interval: Interval, redactor: Redactor, mapping: RedactionMap) -> list[int]:
-    """Remember the text typed in a sign-in context as a password; the indexes of those actions."""
+    """Remember the text typed (or pasted) in a sign-in context as a password; the indexes of those actions."""
     if not redactor.options.passwords:
         return []
     screen = interval.screen_text()  # OCR of the main frame: the first action's window
@@ -88,7 +91,7 @@ def learn_passwords(interval: Interval, redactor: Redactor, mapping: RedactionMa
         nearby = screen if title == main_window else action.target
         typed = (action.text or "").strip()
         if (
-            action.kind == "type"
+            (action.kind == "type" or action.shortcut == "paste")
             and typed
             and is_sign_in_context(title, nearby)
             and not _whole_finding(typed, redactor)
@@ -96,6 +99,22 @@ def learn_passwords(interval: Interval, redactor: Redactor, mapping: RedactionMa
             mapping.remember("password", typed)
             found.append(index)
     return found
+
+
+def without_excluded_clipboard(session: Session, exclusion: WindowExclusion) -> Session:
+    """A copy of `session` whose clipboard events taken while an excluded window had the focus
+    are `redacted` markers: their text is never read, and a later paste is not given an older text."""
+    if not exclusion:
+        return session
+    events: list[Event] = []
+    excluded = False
+    for event in session.events:
+        if isinstance(event, Window):
+            excluded = exclusion.matches(event.title, event.app)
+        elif isinstance(event, Clipboard) and excluded:
+            event = Marker(t=event.t, type="marker", kind="redacted", text="clipboard of an excluded window")
+        events.append(event)
+    return dataclasses.replace(session, events=events)
 
 
 def redact_interval(interval: Interval, redactor: Redactor, mapping: RedactionMap | None = None) -> Interval:

@@ -12,6 +12,8 @@ from toolbox.activity.actions import ActionSettings
 from toolbox.activity.evidence import EvidenceSettings, session_intervals
 from toolbox.activity.intervals import IntervalSettings
 from toolbox.activity.models import Interval
+from toolbox.activity.screen import ObservationLimits
+from toolbox.activity.titles import with_short_titles
 from toolbox.core.config import ConfigError, PluginRef, plugin_options
 from toolbox.core.io import private_dir
 from toolbox.core.models import Episode
@@ -22,6 +24,7 @@ from toolbox.core.task import Task
 from toolbox.ocr_engines.runner import DEFAULT_ENGINE, OcrRequest, OcrRunner, OcrSettings
 from toolbox.ocr_engines.words import OcrWord
 from toolbox.privacy.exclusion import WindowExclusion, compile_patterns
+from toolbox.privacy.intervals import without_excluded_clipboard
 from toolbox.privacy.options import RedactionOptions
 from toolbox.privacy.redactor import Redactor
 from toolbox.privacy.session import FrameWords, SessionRedaction
@@ -52,7 +55,9 @@ class IntervalEpisodes(Task):
         # reuse the words of text that did not change (full-resolution bands, ocr_engines/changes.py);
         # false: read every frame whole
         ocr_reuse: bool = True
-        result_chars: int = Field(default=600, ge=0)
+        # an action's result: the focused window after it, changed lines marked (README, "interval_episodes")
+        result_lines: int = Field(default=14, ge=1)
+        result_chars: int = Field(default=900, ge=0)
         # privacy (issue 6): what a transcriber (offline or LLM) may see
         redact: RedactionOptions | None = Field(default_factory=RedactionOptions)  # false: off; or per-kind switches
         exclude_windows: list[str] = Field(default_factory=list)  # regexes on window titles: such intervals are dropped
@@ -96,7 +101,7 @@ class IntervalEpisodes(Task):
             ),
             actions=ActionSettings.model_validate(self.options.model_dump(include=set(ActionSettings.model_fields))),
             region=self.options.ocr_region,
-            result_chars=self.options.result_chars,
+            result=ObservationLimits(lines=self.options.result_lines, chars=self.options.result_chars),
         )
         self._ocr: OcrRunner | None = None
         self.exclusion = WindowExclusion.from_patterns(self.options.exclude_windows, self.options.exclude_apps)
@@ -128,6 +133,7 @@ class IntervalEpisodes(Task):
         frames never read), everything else redacted with one map for the session."""
         stats = self.ctx.stats
         session, hidden = self.exclusion.without_frames(record)
+        session = without_excluded_clipboard(session, self.exclusion)
         if hidden:
             stats.extra["excluded_frames"] = stats.extra.get("excluded_frames", 0) + hidden
         ocr = self.ocr_runner()
@@ -144,7 +150,7 @@ class IntervalEpisodes(Task):
             if reason is not None:  # counted without its title: the window is nobody's business
                 stats.drop(self.plugin_name, reason, interval.id)
             else:
-                kept.append(interval)
+                kept.append(with_short_titles(interval))  # after exclusion: its patterns may name paths
         if self.redactor is None or not kept:
             return kept, None
         privacy = SessionRedaction(self.redactor, frame_words)

@@ -13,6 +13,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import Field
 
 from toolbox.activity.models import Action, Interval
+from toolbox.activity.screen import shown_lines
 from toolbox.core.models import Episode, EpisodeEvidence, Source, ToolCall, ToolSpec, Turn, stable_id
 from toolbox.core.plugin import Options
 from toolbox.core.registry import register_transcriber
@@ -65,6 +66,11 @@ COMPUTER_TOOLS = [
     ToolSpec(
         name="type_text",
         description="Type text with the keyboard into the focused field.",
+        parameters={"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
+    ),
+    ToolSpec(
+        name="paste",
+        description="Paste text at the caret (what ctrl+v does with this text on the clipboard).",
         parameters={"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
     ),
     ToolSpec(
@@ -265,13 +271,18 @@ class HeuristicTranscriber(Transcriber):
             if len(line.strip()) >= 3
         ]
         typed_words = content_words(" ".join(typed))
-        found = []
-        for line in (line.strip() for line in observation.splitlines()):
+
+        def answers(line: str) -> bool:
             rest = PROMPT.sub("", line)
             for text in typed:
                 rest = rest.replace(text, " ")
-            if content_words(line) & wanted and not content_words(rest) <= typed_words:
-                found.append(line)
+            return bool(content_words(line) & wanted) and not content_words(rest) <= typed_words
+
+        # what the last action revealed (+) answers first; lines that were already there only
+        # when nothing new does (the value was on screen before, e.g. a page that was opened)
+        shown = shown_lines(observation)
+        found = [text.strip() for mark, text in shown if mark == "+" and answers(text.strip())]
+        found = found or [text.strip() for mark, text in shown if mark == " " and answers(text.strip())]
         lines = self.fitted(found)
         return Answer("\n".join(lines), "screen") if lines else None
 
@@ -487,6 +498,8 @@ def tool_call(action: Action) -> tuple[str, dict[str, Any]]:
         return "type_text", {"text": action.text or ""}
     if action.kind == "switch_window":
         return "switch_window", {"title": action.title or ""}
+    if action.shortcut == "paste" and action.text is not None:
+        return "paste", {"text": action.text}
     return "press_keys", {"keys": list(action.keys)}
 
 
