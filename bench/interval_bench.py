@@ -19,8 +19,10 @@ import platform
 import random
 import resource
 import shutil
+import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -28,9 +30,6 @@ from PIL import Image, ImageDraw, ImageFont
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from toolbox.core.config import PluginRef  # noqa: E402
-from toolbox.core.pipeline import instantiate  # noqa: E402
-from toolbox.core.plugin import BuildContext  # noqa: E402
 from toolbox.core.session import read_session  # noqa: E402
 
 WORK = ROOT / "bench" / "_work" / "interval"
@@ -48,13 +47,32 @@ WORDS = (
 ).split()
 
 
+VISIBLE_LINES = 30
+
+
 class Screen:
-    """What each window shows: lines of text that actions change."""
+    """What each window shows: lines of text that actions change, from `top` (None: the last
+    lines, as a terminal or a page just opened shows them)."""
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.lines = {app: [self.sentence() for _ in range(20)] for app in WINDOWS}
+        self.top: dict[str, int | None] = {app: None for app in WINDOWS}
         self.focus = "xterm"
+
+    def visible(self, app: str) -> list[str]:
+        top = self.top[app]
+        return self.lines[app][-VISIBLE_LINES:] if top is None else self.lines[app][top : top + VISIBLE_LINES]
+
+    def scroll(self, lines: int) -> None:
+        """Scroll the focused window by `lines` (down if positive); new lines load at the end."""
+        app = self.focus
+        text = self.lines[app]
+        top = self.top[app] if self.top[app] is not None else max(0, len(text) - VISIBLE_LINES)
+        top = max(0, top + lines)
+        while top + VISIBLE_LINES > len(text):
+            text.append(self.sentence())
+        self.top[app] = top
 
     def sentence(self, n: int = 6) -> str:
         return " ".join(self.rng.choice(WORDS) for _ in range(n)) + f" {self.rng.randint(0, 9999)}"
@@ -68,7 +86,7 @@ class Screen:
             draw.rectangle((left, top, left + width, top + height), fill=(30, 30, 30) if dark else (255, 255, 255))
             draw.rectangle((left, top, left + width, top + 28), fill=(200, 200, 205))
             draw.text((left + 10, top + 6), title, fill="black", font=FONT)
-            for i, line in enumerate(self.lines[app][-30:]):
+            for i, line in enumerate(self.visible(app)):
                 draw.text(
                     (left + 16, top + 44 + i * 24),
                     line,
@@ -79,11 +97,20 @@ class Screen:
         image.save(path, "WEBP", quality=80)
 
 
-def make_session(root: Path, minutes: int, seed: int = 0) -> Path:
+PROFILES = {  # action group weights: click, type, scroll, switch
+    "mixed": [4, 4, 2, 1],
+    "scroll": [2, 2, 6, 1],
+}
+
+
+def make_session(
+    root: Path, minutes: int, seed: int = 0, frames_per_hour: int | None = None, profile: str = "mixed"
+) -> Path:
     rng = random.Random(seed)
     folder = root / "20260101T000000Z-bench"
     made = folder / ".made"
-    if made.is_file() and made.read_text() == f"{minutes} {seed}":
+    signature = f"{minutes} {seed}" + (f" {frames_per_hour} {profile}" if frames_per_hour or profile != "mixed" else "")
+    if made.is_file() and made.read_text() == signature:
         return folder  # rendered before: the same session (seeded)
     if folder.exists():
         shutil.rmtree(folder)
@@ -131,8 +158,15 @@ def make_session(root: Path, minutes: int, seed: int = 0) -> Path:
 
     window()
     frame("start")
+    group_seconds = 7200 / frames_per_hour if frames_per_hour else None  # two frames a group
+    busy, groups = 0.0, 0  # seconds of the groups so far spent acting (not thinking)
     while t < minutes * 60:
-        t += rng.uniform(2.0, 8.0)
+        if group_seconds is None:
+            t += rng.uniform(2.0, 8.0)
+        else:  # think for what is left of the group's share once the average action time is taken
+            think = max(0.2, group_seconds - (busy / groups if groups else 1.5))
+            t += rng.uniform(0.5 * think, 1.5 * think)
+        acting = t
         left, top, width, height = WINDOWS[screen.focus][1]
         for _ in range(rng.randint(5, 30)):  # the pointer wanders
             pointer = (
@@ -141,7 +175,7 @@ def make_session(root: Path, minutes: int, seed: int = 0) -> Path:
             )
             events.append({"t": t0 + t, "type": "mouse_move", "x": pointer[0], "y": pointer[1]})
             t += 0.03
-        kind = rng.choices(["click", "type", "scroll", "switch"], weights=[4, 4, 2, 1])[0]
+        kind = rng.choices(["click", "type", "scroll", "switch"], weights=PROFILES[profile])[0]
         before = frame("before")
         if kind == "click":
             pointer = (left + rng.randint(20, width - 20), top + 44 + 24 * rng.randint(0, 20) + 8)
@@ -161,6 +195,7 @@ def make_session(root: Path, minutes: int, seed: int = 0) -> Path:
                 {"t": t0 + t, "type": "click", "x": pointer[0], "y": pointer[1], "button": "left", "pressed": False}
             )
             screen.lines[screen.focus] += [screen.sentence() for _ in range(rng.randint(1, 12))]  # a page opens
+            screen.top[screen.focus] = None
         elif kind == "type":
             text = screen.sentence(rng.randint(2, 6))
             typed = ""
@@ -177,10 +212,26 @@ def make_session(root: Path, minutes: int, seed: int = 0) -> Path:
                 t += rng.uniform(0.08, 0.2)
                 typed += ch
             screen.lines[screen.focus][-1] = typed
+            screen.top[screen.focus] = None
             if rng.random() < 0.6:
                 events.append({"t": t0 + t, "type": "key", "key": "enter", "char": "\n", "pressed": True})
                 screen.lines[screen.focus] += [screen.sentence() for _ in range(rng.randint(1, 4))]
                 t += 0.1
+        elif kind == "scroll" and profile == "scroll":  # 1-5 notches of 3 lines, down or (less often) up
+            notches = rng.randint(1, 5) * (1 if rng.random() < 0.7 else -1)
+            for _ in range(abs(notches)):
+                events.append(
+                    {
+                        "t": t0 + t,
+                        "type": "scroll",
+                        "x": pointer[0],
+                        "y": pointer[1],
+                        "dx": 0,
+                        "dy": -notches // abs(notches),
+                    }
+                )
+                t += 0.05
+            screen.scroll(3 * notches)
         elif kind == "scroll":
             for _ in range(rng.randint(2, 8)):
                 events.append({"t": t0 + t, "type": "scroll", "x": pointer[0], "y": pointer[1], "dx": 0, "dy": -1})
@@ -196,32 +247,67 @@ def make_session(root: Path, minutes: int, seed: int = 0) -> Path:
             window()
         t += 0.5
         frame("after")
+        busy, groups = busy + t - acting, groups + 1
     (folder / "events.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
-    made.write_text(f"{minutes} {seed}")
+    made.write_text(signature)
     return folder
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and its finished children (pool workers, and their tesseract runs)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+# One build in a fresh process, with the code of `code` (this tree, or an earlier checkout): the
+# task's defaults but for the engine, workers and reuse; prints wall seconds, episodes and OCR counts,
+# and writes the episodes (JSON lines) so that two versions can be compared.
+BUILD = """
+import json, sys, time
+start = time.perf_counter()
+args = json.loads(sys.argv[1])
+sys.path.insert(0, args["code"])
+from pathlib import Path
+from toolbox.core.config import PluginRef
+from toolbox.core.pipeline import instantiate
+from toolbox.core.plugin import BuildContext
+from toolbox.core.session import read_session
+ctx = BuildContext(cache_dir=Path(args["cache"]))
+task = instantiate("tasks", PluginRef.model_validate(args["options"]), "tasks[0]", ctx)
+episodes = list(task.run(read_session(Path(args["session"]))))
+ocr = dict(ctx.stats.extra.get("ocr", {}))
+ocr["partial"] = task._ocr.stats.partial if getattr(task, "_ocr", None) else 0
+with open(args["episodes"], "w") as f:
+    for e in episodes:
+        f.write(e.model_dump_json() + "\\n")
+print(json.dumps({"seconds": time.perf_counter() - start, "episodes": len(episodes), "ocr": ocr}))
+"""
 
 
-def build(
-    folder: Path, cache: Path, engine: str, workers: int, reuse: bool, redact: bool = True
-) -> tuple[float, float, int, dict]:
-    ctx = BuildContext(cache_dir=cache)
-    options = {"name": "interval_episodes", "ocr": engine, "ocr_workers": workers, "ocr_reuse": reuse}
-    if not redact:
-        options["redact"] = False  # the privacy pass (issue 6) off: the OCR side alone
-    ref = PluginRef.model_validate(options)
-    start, cpu = time.perf_counter(), cpu_seconds()
-    task = instantiate("tasks", ref, "tasks[0]", ctx)
-    episodes = list(task.run(read_session(folder)))
-    stats = dict(ctx.stats.extra.get("ocr", {}))
-    if getattr(task, "_ocr", None) is not None:
-        stats["partial"] = getattr(task._ocr.stats, "partial", 0)
-    return time.perf_counter() - start, cpu_seconds() - cpu, len(episodes), stats
+@dataclass
+class Build:
+    seconds: float  # wall clock of the whole process: start, imports, build
+    cpu: float  # CPU of the process and all its children (pool workers, tesseract runs)
+    episodes: int
+    ocr: dict
+    load: float  # load average (1 min) when it finished
+    episodes_file: Path
+
+
+def build(code: Path, folder: Path, cache: Path, options: dict, episodes_file: Path) -> Build:
+    args = {"code": str(code), "cache": str(cache), "session": str(folder), "options": options}
+    args["episodes"] = str(episodes_file)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", BUILD, json.dumps(args)], capture_output=True, text=True, cwd=code)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"build with {code} failed:\n{proc.stderr[-3000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return Build(seconds, cpu, result["episodes"], result["ocr"], os.getloadavg()[0], episodes_file)
+
+
+def same_episodes(a: Path, b: Path) -> str:
+    """How many episodes two builds wrote alike (JSON lines compared in order)."""
+    left, right = a.read_text().splitlines(), b.read_text().splitlines()
+    same = sum(x == y for x, y in zip(left, right))
+    return f"{same} of {max(len(left), len(right))} episodes identical"
 
 
 def check_reuse(folder: Path, engine: str, frames: int) -> str:
@@ -257,6 +343,8 @@ def check_reuse(folder: Path, engine: str, frames: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=int, default=60)
+    parser.add_argument("--frames-per-hour", type=int, default=None, help="pace the action groups to this frame rate")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="mixed")
     parser.add_argument("--engine", default="tesseract")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-reuse", action="store_true", help="read every frame whole")
@@ -265,63 +353,90 @@ def main() -> None:
     )
     parser.add_argument("--label", default="", help="what this row measures (written in the table)")
     parser.add_argument("--no-redact", action="store_true", help="turn the task's privacy redaction off")
+    parser.add_argument("--before", type=Path, help="an earlier checkout, built in the same run for the ratio")
+    parser.add_argument("--before-label", default="before")
+    parser.add_argument("--no-write", action="store_true", help="print the rows only")
     args = parser.parse_args()
     started = time.perf_counter()
-    folder = make_session(WORK, args.minutes)
+    work = WORK / f"{args.profile}-{args.frames_per_hour or 'default'}"
+    folder = make_session(work, args.minutes, frames_per_hour=args.frames_per_hour, profile=args.profile)
     render_seconds = time.perf_counter() - started
     session = read_session(folder)
     n_frames = sum(1 for e in session.events if e.type == "frame")
     print(f"session: {len(session.events)} events, {n_frames} frames ({render_seconds:.0f} s to make)", flush=True)
-    cache = WORK / f"cache-{args.engine}"
-    if cache.exists():
-        shutil.rmtree(cache)
-    load_start = os.getloadavg()[0]
-    cold, cold_cpu, episodes, ocr_cold = build(
-        folder, cache, args.engine, args.workers, not args.no_reuse, not args.no_redact
+    options = {"name": "interval_episodes", "ocr": args.engine, "ocr_workers": args.workers}
+    options["ocr_reuse"] = not args.no_reuse
+    if args.no_redact:
+        options["redact"] = False  # the privacy pass (issue 6) off: the OCR side alone
+    codes = [(args.label or "this version", ROOT)] + (
+        [(args.before_label, args.before.resolve())] if args.before else []
     )
-    print(f"cold: {cold:.1f} s ({cold_cpu:.0f} s CPU), {episodes} episodes, ocr {ocr_cold}", flush=True)
-    load_cold = os.getloadavg()[0]
-    warm, _, episodes_warm, ocr_warm = build(
-        folder, cache, args.engine, args.workers, not args.no_reuse, not args.no_redact
-    )
-    print(f"warm: {warm:.1f} s, {episodes_warm} episodes, ocr {ocr_warm}", flush=True)
-    actions = sum(1 for e in session.events if e.type in ("click", "key", "scroll"))
-    partial = ocr_cold.get("partial", 0)
-    result = (
-        f"| {args.label or 'this version'} | {args.minutes} min | {args.engine} | {args.workers} | {n_frames} | {episodes} | "
-        f"{ocr_cold.get('read', 0) - partial} whole, {partial} bands, {ocr_cold.get('near_duplicates', 0)} near-dup | "
-        f"{cold:.1f} s | {cold_cpu:.0f} s | {warm:.1f} s | {load_start:.1f} / {load_cold:.1f} |"
-    )
+    builds: dict[str, tuple[Build, Build]] = {}
+    for label, code in codes:  # cold builds first, one after the other, then the warm ones: closer loads
+        cache = work / f"cache-{args.engine}-{len(builds)}"
+        if cache.exists():
+            shutil.rmtree(cache)
+        load_start = os.getloadavg()[0]
+        cold = build(code, folder, cache, options, work / f"episodes-{len(builds)}.jsonl")
+        print(
+            f"{label}: cold {cold.seconds:.1f} s ({cold.cpu:.0f} s CPU, load {load_start:.1f} -> {cold.load:.1f}), "
+            f"{cold.episodes} episodes, ocr {cold.ocr}",
+            flush=True,
+        )
+        builds[label] = (cold, cold)
+    for label, code in codes:
+        cache = work / f"cache-{args.engine}-{list(builds).index(label)}"
+        warm = build(code, folder, cache, options, work / f"episodes-warm-{list(builds).index(label)}.jsonl")
+        print(f"{label}: warm {warm.seconds:.1f} s (fresh process, load {warm.load:.1f})", flush=True)
+        builds[label] = (builds[label][0], warm)
+    session_name = f"{args.minutes} min, {n_frames} frames ({args.profile})"
+    rows = []
+    for label, (cold, warm) in builds.items():
+        partial, near = cold.ocr.get("partial", 0), cold.ocr.get("near_duplicates", 0)
+        rows.append(
+            f"| {label} | {session_name} | {args.engine} | {args.workers} | {cold.episodes} | "
+            f"{cold.ocr.get('read', 0) - partial} whole, {partial} bands, {near} near-dup | "
+            f"{cold.seconds:.1f} s | {cold.cpu:.0f} s | {warm.seconds:.1f} s | {cold.load:.1f} / {warm.load:.1f} |"
+        )
+    notes = [f"Session ({session_name}): {len(session.events)} events."]
+    if args.before:
+        (new_cold, _), (old_cold, _) = builds.values()
+        notes.append(
+            f"Same run, {session_name}: cold {old_cold.seconds:.1f} s -> {new_cold.seconds:.1f} s "
+            f"({old_cold.seconds / new_cold.seconds:.1f}x), CPU {old_cold.cpu:.0f} s -> {new_cold.cpu:.0f} s; "
+            f"{same_episodes(old_cold.episodes_file, new_cold.episodes_file)}."
+        )
+    if args.check_reuse:
+        notes.append(check_reuse(folder, args.engine, args.check_reuse) + ".")
+    for line in rows + notes:
+        print(line, flush=True)
+    if not args.no_write:
+        write_results(rows, notes)
+
+
+def write_results(rows: list[str], notes: list[str]) -> None:
+    """Add the rows to bench/RESULTS-interval.md (earlier rows and the hand-written notes stay)."""
     out = ROOT / "bench" / "RESULTS-interval.md"
     header = [
         "# interval_episodes benchmark (bench/interval_bench.py)",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; the machine is shared,",
-        "so the load average (1 min, at the end of the run) is given with each row.",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        "the machine is shared,",
+        "so the load average (1 min) at the end of the cold build and of the warm rebuild is given with each row.",
         "Synthetic session: 1920x1080 webp frames, the focused window 1200x800 with known bounds (read as a crop),",
-        "one action group every 2-8 s (click, typing with corrections, Enter, scroll, alt+tab), a `before` and an",
-        "`after` frame per group. Cold = empty OCR cache; warm = the same build again.",
+        "action groups (click, typing with corrections, Enter, scroll, alt+tab), a `before` and an `after` frame",
+        "per group. Cold = empty OCR cache; warm = the same build again. Each build is a fresh process (its wall",
+        "clock includes Python's start and the imports); CPU counts the process and all its children.",
         "",
-        "| code | session | engine | workers | frames | episodes | OCR (cold) | cold build | cold CPU | warm rebuild | load (start / end of cold) |",
-        "| --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |",
+        "| code | session | engine | workers | episodes | OCR (cold) | cold build | cold CPU | warm rebuild "
+        "| load (cold / warm) |",
+        "| --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: | --- |",
     ]
-    rows = (
-        [
-            line
-            for line in out.read_text().splitlines()
-            if line.startswith("| ") and " min |" in line and line.count("|") == result.count("|")
-        ]
-        if out.exists()
-        else []
-    )
-    notes = [f"Session: {len(session.events)} events, of which {actions} raw key/click/scroll events."]
-    if args.check_reuse:
-        notes.append(check_reuse(folder, args.engine, args.check_reuse) + ".")
-        print(notes[-1], flush=True)
     text = out.read_text() if out.exists() else ""
+    kept = [line for line in text.splitlines() if line.startswith("| ") and line.count("|") == rows[0].count("|")]
+    kept = [line for line in kept if not line.startswith("| code |")]
     tail = text[text.index("\nNotes") :] if "\nNotes" in text else ""
-    out.write_text("\n".join(header + rows + [result, ""] + notes) + "\n" + tail)
-    print(result)
+    out.write_text("\n".join(header + kept + rows + [""] + notes) + "\n" + tail)
 
 
 if __name__ == "__main__":

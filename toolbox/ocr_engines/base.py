@@ -30,6 +30,7 @@ class OcrEngine(Plugin):
     runner sets 1 when it runs several engines in a process pool)."""
 
     version: str = "1"  # bump when the output for the same image and options changes (cache key)
+    image_mode: str = "RGB"  # the PIL mode of the images `read` is given (the runner converts crops once)
 
     def __init__(self, options=None, ctx=None, threads: int = 0) -> None:  # type: ignore[no-untyped-def]
         super().__init__(options, ctx)

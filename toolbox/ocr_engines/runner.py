@@ -18,7 +18,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -88,9 +88,12 @@ class _Plan:
 
 @dataclass
 class _Job:
-    path: str
-    box: Box | None
+    """One read: pixels of a frame (in the engine's image mode) and where they sit in it."""
+
     key: str  # where the words of this read are cached
+    pixels: np.ndarray
+    origin: tuple[int, int]  # the frame pixel of pixels[0, 0]
+    frame_size: tuple[int, int]  # width, height of the whole frame (word midpoints are normalized by it)
 
 
 class OcrRunner:
@@ -98,7 +101,7 @@ class OcrRunner:
         self.settings = settings
         self.cache_dir = cache_dir
         self.engine = make_engine(settings.engine, settings.engine_options)
-        self._local_engine: OcrEngine | None = None
+        self.local_engine: OcrEngine | None = None
         self._digests: dict[str, str] = {}
         self._private_dirs: set[Path] = set()
         self.stats = OcrRunStats()
@@ -134,34 +137,21 @@ class OcrRunner:
                 todo.append((request, key))
         if not todo:
             return out
-        plans = self._plan(todo, out, problem)
-        jobs: list[_Job] = []
-        for plan in plans:
-            if plan.base is None:
-                jobs.append(_Job(plan.request.path, plan.request.region, plan.key))
-            else:
-                for box in plan.boxes:
-                    key = self._band_key(plan.request, box)
-                    if self._load(key) is None:
-                        jobs.append(_Job(plan.request.path, box, key))
-        results: dict[str, list[OcrWord]] = {}
+        results: dict[str, list[OcrWord]] = {}  # words of each read (whole frame or band) by its cache key
 
-        def done(job: _Job, words: list[OcrWord]) -> None:  # stored at once: an interrupted build keeps its work
-            results[job.key] = words
-            self._store(job.key, words)
+        def done(key: str, words: list[OcrWord]) -> None:  # stored at once: an interrupted build keeps its work
+            results[key] = words
+            self._store(key, words)
 
-        self._run(jobs, done)
+        with _Reads(self, len(todo), done) as reads:  # reads start while later frames are still planned
+            plans = self._plan(todo, out, problem, reads, results)
         for plan in plans:  # in order: a base is always planned (and so finished) before its users
             if plan.base is None:
                 words = results[plan.key]
                 self.stats.read += 1
             else:
                 base_words = out[plan.base] or []
-                bands = [
-                    (box, results.get(k) or self._load(k) or [])
-                    for box in plan.boxes
-                    for k in [self._band_key(plan.request, box)]
-                ]
+                bands = [(box, results[self._band_key(plan.request, box)]) for box in plan.boxes]
                 words = merge_bands(base_words, bands, plan.shift, plan.region, plan.frame_height)
                 if plan.spans:
                     self.stats.read += 1
@@ -180,17 +170,23 @@ class OcrRunner:
         todo: list[tuple[OcrRequest, str]],
         out: dict[OcrRequest, list[OcrWord] | None],
         problem: Callable[[str], None],
+        reads: _Reads,
+        results: dict[str, list[OcrWord]],
     ) -> list[_Plan]:
-        """Decode each frame once (a broken image is reported here) and decide how it is read."""
+        """Decode each frame once (a broken image is reported here), decide how it is read, and
+        hand the pixels to read (the region, or its changed bands) to `reads` at once."""
         plans: list[_Plan] = []
+        mode = self.engine.image_mode
         # frames of this run that will have words, the latest few per region (a window comes back after alt+tab)
         recent: dict[Box | None, list[tuple[OcrRequest, np.ndarray]]] = {}
         for request, key in todo:
             try:
                 with Image.open(request.path) as image:
                     image.load()
-                    pixels = gray(image.crop(request.region) if request.region else image)
-                    frame_height = image.height
+                    crop = image.crop(request.region) if request.region else image
+                    pixels = gray(crop)
+                    engine_pixels = pixels if mode == "L" else np.asarray(crop.convert(mode))
+                    frame_size = image.size
             except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for broken files
                 problem(
                     f"{request.path}: frame does not decode ({type(exc).__name__}: {str(exc)[:100]}); frame skipped"
@@ -199,7 +195,19 @@ class OcrRunner:
                 self.stats.failed += 1
                 continue
             seen = recent.pop(request.region, [])
-            plans.append(self._plan_one(request, key, pixels, frame_height, seen))
+            plan = self._plan_one(request, key, pixels, frame_size[1], seen)
+            plans.append(plan)
+            origin = request.region[:2] if request.region else (0, 0)
+            if plan.base is None:
+                reads.submit(_Job(key, engine_pixels, origin, frame_size))
+            for box in plan.boxes:
+                band_key = self._band_key(request, box)
+                cached = self._load(band_key)
+                if cached is not None:
+                    results[band_key] = cached
+                    continue
+                x0, y0, x1, y1 = (box[0] - origin[0], box[1] - origin[1], box[2] - origin[0], box[3] - origin[1])
+                reads.submit(_Job(band_key, engine_pixels[y0:y1, x0:x1], box[:2], frame_size))
             recent[request.region] = [(request, pixels), *seen][: max(self.settings.history, 1)]
             while len(recent) > 16:  # regions seen longest ago first
                 del recent[next(iter(recent))]
@@ -249,39 +257,6 @@ class OcrRunner:
         x0, y0, x1, _ = region
         boxes = [(x0, y0 + top, x1, y0 + bottom) for top, bottom in spans]  # lines are never cut
         return _Plan(request, key, base, spans, boxes, dy, region, frame_height)
-
-    # -- the work -------------------------------------------------------------------------------
-
-    def _run(self, jobs: list[_Job], done: Callable[[_Job, list[OcrWord]], None]) -> None:
-        if not jobs:
-            return
-        scale = self.settings.scale
-        workers = self.settings.workers or os.cpu_count() or 1
-        workers = min(workers, max(1, len(jobs) // 2))
-        quiet = not self.settings.progress or not sys.stderr.isatty()
-        bar = tqdm(total=len(jobs), desc="ocr", unit="read", disable=quiet, leave=False)
-        try:
-            if workers <= 1 or len(jobs) < POOL_MIN_FRAMES:
-                if self._local_engine is None:
-                    # one thread, as in the pool: multi-threaded tesseract (OpenMP) is slower on a busy machine
-                    self._local_engine = make_engine(self.settings.engine, self.settings.engine_options, threads=1)
-                for job in jobs:
-                    done(job, read_region(self._local_engine, job.path, job.box, scale))
-                    bar.update()
-                return
-            with ProcessPoolExecutor(
-                max_workers=workers,
-                initializer=_init_worker,
-                initargs=(self.settings.engine, self.settings.engine_options),
-            ) as pool:
-                futures: dict[Future[list[OcrWord]], _Job] = {
-                    pool.submit(_worker_read, job.path, job.box, scale): job for job in jobs
-                }
-                for future in as_completed(futures):
-                    done(futures[future], future.result())
-                    bar.update()
-        finally:
-            bar.close()
 
     # -- cache ----------------------------------------------------------------------------------
 
@@ -394,13 +369,19 @@ def read_region(engine: OcrEngine, path: str, region: Box | None, scale: float) 
     """OCR one frame's region; words come back in frame pixels, midpoints normalized by the frame."""
     with Image.open(path) as image:
         image.load()
-        width, height = image.size
-        crop = image.crop(region) if region else image.copy()
-    ox, oy = (region[0], region[1]) if region else (0, 0)
+        crop = image.crop(region) if region else image
+        pixels = np.asarray(crop.convert(engine.image_mode))
+        return read_pixels(engine, pixels, region[:2] if region else (0, 0), image.size, scale)
+
+
+def read_pixels(
+    engine: OcrEngine, pixels: np.ndarray, origin: tuple[int, int], frame_size: tuple[int, int], scale: float
+) -> list[OcrWord]:
+    """OCR pixels cut from a frame at `origin`; words in frame pixels, midpoints normalized by the frame."""
+    crop = Image.fromarray(pixels)
     if scale != 1.0:
         crop = crop.resize((max(1, round(crop.width * scale)), max(1, round(crop.height * scale))), Image.LANCZOS)
-    words = engine.read(crop)
-    return to_frame_words(words, scale, ox, oy, width, height)
+    return to_frame_words(engine.read(crop), scale, *origin, *frame_size)
 
 
 def to_frame_words(words: list[RawWord], scale: float, ox: int, oy: int, width: int, height: int) -> list[OcrWord]:
@@ -413,6 +394,60 @@ def to_frame_words(words: list[RawWord], scale: float, ox: int, oy: int, width: 
     return reading_order(out)
 
 
+class _Reads:
+    """Where the reads of one `OcrRunner.read` run: a process pool (one engine per worker,
+    loaded once; started at the first read), or this process for a handful of frames.
+    Reads are handed over as they are planned; at most a few per worker wait, so the pixels
+    waiting stay few. `done(key, words)` gets each result in this process."""
+
+    def __init__(self, runner: OcrRunner, frames: int, done: Callable[[str, list[OcrWord]], None]) -> None:
+        settings = runner.settings
+        self.runner, self.done, self.scale = runner, done, settings.scale
+        workers = settings.workers or os.cpu_count() or 1
+        self.workers = min(workers, max(1, frames // 2)) if frames >= POOL_MIN_FRAMES else 1
+        self.pool: ProcessPoolExecutor | None = None
+        self.waiting: dict[Future[list[OcrWord]], str] = {}
+        quiet = not settings.progress or not sys.stderr.isatty()
+        self.bar = tqdm(total=0, desc="ocr", unit="read", disable=quiet, leave=False)
+
+    def __enter__(self) -> _Reads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None:
+                self._collect(wait(self.waiting).done)
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(cancel_futures=True)
+            self.bar.close()
+
+    def submit(self, job: _Job) -> None:
+        self.bar.total += 1
+        if self.workers <= 1:
+            runner = self.runner
+            if runner.local_engine is None:
+                # one thread, as in the pool: multi-threaded tesseract (OpenMP) is slower on a busy machine
+                runner.local_engine = make_engine(runner.settings.engine, runner.settings.engine_options, threads=1)
+            self.done(job.key, read_pixels(runner.local_engine, job.pixels, job.origin, job.frame_size, self.scale))
+            self.bar.update()
+            return
+        if self.pool is None:
+            s = self.runner.settings
+            self.pool = ProcessPoolExecutor(
+                max_workers=self.workers, initializer=_init_worker, initargs=(s.engine, s.engine_options)
+            )
+        if len(self.waiting) >= 4 * self.workers:
+            self._collect(wait(self.waiting, return_when=FIRST_COMPLETED).done)
+        future = self.pool.submit(_worker_read, job.pixels, job.origin, job.frame_size, self.scale)
+        self.waiting[future] = job.key
+
+    def _collect(self, finished: set[Future[list[OcrWord]]]) -> None:
+        for future in finished:
+            self.done(self.waiting.pop(future), future.result())
+            self.bar.update()
+
+
 # -- process pool worker ----------------------------------------------------------------------
 
 _worker_engine: OcrEngine | None = None
@@ -423,6 +458,8 @@ def _init_worker(name: str, options: dict[str, Any]) -> None:
     _worker_engine = make_engine(name, options, threads=1)
 
 
-def _worker_read(path: str, region: Box | None, scale: float) -> list[OcrWord]:
+def _worker_read(
+    pixels: np.ndarray, origin: tuple[int, int], frame_size: tuple[int, int], scale: float
+) -> list[OcrWord]:
     assert _worker_engine is not None
-    return read_region(_worker_engine, path, region, scale)
+    return read_pixels(_worker_engine, pixels, origin, frame_size, scale)

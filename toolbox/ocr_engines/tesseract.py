@@ -1,4 +1,5 @@
-"""Tesseract through its command line (Debian's tesseract-ocr): word boxes from TSV output."""
+"""Tesseract (Debian's tesseract-ocr): word boxes from its TSV output, read by the library loaded
+once per process (tesseract_api.py), or by the `tesseract` command where the library cannot be used."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from PIL import Image, ImageOps, ImageStat
 from toolbox.core.plugin import Options
 from toolbox.core.registry import register_ocr_engine
 from toolbox.ocr_engines.base import OcrEngine, RawWord
+from toolbox.ocr_engines.tesseract_api import TSV_HEADER, TesseractApi, TesseractApiError, library
 
 
 class OcrEngineError(RuntimeError):
@@ -21,7 +23,10 @@ class OcrEngineError(RuntimeError):
 
 @register_ocr_engine("tesseract")
 class TesseractEngine(OcrEngine):
-    """Tesseract 5 via the `tesseract` CLI (apt install tesseract-ocr): word boxes, LSTM model."""
+    """Tesseract 5 (apt install tesseract-ocr): word boxes, LSTM model. The library stays loaded
+    (one engine per process); a `binary` other than the default runs that command instead."""
+
+    image_mode = "L"  # tesseract reads gray: the runner hands it gray crops
 
     class Options(Options):
         lang: str = "eng"
@@ -34,12 +39,9 @@ class TesseractEngine(OcrEngine):
         invert_dark: bool = True  # a mostly dark image (terminal, dark theme) is inverted first: tesseract reads
         # dark-on-light text better and faster (its own per-line inversion stays on for mixed windows)
 
+    _api: TesseractApi | None = None
+
     def read(self, image: Image.Image) -> list[RawWord]:
-        exe = shutil.which(self.options.binary)
-        if exe is None:
-            raise OcrEngineError(
-                f"{self.options.binary!r} not found; install tesseract-ocr (apt) or pick ocr: rapidocr"
-            )
         factor = self.options.upscale
         image = image.convert("L")  # tesseract reads gray anyway; a third of the bytes to resize and send
         if factor != 1.0:
@@ -48,6 +50,33 @@ class TesseractEngine(OcrEngine):
             )
         if self.options.invert_dark and _is_dark(image):
             image = ImageOps.invert(image)
+        api = self._resident()
+        text = TSV_HEADER + api.tsv(image) if api is not None else self._run_command(image)
+        words = parse_tsv(text, self.options.min_conf)
+        if factor == 1.0:
+            return words
+        return [
+            w._replace(
+                x0=round(w.x0 / factor), y0=round(w.y0 / factor), x1=round(w.x1 / factor), y1=round(w.y1 / factor)
+            )
+            for w in words
+        ]
+
+    def _resident(self) -> TesseractApi | None:
+        """The engine loaded in this process, made at the first read; None: use the command."""
+        if self._api is None and self.options.binary == "tesseract" and (lib := library()) is not None:
+            try:
+                self._api = TesseractApi(lib, self.options.lang, self.options.psm, self.options.config)
+            except TesseractApiError as exc:
+                raise OcrEngineError(str(exc)) from None
+        return self._api
+
+    def _run_command(self, image: Image.Image) -> str:
+        exe = shutil.which(self.options.binary)
+        if exe is None:
+            raise OcrEngineError(
+                f"{self.options.binary!r} not found; install tesseract-ocr (apt) or pick ocr: rapidocr"
+            )
         buffer = io.BytesIO()
         image.save(buffer, format="PPM")  # uncompressed PGM: nothing to encode or decode
         env = dict(os.environ)
@@ -73,15 +102,7 @@ class TesseractEngine(OcrEngine):
             raise OcrEngineError(
                 f"tesseract failed ({proc.returncode}): {proc.stderr.decode(errors='replace').strip()[:200]}"
             )
-        words = parse_tsv(proc.stdout.decode("utf-8", errors="replace"), self.options.min_conf)
-        if factor == 1.0:
-            return words
-        return [
-            w._replace(
-                x0=round(w.x0 / factor), y0=round(w.y0 / factor), x1=round(w.x1 / factor), y1=round(w.y1 / factor)
-            )
-            for w in words
-        ]
+        return proc.stdout.decode("utf-8", errors="replace")
 
 
 def _is_dark(image: Image.Image) -> bool:
