@@ -69,7 +69,12 @@ def _grown(bands: list[Span], after: np.ndarray, settings: ChangeSettings) -> li
 def vertical_shift(before: np.ndarray, after: np.ndarray, limit: float = 0.75) -> int:
     """The scroll between two frames: dy such that after[y] ~ before[y + dy] (content moved up by
     dy rows when dy > 0), or 0. Rows are compared by signature (the means of 16 column blocks);
-    a shift wins when it matches clearly more rows holding text than no shift does."""
+    a shift wins when it matches clearly more rows holding text than no shift does.
+
+    Not every shift is tried: rows vote for the shifts that could match them (a row of `before`
+    whose mean is within one gray level, which every matching row is), and only the most voted
+    shifts are counted. Exact row hashes would not do: a lossy frame's rows change a little when
+    they move (measured on WebP frames: block means differ by up to ~0.9 gray levels)."""
     height = after.shape[0]
     if before.shape != after.shape or height < 32:
         return 0
@@ -88,13 +93,37 @@ def vertical_shift(before: np.ndarray, after: np.ndarray, limit: float = 0.75) -
 
     still = matched(0)
     best, best_rows = 0, still
-    for dy in range(-int(height * limit), int(height * limit) + 1):
-        if dy:
-            rows = matched(dy)
-            if rows > best_rows:
-                best, best_rows = dy, rows
+    for dy in _likely_shifts(sig_a, sig_b, content, int(height * limit)):
+        rows = matched(dy)
+        if rows > best_rows:
+            best, best_rows = dy, rows
     enough = best_rows >= max(1.5 * still, 0.25 * content.sum(), 8)
     return best if best and enough else 0
+
+
+def _likely_shifts(
+    sig_a: np.ndarray, sig_b: np.ndarray, content: np.ndarray, limit: int, count: int = 16, crowd: int = 64
+) -> list[int]:
+    """The `count` non-zero shifts (|dy| <= limit, ascending) most rows holding text vote for: each
+    row of `sig_a` votes for every row of `sig_b` whose mean is within one gray level of its own
+    (rows with more than `crowd` such rows, e.g. a plain background, do not vote)."""
+    mean_a, mean_b = sig_a.mean(axis=1), sig_b.mean(axis=1)
+    order = np.argsort(mean_b, kind="stable")
+    sorted_b = mean_b[order]
+    rows = np.flatnonzero(content)
+    lo = np.searchsorted(sorted_b, mean_a[rows] - 1.0, "left")
+    hi = np.searchsorted(sorted_b, mean_a[rows] + 1.0, "right")
+    near = hi - lo
+    voting = (near > 0) & (near <= crowd)
+    rows, lo, near = rows[voting], lo[voting], near[voting]
+    firsts = np.repeat(lo - np.concatenate(([0], np.cumsum(near)[:-1])), near)
+    shifts = order[np.arange(int(near.sum())) + firsts] - np.repeat(rows, near)
+    shifts = shifts[(shifts != 0) & (np.abs(shifts) <= limit)]
+    if not len(shifts):
+        return []
+    votes = np.bincount(shifts + limit, minlength=2 * limit + 1)
+    top = np.argsort(-votes, kind="stable")[:count]
+    return sorted((top[votes[top] > 0] - limit).tolist())
 
 
 def shifted_spans(before: np.ndarray, after: np.ndarray, dy: int, settings: ChangeSettings = DEFAULT) -> list[Span]:
