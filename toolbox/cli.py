@@ -20,6 +20,7 @@ from toolbox.commands.report import report_after_build
 from toolbox.core import registry
 from toolbox.core.config import ConfigError, load_config
 from toolbox.core.io import write_atomic
+from toolbox.core.memory import few_full_collections
 from toolbox.core.pipeline import make_pipeline, run
 from toolbox.core.plugin import BuildStats
 
@@ -81,7 +82,8 @@ def build(args: argparse.Namespace) -> int:
         pipeline.ctx.on_finish(partial(report_after_build, pipeline, pipeline.ctx.path(config.report)))
     output = pipeline.ctx.path(config.output)
     started = time.perf_counter()
-    stats = run(pipeline, output)
+    with few_full_collections():
+        stats = run(pipeline, output)
     write_atomic(
         output.with_name(output.name + ".stats.json"), orjson.dumps(stats.to_dict(), option=orjson.OPT_INDENT_2)
     )

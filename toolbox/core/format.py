@@ -35,6 +35,7 @@ class Format(Plugin):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._rendered_tools: dict[bytes, Any] = {}
+        self._decoded_tools: dict[str, list[ToolSpec]] = {}
 
     def rendered_tools(self, tools: Sequence[ToolSpec], render: Callable[[Sequence[ToolSpec]], Any]) -> Any:
         """`render(tools)`, computed once per distinct tool list: most episodes of a build share
@@ -46,6 +47,17 @@ class Format(Plugin):
                 self._rendered_tools.clear()
             rendered = self._rendered_tools[key] = render(tools)
         return rendered
+
+    def decoded_tools(self, text: str, parse: Callable[[str], list[ToolSpec]]) -> list[ToolSpec]:
+        """`parse(text)`, computed once per distinct text (the rows of a file share a few tool
+        lists): validating the same specs for every row is most of decoding's time. Episodes
+        share the ToolSpec objects (a new list each), which nothing changes in place."""
+        tools = self._decoded_tools.get(text)
+        if tools is None:
+            if len(self._decoded_tools) >= 1024:
+                self._decoded_tools.clear()
+            tools = self._decoded_tools[text] = parse(text)
+        return list(tools)
 
     def encode(self, episode: Episode) -> dict[str, Any]:
         raise NotImplementedError

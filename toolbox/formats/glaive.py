@@ -58,14 +58,7 @@ class GlaiveFormat(Format):
     def decode(self, row: dict[str, Any], episode_id: str, source: Source) -> Episode:
         if not isinstance(row, dict) or not isinstance(row.get("chat"), str):
             raise FormatError("row has no 'chat' text")
-        tools = [
-            ToolSpec(
-                name=f["name"],
-                description=f.get("description", ""),
-                parameters=f.get("parameters") or {"type": "object", "properties": {}},
-            )
-            for f in parse_functions(row.get("system") or "")
-        ]
+        tools = self.decoded_tools(row.get("system") or "", tool_specs)
         turns: list[Turn] = []
         last_call: ToolCall | None = None
         for number, raw in enumerate(TURN_SPLIT.split(row["chat"].strip())):
@@ -157,6 +150,17 @@ def glaive_system(tools: Sequence[ToolSpec]) -> str:
         + "\n"
         + "\n\n".join(json.dumps(spec.model_dump(), indent=4, ensure_ascii=False) for spec in tools)
     )
+
+
+def tool_specs(system: str) -> list[ToolSpec]:
+    return [
+        ToolSpec(
+            name=f["name"],
+            description=f.get("description", ""),
+            parameters=f.get("parameters") or {"type": "object", "properties": {}},
+        )
+        for f in parse_functions(system)
+    ]
 
 
 def _strip_eot(text: str) -> str:
