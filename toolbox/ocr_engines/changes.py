@@ -55,7 +55,7 @@ def changed_spans(before: np.ndarray, after: np.ndarray, settings: ChangeSetting
 def _grown(bands: list[Span], after: np.ndarray, settings: ChangeSettings) -> list[Span]:
     """Bands grown to the blank rows around them, merged."""
     height = after.shape[0]
-    blank = blank_rows(after, settings)
+    blank = _blank_rows_near(bands, after, settings)
     spans: list[Span] = []
     for y0, y1 in bands:
         y0, y1 = _grow(y0, y1, blank, height, settings)
@@ -146,16 +146,21 @@ def _changed_bands(before: np.ndarray, after: np.ndarray, s: ChangeSettings) -> 
     differs = np.flatnonzero((before != after).any(axis=1))
     if differs.size == 0:
         return []
+    bands = np.unique(differs // s.band_height)
+    rows = (bands[:, None] * s.band_height + np.arange(s.band_height)).ravel()
+    rows = rows[rows < after.shape[0]]  # the last band may be short
+    delta = np.abs(before[rows].astype(np.int16) - after[rows]) > s.pixel_delta  # all bands' rows at once
     out: list[Span] = []
-    for band in np.unique(differs // s.band_height):
-        y0 = int(band) * s.band_height
+    start = 0
+    for band in bands.tolist():
+        y0 = band * s.band_height
         y1 = min(y0 + s.band_height, after.shape[0])
-        delta = np.abs(before[y0:y1].astype(np.int16) - after[y0:y1].astype(np.int16)) > s.pixel_delta
-        if _text_sized(delta, s):
+        if _text_sized(delta[start : start + y1 - y0], s):
             if out and out[-1][1] == y0:
                 out[-1] = (out[-1][0], y1)
             else:
                 out.append((y0, y1))
+        start += y1 - y0
     return out
 
 
@@ -185,6 +190,19 @@ def blank_rows(image: np.ndarray, settings: ChangeSettings = DEFAULT) -> np.ndar
     A vertical border or separator adds two edges to every row; a line of text adds dozens."""
     edges = np.abs(np.diff(image.astype(np.int16), axis=1)) > settings.edge_delta
     return edges.sum(axis=1) <= settings.blank_edges
+
+
+def _blank_rows_near(bands: list[Span], image: np.ndarray, s: ChangeSettings) -> np.ndarray:
+    """`blank_rows` of the rows growing the bands may look at (the others are left True)."""
+    reach = s.grow_limit + s.blank_run + s.margin + 3
+    near = np.zeros(image.shape[0] + 1, dtype=np.int32)
+    for y0, y1 in bands:
+        near[max(0, y0 - reach)] += 1
+        near[min(image.shape[0], y1 + reach)] -= 1
+    rows = np.flatnonzero(np.cumsum(near[:-1]) > 0)
+    blank = np.ones(image.shape[0], dtype=bool)
+    blank[rows] = blank_rows(image[rows], s)
+    return blank
 
 
 def _grow(y0: int, y1: int, blank: np.ndarray, height: int, s: ChangeSettings) -> Span:
