@@ -10,6 +10,9 @@ under any threshold that also ignores a caret.
 
 The changed bands are then grown to the blank rows around them (rows with almost no horizontal
 edges, i.e. between lines of text), so that re-reading them never cuts a line of text in two.
+A band is read again only across its changed columns (`changed_columns`), grown to a gap wider
+than a space in both frames, so that no word is cut either: a pointer or a typed word costs the
+engine a few words, not the whole width of the window.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class ChangeSettings:
     blank_run: int = 3  # a span ends only at this many blank rows in a row (the gap between lines)
     grow_limit: int = 48  # at most this many rows are added on each side looking for a blank row
     margin: int = 4  # blank rows kept around a span (the engine reads text better with a margin)
+    column_gap: int = 12  # a band's columns end at this many columns blank in both frames (wider than a space)
 
 
 DEFAULT = ChangeSettings()
@@ -183,6 +187,40 @@ def _text_sized(delta: np.ndarray, s: ChangeSettings) -> bool:
         if box.mean() < s.solid_fill or x1 - x0 + 1 > 2 * s.band_height:
             return True
     return False
+
+
+def changed_columns(before: np.ndarray, after: np.ndarray, span: Span, dy: int, s: ChangeSettings = DEFAULT) -> Span:
+    """Columns x0, x1 (end excluded) of rows `span` of `after` to read again: from the first to
+    the last column that changed since `before` (whose rows moved up by dy: after[y] ~ before[y + dy]),
+    grown on each side to `column_gap` columns blank in both frames, plus a margin. All columns when
+    some of the rows have no counterpart in `before` (they scrolled in) or nothing changed."""
+    top, bottom = span
+    height, width = after.shape
+    if top + dy < 0 or bottom + dy > height:
+        return 0, width
+    rows_after, rows_before = after[top:bottom], before[top + dy : bottom + dy]
+    changed = np.flatnonzero((np.abs(rows_after.astype(np.int16) - rows_before) > s.pixel_delta).any(axis=0))
+    if not changed.size:
+        return 0, width
+    blank = ~(_ink_columns(rows_after, s) | _ink_columns(rows_before, s))
+    blank_before = np.concatenate(([0], np.cumsum(blank)))  # blank columns left of each column
+    gap = s.column_gap
+    # gap_ends[i]: columns i - gap .. i - 1 are all blank
+    gap_ends = np.flatnonzero(blank_before[gap:] - blank_before[:-gap] == gap) + gap
+    left = gap_ends[gap_ends <= changed[0]]
+    right = gap_ends[gap_ends - gap > changed[-1]]
+    x0 = max(0, int(left[-1]) - s.margin) if left.size else 0
+    x1 = min(width, int(right[0]) - gap + s.margin) if right.size else width
+    return x0, x1
+
+
+def _ink_columns(image: np.ndarray, s: ChangeSettings) -> np.ndarray:
+    """Per column: True when a horizontal edge (a glyph's stroke) touches it in any row."""
+    edges = (np.abs(np.diff(image.astype(np.int16), axis=1)) > s.edge_delta).any(axis=0)
+    ink = np.zeros(image.shape[1], dtype=bool)
+    ink[:-1] |= edges
+    ink[1:] |= edges
+    return ink
 
 
 def blank_rows(image: np.ndarray, settings: ChangeSettings = DEFAULT) -> np.ndarray:

@@ -31,12 +31,21 @@ from tqdm import tqdm
 from toolbox.core import registry
 from toolbox.core.io import private_dir, write_atomic
 from toolbox.ocr_engines.base import OcrEngine, RawWord
-from toolbox.ocr_engines.changes import ChangeSettings, Span, changed_spans, gray, shifted_spans, vertical_shift
-from toolbox.ocr_engines.words import Box, OcrWord, reading_order
+from toolbox.ocr_engines.changes import (
+    ChangeSettings,
+    Span,
+    changed_columns,
+    changed_spans,
+    gray,
+    shifted_spans,
+    vertical_shift,
+)
+from toolbox.ocr_engines.words import Box, OcrWord, reading_order, same_line
 
 DEFAULT_ENGINE = "tesseract"  # best word recall per second in bench/RESULTS-ocr.md
 POOL_MIN_FRAMES = 4  # fewer reads than this are done in-process
-REUSE_VERSION = "changes-v2"  # part of the cache key: v1 (thumbnail) results may hide typed text
+REUSE_VERSION = "changes-v3"  # part of the cache key: v1 (thumbnail) results may hide typed text; v3 reads
+# changed columns only
 
 
 class OcrRequest(NamedTuple):
@@ -227,14 +236,14 @@ class OcrRunner:
         if not self.reuse or not seen:
             return _Plan(request, key)
         height = pixels.shape[0]
-        best: tuple[int, OcrRequest, list[Span], int] | None = None
+        best: tuple[int, OcrRequest, np.ndarray, list[Span], int] | None = None
         for other, other_pixels in seen:
             spans = changed_spans(other_pixels, pixels, s.changes)
             if spans is None:
                 continue
             rows = sum(y1 - y0 for y0, y1 in spans)
             if best is None or rows < best[0]:
-                best = (rows, other, spans, 0)
+                best = (rows, other, other_pixels, spans, 0)
             if not spans:
                 break
         if best is not None and best[0] > s.partial_limit * height and s.partial:
@@ -244,18 +253,21 @@ class OcrRunner:
                 spans = shifted_spans(other_pixels, pixels, dy, s.changes)
                 rows = sum(y1 - y0 for y0, y1 in spans)
                 if rows < best[0]:
-                    best = (rows, other, spans, dy)
+                    best = (rows, other, other_pixels, spans, dy)
         if best is None:
             return _Plan(request, key)
-        rows, base, spans, dy = best
+        rows, base, base_pixels, spans, dy = best
         if spans and (not s.partial or rows > s.partial_limit * height):
             return _Plan(request, key)
         spans = _join(spans, s.band_join)
         if len(spans) > s.max_bands:
             return _Plan(request, key)
         region = request.region or (0, 0, pixels.shape[1], height)
-        x0, y0, x1, _ = region
-        boxes = [(x0, y0 + top, x1, y0 + bottom) for top, bottom in spans]  # lines are never cut
+        x0, y0 = region[:2]
+        boxes = []
+        for span in spans:  # lines are never cut, nor words
+            left, right = changed_columns(base_pixels, pixels, span, dy, s.changes)
+            boxes.append((x0 + left, y0 + span[0], x0 + right, y0 + span[1]))
         return _Plan(request, key, base, spans, boxes, dy, region, frame_height)
 
     # -- cache ----------------------------------------------------------------------------------
@@ -329,11 +341,13 @@ def merge_bands(
 ) -> list[OcrWord]:
     """The words of an earlier frame outside the re-read bands (moved up by `shift` rows if the
     content scrolled; words scrolled out of the region dropped), plus the words read in the bands.
-    A word belongs to a band when its vertical middle is inside it; band words get line numbers
-    after the kept ones (a band's lines are new lines)."""
+    A word belongs to a band when its middle is inside the band's box. A line read in a band is a
+    new line, unless the band is narrower than the region and the line continues a kept line
+    beside it (a word typed at the end of a line): then it takes that line's number."""
 
     def inside(word: OcrWord) -> bool:
-        return any(box[1] <= word.center_y < box[3] for box, _ in bands)
+        x, y = (word.box[0] + word.box[2]) / 2, word.center_y
+        return any(box[0] <= x < box[2] and box[1] <= y < box[3] for box, _ in bands)
 
     if shift:
         assert region is not None and frame_height > 0
@@ -351,11 +365,28 @@ def merge_bands(
     kept = [w for w in base if not inside(w)]
     next_line = max((w.line for w in kept), default=-1) + 1
     out = list(kept)
-    for _, words in bands:
-        lines = {line: next_line + i for i, line in enumerate(dict.fromkeys(w.line for w in words))}
+    for box, words in bands:
+        narrow = region is not None and (box[0] > region[0] or box[2] < region[2])
+        lines: dict[int, int] = {}
+        for word in words:
+            if word.line not in lines:
+                beside = _line_beside(word, kept) if narrow else None
+                lines[word.line] = next_line if beside is None else beside
+                next_line += beside is None
         out.extend(w.model_copy(update={"line": lines[w.line]}) for w in words)
-        next_line += len(lines)
     return reading_order(out)
+
+
+def _line_beside(word: OcrWord, kept: list[OcrWord]) -> int | None:
+    """The line number of the nearest kept word on the same line as `word`, at most two word
+    heights away (farther is another column of text), or None."""
+    best: tuple[float, int] | None = None
+    for other in kept:
+        if same_line(other, word):
+            gap = max(other.box[0] - word.box[2], word.box[0] - other.box[2], 0)
+            if gap <= 2 * max(word.height, other.height) and (best is None or gap < best[0]):
+                best = (gap, other.line)
+    return None if best is None else best[1]
 
 
 def make_engine(name: str, options: dict[str, Any], threads: int = 0) -> OcrEngine:
