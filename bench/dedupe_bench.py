@@ -2,13 +2,22 @@
 
     python bench/dedupe_bench.py                       # 1k, 10k, 100k; datatrove at 1k and 10k
     python bench/dedupe_bench.py --sizes 1000 --datatrove-sizes 1000 --out -
+    python bench/dedupe_bench.py --sizes 100000,1000000 --before /tmp/old --before-max 300000 \
+        --datatrove-sizes 100000 --datatrove-configs default,same --datatrove-tokenizers split
+
+near_dedupe runs in a fresh process on the texts (loaded first: the baseline), so its peak RSS
+above that baseline is measured (sampled every 20 ms); `--before DIR` runs an earlier checkout's
+near_dedupe the same way in the same run. Corpora above 100k are made of independent 100k
+corpora (seeds seed, seed+1, ...: planted duplicates within each) and kept on disk (bench/_work).
 
 Each corpus has a known share of planted near-duplicates (whitespace changes, typos, a few
 changed words, changed coordinates, a dropped sentence) of earlier episodes, plus distinct
 episodes that share boilerplate (same task template, same app, different content). Recall is
 the share of planted duplicates removed (at most size-1 per planted cluster); precision is the
 share of removed episodes that were planted duplicates. datatrove runs its four MinHash stages
-(signature, buckets, cluster, filter) with a LocalPipelineExecutor on `--cores` processes.
+(signature, buckets, cluster, filter) with a LocalPipelineExecutor on `--cores` processes,
+with its default MinhashConfig (`default`: 5-grams, 14 buckets x 8 hashes) and/or set to
+near_dedupe's shingles and bands (`same`: 3-grams, 32 x 4) - it has no verification step.
 """
 
 from __future__ import annotations
@@ -30,9 +39,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from toolbox.core.filter import Dropped  # noqa: E402
 from toolbox.core.models import Episode, Source, ToolCall, ToolSpec, Turn  # noqa: E402
-from toolbox.filters.near_dedupe import NearDedupe, NearDedupeOptions  # noqa: E402
+from toolbox.filters.near_dedupe import NearDedupeOptions  # noqa: E402
 
 # ---------------------------------------------------------------- synthetic episodes
 
@@ -279,15 +287,90 @@ def score(dropped: list[bool], group: list[int]) -> tuple[float, float, int]:
 # ---------------------------------------------------------------- the two tools
 
 
-def run_near_dedupe(episodes: list[Episode], options: NearDedupeOptions) -> tuple[list[bool], float]:
-    start = time.perf_counter()
-    out = list(NearDedupe(options).apply(iter(episodes)))
-    return [isinstance(x, Dropped) for x in out], time.perf_counter() - start
+CORPUS_CHUNK = 100_000
+WORK = Path(__file__).resolve().parent / "_work" / "dedupe"
 
 
-def run_datatrove(texts: list[str], tokenizer: str, cores: int, workdir: Path) -> tuple[list[bool], float]:
-    """datatrove's 4 MinHash stages, default MinhashConfig, on `cores` processes; input JSONL
-    sharded into `cores` files (reading is included in the time, as in a real run)."""
+def corpus_file(n: int, dup_share: float, seed: int) -> Path:
+    """The texts and planted clusters of an n-episode corpus, one JSON line each (made once)."""
+    path = WORK / f"corpus-{n}-{dup_share}-{seed}.jsonl"
+    if path.exists():
+        return path
+    WORK.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w") as f:
+        for first in range(0, n, CORPUS_CHUNK):
+            size = min(CORPUS_CHUNK, n - first)
+            episodes, group = make_corpus(size, dup_share, seed + first // CORPUS_CHUNK)
+            for episode, g in zip(episodes, group):
+                f.write(json.dumps({"text": episode.text(), "group": first + g}) + "\n")
+            print(f"# corpus: {first + size:,} of {n:,} episodes made", file=sys.stderr, flush=True)
+    tmp.rename(path)
+    return path
+
+
+def read_corpus(path: Path) -> tuple[list[str], list[int]]:
+    texts, groups = [], []
+    with path.open() as f:
+        for line in f:
+            row = json.loads(line)
+            texts.append(row["text"])
+            groups.append(row["group"])
+    return texts, groups
+
+
+# near_dedupe of the code at argv[1] on the corpus at argv[2], in this fresh process: the texts
+# are loaded first (the baseline), then peak RSS is sampled while it runs
+RUN_NEAR_DEDUPE = """
+import json, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+from toolbox.filters.near_dedupe import NearDedupeOptions, near_duplicate_clusters
+texts = [json.loads(line)["text"] for line in open(sys.argv[2])]
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096
+base = peak = rss()
+running = True
+def sample():
+    global peak
+    while running:
+        peak = max(peak, rss())
+        time.sleep(0.02)
+thread = threading.Thread(target=sample, daemon=True)
+thread.start()
+start = time.perf_counter()
+keep_of = near_duplicate_clusters(texts, NearDedupeOptions(**json.loads(sys.argv[3])))
+seconds = time.perf_counter() - start
+running = False
+thread.join()
+peak = max(peak, rss())
+print(json.dumps({"seconds": seconds, "peak_above_base": peak - base, "base": base,
+                  "dropped": [i for i, k in enumerate(keep_of) if k != i]}))
+"""
+
+
+def run_near_dedupe(code: Path, corpus: Path, options: NearDedupeOptions) -> tuple[list[bool], float, int]:
+    """(dropped per text, seconds, peak RSS above the loaded texts in bytes)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", RUN_NEAR_DEDUPE, str(code), str(corpus), options.model_dump_json()],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"near_dedupe ({code}) failed:\n{proc.stderr[-2000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    dropped = set(result["dropped"])
+    n = sum(1 for _ in corpus.open())
+    return [i in dropped for i in range(n)], result["seconds"], result["peak_above_base"]
+
+
+DATATROVE_CONFIGS = {"default": {}, "same": {"n_grams": 3, "num_buckets": 32, "hashes_per_bucket": 4}}
+
+
+def run_datatrove(
+    texts: list[str], tokenizer: str, cores: int, workdir: Path, config_name: str = "default"
+) -> tuple[list[bool], float]:
+    """datatrove's 4 MinHash stages on `cores` processes; input JSONL sharded into `cores` files
+    (reading is included in the time, as in a real run). `config_name`: DATATROVE_CONFIGS."""
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.dedup.minhash import (
         MinhashConfig,
@@ -312,7 +395,7 @@ def run_datatrove(texts: list[str], tokenizer: str, cores: int, workdir: Path) -
             for i in range(r, len(texts), cores):
                 f.write(json.dumps({"id": str(i), "text": texts[i]}) + "\n")
     language: Any = {"default": "en", "spacy_xx": WhitespaceTokenizer(), "split": SplitTokenizer()}[tokenizer]
-    config = MinhashConfig()
+    config = MinhashConfig(**DATATROVE_CONFIGS[config_name])
     sigs, buckets, clusters, kept = (workdir / x for x in ("sigs", "buckets", "clusters", "kept"))
     kept.mkdir()
     logs = str(workdir / "logs")
@@ -404,6 +487,7 @@ class Row:
     precision: float
     dropped: int
     note: str = ""
+    peak: int | None = None  # bytes of RSS above the loaded texts (near_dedupe only)
 
     @property
     def docs_per_s(self) -> float:
@@ -429,6 +513,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--datatrove-sizes", default="1000,10000,100000", help="sizes to run datatrove on")
     parser.add_argument("--datatrove-tokenizers", default="default,spacy_xx,split")
+    parser.add_argument("--datatrove-configs", default="default", help="default (5-gram 14x8), same (3-gram 32x4)")
     parser.add_argument(
         "--datatrove-slow-max",
         type=int,
@@ -438,6 +523,8 @@ def main() -> None:
     parser.add_argument("--dup-share", type=float, default=0.1)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--before", type=Path, help="an earlier checkout: its near_dedupe runs in the same run")
+    parser.add_argument("--before-max", type=int, default=300_000, help="largest size for --before")
     parser.add_argument(
         "--out", default=str(Path(__file__).with_name("RESULTS-dedupe.md")), help="markdown file, or - for stdout only"
     )
@@ -445,23 +532,31 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     dt_sizes = {int(s) for s in args.datatrove_sizes.split(",") if s}
     options = NearDedupeOptions(workers=args.cores)
+    unverified = options.model_copy(update={"threshold": 0.0})  # every LSH candidate pair counts
     rows: list[Row] = []
+    root = Path(__file__).resolve().parents[1]
     for n in sizes:
         t0 = time.perf_counter()
-        episodes, group = make_corpus(n, args.dup_share, args.seed)
-        print(f"# {n} episodes generated in {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
-        dropped, seconds = run_near_dedupe(episodes, options)
-        rows.append(Row(n, "near_dedupe", seconds, *score(dropped, group)))
-        print(_fmt(rows[-1]), file=sys.stderr, flush=True)
+        corpus = corpus_file(n, args.dup_share, args.seed)
+        texts, group = read_corpus(corpus)
+        print(f"# {n} episodes ready in {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
+        runs = [("near_dedupe", root, options), ("near_dedupe, no verification", root, unverified)]
+        if args.before and n <= args.before_max:
+            runs.append(("near_dedupe (before)", args.before.resolve(), options))
+        for tool, code, opts in runs:
+            dropped, seconds, peak = run_near_dedupe(code, corpus, opts)
+            rows.append(Row(n, tool, seconds, *score(dropped, group), note=f"load {os.getloadavg()[0]:.1f}", peak=peak))
+            print(_fmt(rows[-1]), file=sys.stderr, flush=True)
         if n in dt_sizes:
-            texts = [e.text() for e in episodes]
-            for tok in args.datatrove_tokenizers.split(","):
-                if tok != "split" and n > args.datatrove_slow_max:
-                    continue
-                with tempfile.TemporaryDirectory(prefix="dtbench") as tmp:
-                    dropped, seconds = run_datatrove(texts, tok, args.cores, Path(tmp) / "w")
-                rows.append(Row(n, f"datatrove ({tok})", seconds, *score(dropped, group)))
-                print(_fmt(rows[-1]), file=sys.stderr, flush=True)
+            for config in args.datatrove_configs.split(","):
+                for tok in args.datatrove_tokenizers.split(","):
+                    if tok != "split" and n > args.datatrove_slow_max:
+                        continue
+                    with tempfile.TemporaryDirectory(prefix="dtbench") as tmp:
+                        dropped, seconds = run_datatrove(texts, tok, args.cores, Path(tmp) / "w", config)
+                    tool = f"datatrove ({tok})" if config == "default" else f"datatrove ({tok}, {config} 3-gram 32x4)"
+                    rows.append(Row(n, tool, seconds, *score(dropped, group), note=f"load {os.getloadavg()[0]:.1f}"))
+                    print(_fmt(rows[-1]), file=sys.stderr, flush=True)
     report = render(rows, args, options)
     print(report)
     if args.out != "-":
@@ -469,7 +564,11 @@ def main() -> None:
 
 
 def _fmt(r: Row) -> str:
-    return f"{r.size:>7} {r.tool:<22} {r.seconds:8.2f}s {r.docs_per_s:9.0f} docs/s recall {r.recall:.3f} precision {r.precision:.3f} dropped {r.dropped}"
+    peak = f" peak +{r.peak / 2**20:,.0f} MB" if r.peak is not None else ""
+    return (
+        f"{r.size:>7} {r.tool:<22} {r.seconds:8.2f}s {r.docs_per_s:9.0f} docs/s recall {r.recall:.3f} "
+        f"precision {r.precision:.3f} dropped {r.dropped}{peak} ({r.note})"
+    )
 
 
 def render(rows: list[Row], args: argparse.Namespace, options: NearDedupeOptions) -> str:
@@ -490,19 +589,25 @@ def render(rows: list[Row], args: argparse.Namespace, options: NearDedupeOptions
     lines = [
         "# near_dedupe vs datatrove MinHash: results",
         "",
-        f"Machine: {machine()}. Both tools limited to {args.cores} cores. rapidfuzz {rapidfuzz.__version__}, datatrove {dt_version}.",
-        f"Command: `python bench/dedupe_bench.py --sizes {args.sizes} --datatrove-sizes {args.datatrove_sizes} --datatrove-slow-max {args.datatrove_slow_max} --cores {args.cores}`",
-        f"Load average at the end (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())} (the machine is shared; other work inflates times).",
-        f"Corpus: synthetic computer-use episodes (`make_corpus`, seed {args.seed}), {args.dup_share:.0%} planted near-duplicates; text = `Episode.text()`.",
+        f"Machine: {machine()}. Both tools limited to {args.cores} cores. "
+        f"rapidfuzz {rapidfuzz.__version__}, datatrove {dt_version}.",
+        f"Command: `python {' '.join(sys.argv)}`",
+        "The machine is shared; the load average (1 min) after each run is in the last column.",
+        f"Corpus: synthetic computer-use episodes (`make_corpus`, seed {args.seed}; above 100k, independent 100k "
+        f"corpora), {args.dup_share:.0%} planted near-duplicates; text = `Episode.text()`.",
         f"near_dedupe options: {options.model_dump()}.",
-        "datatrove: default `MinhashConfig` (5-grams, 14 buckets x 8 hashes), all four stages, JSONL input on disk.",
+        "near_dedupe runs in a fresh process on the texts; peak RSS is above the process with the texts loaded.",
+        "datatrove: `MinhashConfig` default (5-grams, 14 buckets x 8 hashes) or set to near_dedupe's 3-grams and "
+        "32 x 4 bands; all four stages, JSONL input on disk.",
         "",
-        "| episodes | tool | seconds | docs/s | recall | precision | dropped |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| episodes | tool | seconds | docs/s | recall | precision | dropped | peak RSS above texts | load |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
+        peak = f"{r.peak / 2**20:,.0f} MB" if r.peak is not None else "-"
         lines.append(
-            f"| {r.size:,} | {r.tool} | {r.seconds:.2f} | {r.docs_per_s:,.0f} | {r.recall:.3f} | {r.precision:.3f} | {r.dropped:,} |"
+            f"| {r.size:,} | {r.tool} | {r.seconds:.2f} | {r.docs_per_s:,.0f} | {r.recall:.3f} | {r.precision:.3f} "
+            f"| {r.dropped:,} | {peak} | {r.note.removeprefix('load ')} |"
         )
     lines.append("")
     ours = {r.size: r for r in rows if r.tool == "near_dedupe"}

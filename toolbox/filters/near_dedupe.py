@@ -9,6 +9,10 @@ threads) on the lower-cased, whitespace-collapsed texts; pairs scoring at least 
 are joined with union-find. The first episode of each cluster (in input order) is kept; the
 others are dropped with a reason naming it (a chain a~b~c drops c as a duplicate of a).
 
+Memory stays bounded: texts are hashed `CHUNK` at a time, and of each text only a sequence key
+and one 64-bit key per band are kept (264 bytes with 32 bands); the texts are asked for again
+only for the candidate pairs' verification (the filter makes an episode's text when asked).
+
 The result depends only on the input and the options (seeded hashes, sorted pair lists),
 never on the worker count or on timing.
 """
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import os
 import string
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
@@ -73,7 +77,7 @@ class NearDedupe(Filter):
 
     def apply(self, episodes: Iterator[Episode]) -> Iterator[Episode | Dropped]:
         batch = list(episodes)
-        keep_of = near_duplicate_clusters([e.text() for e in batch], self.options)
+        keep_of = near_duplicate_clusters(EpisodeTexts(batch), self.options)
         for i, episode in enumerate(batch):
             root = keep_of[i]
             if root == i:
@@ -82,12 +86,29 @@ class NearDedupe(Filter):
                 yield Dropped(episode, self.plugin_name, "near duplicate", f"of {batch[root].id}")
 
 
+class EpisodeTexts(Sequence[str]):
+    """The texts of episodes, each made when asked for (hashing, then verifying a candidate),
+    so that they are never all in memory at once."""
+
+    def __init__(self, episodes: list[Episode]) -> None:
+        self.episodes = episodes
+
+    def __len__(self) -> int:
+        return len(self.episodes)
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]  # (no slices: not needed)
+        return self.episodes[i].text()
+
+
 def normalize(text: str) -> str:
     """Lower case, whitespace runs collapsed to one space, trimmed."""
     return " ".join(text.lower().split())
 
 
-def near_duplicate_clusters(texts: list[str], options: NearDedupeOptions | None = None) -> list[int]:
+CHUNK = 20_000  # texts hashed at a time (word and shingle arrays of about 60 MB for typical episodes)
+
+
+def near_duplicate_clusters(texts: Sequence[str], options: NearDedupeOptions | None = None) -> list[int]:
     """For each text, the index of the text kept for its cluster (itself if kept)."""
     opts = options or NearDedupeOptions()
     workers = (os.cpu_count() or 1) if opts.workers == -1 else opts.workers
@@ -95,25 +116,31 @@ def near_duplicate_clusters(texts: list[str], options: NearDedupeOptions | None 
     parent = list(range(n))
     if n < 2:
         return parent
-    words, counts = token_hashes(texts, workers)
+    key = np.empty(n, dtype=np.uint64)  # words and their order
+    bands = np.empty((n, opts.bands), dtype=np.uint64)  # the LSH band keys of each text's MinHash signature
+    for lo in range(0, n, CHUNK):
+        hi = min(n, lo + CHUNK)
+        words, counts = token_hashes([texts[i] for i in range(lo, hi)], workers)
+        key[lo:hi] = sequence_keys(words, counts)
+        shingles, offsets = shingle_hashes(words, counts, opts.ngram, opts.seed)
+        del words
+        bands[lo:hi] = band_keys(minhash_signatures(shingles, offsets, opts, workers, first=lo), opts)
 
     # texts with the same words in the same order: only the first goes through LSH; each copy
     # is compared with the first and with the previous copy
-    key = sequence_keys(words, counts)
     order = np.lexsort((np.arange(n), key))
     new_group = np.ones(n, dtype=bool)
     new_group[1:] = key[order[1:]] != key[order[:-1]]
     copies = ~new_group
     group_first = order[np.flatnonzero(new_group)][np.cumsum(new_group) - 1]
     pairs = [np.stack([group_first[copies], order[copies]]), np.stack([order[:-1][copies[1:]], order[1:][copies[1:]]])]
+    del key, order, new_group, copies, group_first
 
-    reps = np.sort(order[new_group])
+    reps = np.sort(np.flatnonzero(_firsts(pairs, n)))
     if len(reps) > 1:
-        keep = np.zeros(n, dtype=bool)
-        keep[reps] = True
-        shingles, offsets = shingle_hashes(words[np.repeat(keep, counts)], counts[reps], opts.ngram, opts.seed)
-        left, right = candidate_pairs(minhash_signatures(shingles, offsets, opts, workers), opts)
+        left, right = candidate_pairs(bands[reps], opts)
         pairs.append(np.stack([reps[left], reps[right]]))
+    del bands
     both = np.concatenate(pairs, axis=1)
     both = np.unique(both[0] * n + both[1])  # sorted, so the scores do not depend on anything else
     left, right = both // n, both % n
@@ -129,6 +156,14 @@ def near_duplicate_clusters(texts: list[str], options: NearDedupeOptions | None 
         hit = scores >= opts.threshold
         _union_all(parent, left[hit].tolist(), right[hit].tolist())
     return [_find(parent, i) for i in range(n)]
+
+
+def _firsts(copy_pairs: list[np.ndarray], n: int) -> np.ndarray:
+    """Per text: True unless it is a later copy (the right side of a copy pair)."""
+    first = np.ones(n, dtype=bool)
+    for pair in copy_pairs:
+        first[pair[1]] = False
+    return first
 
 
 def sequence_keys(words: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -264,9 +299,12 @@ def shingle_hashes(words: np.ndarray, lengths: np.ndarray, ngram: int, seed: int
     return (h[valid] >> np.uint64(32)).astype(np.uint32), offsets
 
 
-def minhash_signatures(shingles: np.ndarray, offsets: np.ndarray, opts: NearDedupeOptions, workers: int) -> np.ndarray:
+def minhash_signatures(
+    shingles: np.ndarray, offsets: np.ndarray, opts: NearDedupeOptions, workers: int, first: int = 0
+) -> np.ndarray:
     """(texts, bands * rows) uint32 MinHash signatures from shingle hashes and per-text
-    offsets; texts without shingles get signatures no other text can share."""
+    offsets; texts without shingles get signatures no other text can share (made from their
+    index, `first` being the index of the first text given)."""
     k = opts.bands * opts.rows
     rng = np.random.default_rng(opts.seed)
     a = (rng.integers(0, 2**32, size=k, dtype=np.uint64) | np.uint64(1)).astype(np.uint32)
@@ -295,22 +333,29 @@ def minhash_signatures(shingles: np.ndarray, offsets: np.ndarray, opts: NearDedu
 
     _map(run, list(zip(bounds[:-1], bounds[1:])), workers)
     if empty.any():  # no words: a signature no other text can share
-        idx = np.flatnonzero(empty).astype(np.uint64)
+        idx = (np.flatnonzero(empty) + first).astype(np.uint64)
         sig[empty] = (
             _splitmix64(idx[:, None] * np.uint64(k) + np.arange(k, dtype=np.uint64)[None, :]) >> np.uint64(32)
         ).astype(np.uint32)
     return sig
 
 
-def candidate_pairs(sig: np.ndarray, opts: NearDedupeOptions) -> tuple[np.ndarray, np.ndarray]:
-    """Unique (i, j), i < j, of texts sharing at least one LSH band, sorted. In a bucket, each
+def band_keys(sig: np.ndarray, opts: NearDedupeOptions) -> np.ndarray:
+    """(texts, bands) uint64: one key per band of each signature (a hash of its `rows` values)."""
+    keys = np.empty((sig.shape[0], opts.bands), dtype=np.uint64)
+    for band in range(opts.bands):
+        keys[:, band] = _band_key(sig[:, band * opts.rows : (band + 1) * opts.rows])
+    return keys
+
+
+def candidate_pairs(keys: np.ndarray, opts: NearDedupeOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Unique (i, j), i < j, of texts sharing at least one LSH band key, sorted. In a bucket, each
     text is paired with the next `window` members (all pairs when the bucket is small)."""
-    n = sig.shape[0]
+    n = keys.shape[0]
     found: list[np.ndarray] = []
     idx = np.arange(n, dtype=np.int64)
-    for band in range(opts.bands):
-        cols = sig[:, band * opts.rows : (band + 1) * opts.rows]
-        key = _band_key(cols)
+    for band in range(keys.shape[1]):
+        key = keys[:, band]
         order = np.lexsort((idx, key))  # by key, then by index: pairs come out as (earlier, later)
         sk = key[order]
         for d in range(1, min(opts.window, n - 1) + 1):
