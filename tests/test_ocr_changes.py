@@ -165,6 +165,42 @@ def test_after_a_scroll_only_the_new_lines_are_read(scrolled):
         assert moved.mid == pytest.approx(fresh.mid, abs=0.01)
 
 
+@pytest.fixture(scope="module")
+def scrolled_under_title(tmp_path_factory) -> tuple[Path, Path]:
+    """A window whose title bar stays while its log scrolls up by five lines."""
+    folder = tmp_path_factory.mktemp("scroll_title")
+    paths = (folder / "before.png", folder / "after.png")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
+        page = browser.new_page(viewport={"width": 560, "height": 460})
+        for path, lines in zip(paths, (LOG[:20], LOG[5:25])):
+            text = "\n".join(lines)
+            page.set_content(
+                "<body style='margin:0;background:#fff'><div style=\"background:#d8d8dc;color:#111;"
+                "font:14px 'DejaVu Sans',sans-serif;padding:8px 10px\">Training log - Editor</div>"
+                '<pre style="margin:0;padding:6px 10px;color:#202124;'
+                f"font:14px/20px 'DejaVu Sans Mono',monospace\">{text}</pre></body>"
+            )
+            page.screenshot(path=str(path))
+        browser.close()
+    return paths
+
+
+def test_a_title_bar_that_stays_while_the_content_scrolls_keeps_its_words(scrolled_under_title):
+    before, after = (str(p) for p in scrolled_under_title)
+    requests = [OcrRequest(before), OcrRequest(after)]
+    runner = OcrRunner(OcrSettings(engine="tesseract", workers=1), cache_dir=None)
+    out = runner.read(requests, problem=pytest.fail)
+    assert (runner.stats.partial, runner.stats.scrolled) == (1, 1)
+    title = [w for w in out[requests[0]] if w.text in ("Training", "log", "Editor")]
+    assert len(title) == 3
+    in_title = [[w for w in out[r] if w.box[3] <= title[0].box[3] + 4] for r in requests]
+    assert in_title[1] == in_title[0]  # not moved, nor read again
+    texts = " ".join(w.text for w in out[requests[1]])
+    assert all(n in texts for n in ("2100", "2200", "2300", "2400", "2500"))  # the lines that scrolled in
+    assert not any(f"step {n}00 " in texts + " " for n in range(1, 6))  # the ones that scrolled out
+
+
 def test_the_ocr_cache_is_private(frames, tmp_path):
     old = os.umask(0o002)  # a permissive umask must not leak into the cache
     try:

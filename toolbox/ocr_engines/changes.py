@@ -130,19 +130,33 @@ def _likely_shifts(
     return sorted((top[votes[top] > 0] - limit).tolist())
 
 
-def shifted_spans(before: np.ndarray, after: np.ndarray, dy: int, settings: ChangeSettings = DEFAULT) -> list[Span]:
+def shifted_spans(
+    before: np.ndarray, after: np.ndarray, dy: int, settings: ChangeSettings = DEFAULT
+) -> tuple[list[Span], list[Span]]:
     """Like `changed_spans` after the content of `before` moved up by dy rows (down if dy < 0):
-    the rows that scrolled in, and the text-sized changes in the rest."""
+    the rows that scrolled in and the text-sized changes in the rest, and apart from those the
+    pinned rows: rows that did not scroll (a title bar, a toolbar: no text-sized change in place),
+    whose earlier words stay where they were."""
     height = after.shape[0]
     if dy > 0:
-        moved = [(y0, y1) for y0, y1 in _changed_bands(before[dy:], after[: height - dy], settings)] + [
-            (height - dy, height)
-        ]
+        moved = _changed_bands(before[dy:], after[: height - dy], settings) + [(height - dy, height)]
     else:
         moved = [(0, -dy)] + [
             (y0 - dy, y1 - dy) for y0, y1 in _changed_bands(before[: height + dy], after[-dy:], settings)
         ]
-    return _grown(sorted(moved), after, settings)
+    changed_moved, changed_still = np.zeros(height, dtype=bool), np.zeros(height, dtype=bool)
+    for y0, y1 in moved:
+        changed_moved[y0:y1] = True
+    for y0, y1 in _changed_bands(before, after, settings):
+        changed_still[y0:y1] = True
+    spans = _runs(changed_moved & changed_still)
+    return (_grown(spans, after, settings) if spans else []), _runs(changed_moved & ~changed_still)
+
+
+def _runs(rows: np.ndarray) -> list[Span]:
+    """The runs of True rows, as spans."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], rows.view(np.int8), [0]))))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
 def _changed_bands(before: np.ndarray, after: np.ndarray, s: ChangeSettings) -> list[Span]:

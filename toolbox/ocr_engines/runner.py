@@ -61,7 +61,8 @@ class OcrSettings:
     workers: int = 0  # 0 = one per CPU core
     reuse: bool = True  # reuse the words of unchanged text (changes.py); False: read every frame whole
     partial: bool = True  # with reuse on: read only the changed bands of lines of a frame
-    partial_limit: float = 0.5  # changed bands taller than this share of the region: read it whole
+    partial_limit: float = 0.8  # changed bands taller than this share of the region: read it whole
+    scroll_check: float = 0.5  # changed bands taller than this share: look for a scroll too
     max_bands: int = 4  # more separate changed bands than this: read it whole
     band_join: int = 32  # changed bands closer than this many rows are read as one
     history: int = 4  # earlier frames of the same region a frame is compared with
@@ -91,6 +92,7 @@ class _Plan:
     spans: list[Span] = field(default_factory=list)
     boxes: list[Box] = field(default_factory=list)  # the spans in frame pixels, across the whole region
     shift: int = 0  # the content scrolled up by this many rows since `base` (down if negative)
+    pinned: list[Box] = field(default_factory=list)  # rows that did not scroll with it (frame pixels)
     region: Box = (0, 0, 0, 0)  # the region in frame pixels
     frame_height: int = 0
 
@@ -161,7 +163,7 @@ class OcrRunner:
             else:
                 base_words = out[plan.base] or []
                 bands = [(box, results[self._band_key(plan.request, box)]) for box in plan.boxes]
-                words = merge_bands(base_words, bands, plan.shift, plan.region, plan.frame_height)
+                words = merge_bands(base_words, bands, plan.shift, plan.region, plan.frame_height, plan.pinned)
                 if plan.spans:
                     self.stats.read += 1
                     self.stats.partial += 1
@@ -236,39 +238,40 @@ class OcrRunner:
         if not self.reuse or not seen:
             return _Plan(request, key)
         height = pixels.shape[0]
-        best: tuple[int, OcrRequest, np.ndarray, list[Span], int] | None = None
+        best: tuple[int, OcrRequest, np.ndarray, list[Span], int, list[Span]] | None = None
         for other, other_pixels in seen:
             spans = changed_spans(other_pixels, pixels, s.changes)
             if spans is None:
                 continue
             rows = sum(y1 - y0 for y0, y1 in spans)
             if best is None or rows < best[0]:
-                best = (rows, other, other_pixels, spans, 0)
+                best = (rows, other, other_pixels, spans, 0, [])
             if not spans:
                 break
-        if best is not None and best[0] > s.partial_limit * height and s.partial:
+        if best is not None and best[0] > s.scroll_check * height and s.partial:
             other, other_pixels = seen[0]
             dy = vertical_shift(other_pixels, pixels)
             if dy:
-                spans = shifted_spans(other_pixels, pixels, dy, s.changes)
+                spans, pinned = shifted_spans(other_pixels, pixels, dy, s.changes)
                 rows = sum(y1 - y0 for y0, y1 in spans)
                 if rows < best[0]:
-                    best = (rows, other, other_pixels, spans, dy)
+                    best = (rows, other, other_pixels, spans, dy, pinned)
         if best is None:
             return _Plan(request, key)
-        rows, base, base_pixels, spans, dy = best
+        rows, base, base_pixels, spans, dy, pinned = best
         if spans and (not s.partial or rows > s.partial_limit * height):
             return _Plan(request, key)
         spans = _join(spans, s.band_join)
         if len(spans) > s.max_bands:
             return _Plan(request, key)
         region = request.region or (0, 0, pixels.shape[1], height)
-        x0, y0 = region[:2]
+        x0, y0, x1, _ = region
         boxes = []
         for span in spans:  # lines are never cut, nor words
             left, right = changed_columns(base_pixels, pixels, span, dy, s.changes)
             boxes.append((x0 + left, y0 + span[0], x0 + right, y0 + span[1]))
-        return _Plan(request, key, base, spans, boxes, dy, region, frame_height)
+        still = [(x0, y0 + top, x1, y0 + bottom) for top, bottom in pinned]
+        return _Plan(request, key, base, spans, boxes, dy, still, region, frame_height)
 
     # -- cache ----------------------------------------------------------------------------------
 
@@ -338,31 +341,35 @@ def merge_bands(
     shift: int = 0,
     region: Box | None = None,
     frame_height: int = 0,
+    pinned: list[Box] | None = None,
 ) -> list[OcrWord]:
     """The words of an earlier frame outside the re-read bands (moved up by `shift` rows if the
-    content scrolled; words scrolled out of the region dropped), plus the words read in the bands.
+    content scrolled, except in the `pinned` rows, which did not scroll; words scrolled out of the
+    region or under pinned rows dropped), plus the words read in the bands.
     A word belongs to a band when its middle is inside the band's box. A line read in a band is a
     new line, unless the band is narrower than the region and the line continues a kept line
     beside it (a word typed at the end of a line): then it takes that line's number."""
 
-    def inside(word: OcrWord) -> bool:
+    def inside(word: OcrWord, boxes: list[Box]) -> bool:
         x, y = (word.box[0] + word.box[2]) / 2, word.center_y
-        return any(box[0] <= x < box[2] and box[1] <= y < box[3] for box, _ in bands)
+        return any(box[0] <= x < box[2] and box[1] <= y < box[3] for box in boxes)
 
     if shift:
         assert region is not None and frame_height > 0
-        moved = []
+        still = pinned or []
+        moved = [w for w in base if inside(w, still)]
         for w in base:
             x0, y0, x1, y1 = w.box
             y0, y1 = y0 - shift, y1 - shift
-            if y0 >= region[1] and y1 <= region[3]:
-                moved.append(
-                    w.model_copy(
-                        update={"box": (x0, y0, x1, y1), "mid": (w.mid[0], round((y0 + y1) / 2 / frame_height, 4))}
-                    )
+            if y0 >= region[1] and y1 <= region[3] and not inside(w, still):
+                word = w.model_copy(
+                    update={"box": (x0, y0, x1, y1), "mid": (w.mid[0], round((y0 + y1) / 2 / frame_height, 4))}
                 )
+                if not inside(word, still):
+                    moved.append(word)
         base = moved
-    kept = [w for w in base if not inside(w)]
+    band_boxes = [box for box, _ in bands]
+    kept = [w for w in base if not inside(w, band_boxes)]
     next_line = max((w.line for w in kept), default=-1) + 1
     out = list(kept)
     for box, words in bands:
