@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import islice
 from typing import Literal
 
 from pydantic import Field
 
-from toolbox.core.filter import Drop, Filter, Verdict
+from toolbox.core.filter import Drop, Dropped, Filter, Verdict
 from toolbox.core.models import Episode
 from toolbox.core.plugin import Options
 from toolbox.core.registry import register_filter
-from toolbox.core.tokens import turn_tokens
+from toolbox.core.tokens import count_episodes, turn_tokens
+
+BATCH = 512  # episodes counted together
 
 
 @register_filter("max_length")
@@ -18,6 +22,12 @@ class MaxLength(Filter):
     class Options(Options):
         max_tokens: int = Field(4096, gt=0)
         mode: Literal["trim", "drop"] = "trim"
+
+    def apply(self, episodes: Iterator[Episode]) -> Iterator[Episode | Dropped]:
+        """`check` each episode, the tokens of `BATCH` episodes at a time counted in one call."""
+        while batch := list(islice(episodes, BATCH)):
+            count_episodes(batch)
+            yield from super().apply(iter(batch))
 
     def check(self, episode: Episode) -> Verdict:
         head, counts = turn_tokens(episode)

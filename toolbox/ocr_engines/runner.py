@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import orjson
 from PIL import Image
+from pydantic import TypeAdapter
 from tqdm import tqdm
 
 from toolbox.core import registry
@@ -42,6 +43,7 @@ from toolbox.ocr_engines.changes import (
 )
 from toolbox.ocr_engines.words import Box, OcrWord, reading_order, same_line
 
+_WORDS = TypeAdapter(list[OcrWord])
 DEFAULT_ENGINE = "tesseract"  # best word recall per second in bench/RESULTS-ocr.md
 POOL_MIN_FRAMES = 4  # fewer reads than this are done in-process
 REUSE_VERSION = "changes-v3"  # part of the cache key: v1 (thumbnail) results may hide typed text; v3 reads
@@ -300,10 +302,10 @@ class OcrRunner:
 
     def _load(self, key: str) -> list[OcrWord] | None:
         file = self._file(key)
-        if file is None or not file.exists():
-            return None
         try:
-            return [OcrWord.model_validate(w) for w in orjson.loads(file.read_bytes())]
+            return None if file is None else _WORDS.validate_json(file.read_bytes())  # parsed by pydantic-core
+        except FileNotFoundError:
+            return None
         except Exception:  # noqa: BLE001 - a damaged cache entry is read again
             return None
 

@@ -9,6 +9,7 @@ what a line is.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from pydantic import BaseModel
 
@@ -84,6 +85,7 @@ _TWO_LETTER_WORDS = frozenset(
 )
 
 
+@lru_cache(maxsize=1 << 16)  # a session repeats its screen words frame after frame
 def garbled(text: str) -> bool:
     """OCR garbage by its shape: a lone symbol that is not text, a lone letter other than a and I,
     a glyph of an icon or cursor mixed into a word, or a two-letter lowercase token that is no

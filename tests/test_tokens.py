@@ -1,0 +1,60 @@
+"""Token counts: the same however they are counted (one episode, many at once on threads, with
+the memory of recent counts full), and max_length decides a stream as it decides each episode."""
+
+import json
+
+import pytest
+from episodes import sample_episode
+
+from toolbox.core import tokens
+from toolbox.core.filter import Drop, Dropped
+from toolbox.core.plugin import BuildContext
+from toolbox.filters.max_length import BATCH, MaxLength
+
+
+def episodes(n: int):
+    out = []
+    for i in range(n):
+        ep = sample_episode(i, f"request {i}: " + " ".join(f"word{j % 97}" for j in range(i % 300)))
+        if i % 3 == 0:
+            ep.system = f"You operate computer number {i % 5}."  # a few distinct heads
+        out.append(ep)
+    return out
+
+
+def direct(ep) -> int:
+    """Tokens counted from scratch, text by text."""
+    encode = tokens.encoding().encode_ordinary
+    head = (ep.system or "") + "".join(json.dumps(t.model_dump(), ensure_ascii=False) for t in ep.tools)
+    return len(encode(head)) + sum(len(encode(tokens.turn_text(t))) + 4 for t in ep.turns)
+
+
+def test_counts_are_the_same_alone_in_batches_and_with_the_memory_full(monkeypatch):
+    eps = episodes(700)
+    expected = [direct(ep) for ep in eps]
+    tokens._memo.clear()
+    assert [tokens.episode_tokens(ep) for ep in eps] == expected  # one at a time
+    tokens._memo.clear()
+    tokens.count_episodes(eps)  # all at once, on threads
+    assert [tokens.episode_tokens(ep) for ep in eps] == expected
+    monkeypatch.setattr(tokens, "_MEMO_SIZE", 40)  # the memory is cleared again and again
+    tokens._memo.clear()
+    tokens.count_episodes(eps)
+    assert [tokens.episode_tokens(ep) for ep in eps] == expected
+
+
+@pytest.mark.parametrize("mode", ["trim", "drop"])
+def test_max_length_decides_a_stream_as_it_decides_each_episode(mode):
+    eps = episodes(2 * BATCH + 50)
+    for ep in eps[::4]:
+        ep.turns.insert(3, ep.turns[-1].model_copy())  # an early final answer: trimming can cut there
+    flt = MaxLength(MaxLength.Options(max_tokens=400, mode=mode), BuildContext())
+    flt.plugin_name = "max_length"
+    tokens._memo.clear()
+    alone = [flt.check(ep) for ep in eps]
+    tokens._memo.clear()
+    streamed = list(flt.apply(iter(eps)))
+    assert [isinstance(v, Drop) for v in alone] == [isinstance(v, Dropped) for v in streamed]
+    assert 0 < sum(isinstance(v, Drop) for v in alone) < len(eps)
+    kept = [v for v in streamed if not isinstance(v, Dropped)]
+    assert kept == [v for v in alone if not isinstance(v, Drop)]
