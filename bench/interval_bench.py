@@ -266,9 +266,14 @@ from toolbox.core.config import PluginRef
 from toolbox.core.pipeline import instantiate
 from toolbox.core.plugin import BuildContext
 from toolbox.core.session import read_session
+try:  # the garbage collector's setting for a build, where the code has one (build_data.py uses it)
+    from toolbox.core.memory import few_full_collections
+except ImportError:
+    from contextlib import nullcontext as few_full_collections
 ctx = BuildContext(cache_dir=Path(args["cache"]))
 task = instantiate("tasks", PluginRef.model_validate(args["options"]), "tasks[0]", ctx)
-episodes = list(task.run(read_session(Path(args["session"]))))
+with few_full_collections():
+    episodes = list(task.run(read_session(Path(args["session"]))))
 ocr = dict(ctx.stats.extra.get("ocr", {}))
 ocr["partial"] = task._ocr.stats.partial if getattr(task, "_ocr", None) else 0
 with open(args["episodes"], "w") as f:

@@ -91,6 +91,9 @@ class RedactionMap:
         return f"RedactionMap(counts={dict(self.counts)})"
 
 
+_NUMBERS = (int, float, bool, type(None))
+
+
 class Redactor:
     """Finds and replaces sensitive text. Stateless apart from its options: the per-episode
     state lives in the `RedactionMap` passed to each call."""
@@ -182,5 +185,7 @@ class Redactor:
         if isinstance(value, list):
             return [self.redact_data(v, mapping, key) for v in value]
         if isinstance(value, tuple):
+            if all(type(v) in _NUMBERS for v in value):  # a box or a point: nothing to redact
+                return value
             return tuple(self.redact_data(v, mapping, key) for v in value)
         return value
