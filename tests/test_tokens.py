@@ -35,11 +35,11 @@ def test_counts_are_the_same_alone_in_batches_and_with_the_memory_full(monkeypat
     tokens._memo.clear()
     assert [tokens.episode_tokens(ep) for ep in eps] == expected  # one at a time
     tokens._memo.clear()
-    tokens.count_episodes(eps)  # all at once, on threads
-    assert [tokens.episode_tokens(ep) for ep in eps] == expected
+    assert [head + sum(turns) for head, turns in tokens.count_episodes(eps)] == expected  # at once, on threads
+    assert [tokens.episode_tokens(ep) for ep in eps] == expected  # remembered
     monkeypatch.setattr(tokens, "_MEMO_SIZE", 40)  # the memory is cleared again and again
     tokens._memo.clear()
-    tokens.count_episodes(eps)
+    assert [head + sum(turns) for head, turns in tokens.count_episodes(eps)] == expected
     assert [tokens.episode_tokens(ep) for ep in eps] == expected
 
 

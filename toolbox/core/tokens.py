@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
@@ -48,24 +47,25 @@ def episode_tokens(episode: Episode) -> int:
     return head + sum(turns)
 
 
-def count_episodes(episodes: Iterable[Episode]) -> None:
-    """Count the turns of many episodes at once, so that `turn_tokens` then finds every count:
-    the texts not counted lately are split into one slice per core, each encoded on a thread.
-    (tiktoken's `encode_ordinary_batch` hands each text to a thread pool on its own, which made
-    it 2-4x slower than one thread here, loaded or not.)"""
-    texts = list(dict.fromkeys(text for e in episodes for text in map(turn_text, e.turns) if text not in _memo))
-    workers = min(os.cpu_count() or 1, len(texts) // 128)
-    if workers <= 1:
-        _counts(texts)
-        return
-    encode = encoding().encode_ordinary
-    with ThreadPoolExecutor(workers) as pool:
-        slices = pool.map(
-            lambda part: [len(encode(text)) if text else 0 for text in part],
-            (texts[i::workers] for i in range(workers)),
-        )
-        for i, counts in enumerate(slices):
-            _remember(texts[i::workers], counts)
+def count_episodes(episodes: list[Episode]) -> list[tuple[int, list[int]]]:
+    """`turn_tokens` of many episodes, counted at once: the texts not counted lately are split
+    into one slice per core, each encoded on a thread. (tiktoken's `encode_ordinary_batch` hands
+    each text to a thread pool on its own, which made it 2-4x slower than one thread here.)"""
+    texts = [[turn_text(t) for t in e.turns] for e in episodes]
+    missing = list(dict.fromkeys(text for some in texts for text in some if text not in _memo))
+    workers = min(os.cpu_count() or 1, len(missing) // 128)
+    known: dict[str, int] = {}
+    if workers > 1:
+        encode = encoding().encode_ordinary
+        with ThreadPoolExecutor(workers) as pool:
+            parts = [missing[i::workers] for i in range(workers)]
+            for part, counts in zip(parts, pool.map(lambda part: [len(encode(t)) if t else 0 for t in part], parts)):
+                known.update(zip(part, counts))
+        _remember(list(known), list(known.values()))
+    return [
+        (_head_tokens(e), [c + 4 for c in (_counts(some, known) if known else _counts(some))])
+        for e, some in zip(episodes, texts)
+    ]
 
 
 _MEMO_SIZE = 1 << 16
@@ -73,10 +73,10 @@ _memo: dict[str, int] = {}  # recent texts' token counts
 _heads: dict[bytes, int] = {}  # tokens of a system prompt + tool specs, by their content
 
 
-def _counts(texts: list[str]) -> list[int]:
-    """Tokens of each text, encoded one at a time when not counted lately (a handful of short
-    texts: a thread pool per call would cost more than it saves)."""
-    known = {text: _memo.get(text) for text in texts}
+def _counts(texts: list[str], counted: dict[str, int] | None = None) -> list[int]:
+    """Tokens of each text (found in `counted` or among the texts counted lately, else encoded:
+    one at a time, as a handful of short texts costs less than a thread pool)."""
+    known = {text: (counted or {}).get(text, _memo.get(text)) for text in texts}
     missing = [text for text, count in known.items() if count is None]
     if missing:
         encode = encoding().encode_ordinary

@@ -24,13 +24,20 @@ class MaxLength(Filter):
         mode: Literal["trim", "drop"] = "trim"
 
     def apply(self, episodes: Iterator[Episode]) -> Iterator[Episode | Dropped]:
-        """`check` each episode, the tokens of `BATCH` episodes at a time counted in one call."""
+        """Each episode decided as `check` does, the tokens of `BATCH` episodes counted at once."""
         while batch := list(islice(episodes, BATCH)):
-            count_episodes(batch)
-            yield from super().apply(iter(batch))
+            for episode, (head, counts) in zip(batch, count_episodes(batch)):
+                verdict = self.decide(episode, head, counts)
+                if isinstance(verdict, Drop):
+                    yield Dropped(episode, self.plugin_name, verdict.reason, verdict.detail)
+                else:
+                    yield verdict
 
     def check(self, episode: Episode) -> Verdict:
-        head, counts = turn_tokens(episode)
+        return self.decide(episode, *turn_tokens(episode))
+
+    def decide(self, episode: Episode, head: int, counts: list[int]) -> Verdict:
+        """Keep, trim or drop an episode of `head` + `counts` tokens (its fixed part, its turns)."""
         total = head + sum(counts)
         limit = self.options.max_tokens
         if total <= limit:
