@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import orjson
 
-from toolbox.core.format import Format, FormatError, trained_turns
+from toolbox.core.format import Format, FormatError, parse_json, trained_turns
 from toolbox.core.models import Episode, Source, ToolCall, ToolSpec, Turn
 from toolbox.core.registry import register_format
 
@@ -23,6 +24,9 @@ PREFIXES = ("USER: ", "ASSISTANT: ", "FUNCTION RESPONSE: ")
 TURN_SPLIT = re.compile(r"\n{2,}(?=(?:USER|ASSISTANT|FUNCTION RESPONSE):)")
 EMBEDDED_TURN = re.compile(r"\n(?:USER|ASSISTANT|FUNCTION RESPONSE): ")
 CALL_RE = re.compile(r"^<functioncall>\s*(\{.*\})\s*(?:<\|endoftext\|>)?\s*$", re.S)
+CANONICAL_CALL = re.compile(r"^<functioncall> \{\"name\": \"[^\"]+\", \"arguments\": '(.*)'\} <\|endoftext\|>$", re.S)
+CALL_NAME = re.compile(r'"name"\s*:\s*"([^"]+)"')
+CALL_ARGUMENTS = re.compile(r'"arguments"\s*:\s*')
 
 
 @register_format("glaive")
@@ -99,14 +103,8 @@ class GlaiveFormat(Format):
         system, chat = row.get("system"), row.get("chat")
         if not isinstance(system, str):
             errors.append("'system' must be a string")
-        elif system.startswith(WITH_FUNCTIONS):
-            try:
-                if not parse_functions(system):
-                    errors.append("system lists no functions")
-            except FormatError as exc:
-                errors.append(str(exc))
-        elif system.strip() != NO_FUNCTIONS:
-            errors.append("system must start with the glaive function header or be the no-functions line")
+        else:
+            errors.extend(_system_errors(system))
         if not isinstance(chat, str) or not chat.strip():
             return errors + ["'chat' must be a non-empty string"]
         turns = chat[: -len(SEPARATOR)].split(SEPARATOR) if chat.endswith(SEPARATOR) else chat.split(SEPARATOR)
@@ -126,20 +124,29 @@ class GlaiveFormat(Format):
                     errors.append(f"{where}: assistant turn must end with ' <|endoftext|>'")
                 body = turn[len("ASSISTANT: ") :]
                 if body.startswith("<functioncall>"):
-                    if not re.match(
-                        r"^<functioncall> \{\"name\": \"[^\"]+\", \"arguments\": '.*'\} <\|endoftext\|>$",
-                        turn[11:],
-                        re.S,
-                    ):
+                    canonical = CANONICAL_CALL.match(body)
+                    if not canonical:
                         errors.append(
                             f'{where}: call must be <functioncall> {{"name": "f", "arguments": \'{{...}}\'}} <|endoftext|>'
                         )
                     else:
                         try:
-                            parse_call(_strip_eot(body))
+                            call_arguments(canonical.group(1))  # what parse_call would find in the canonical form
                         except FormatError as exc:
                             errors.append(f"{where}: {exc}")
         return errors
+
+
+@lru_cache(maxsize=256)  # the rows of a build share a few system texts
+def _system_errors(system: str) -> tuple[str, ...]:
+    if system.startswith(WITH_FUNCTIONS):
+        try:
+            return () if parse_functions(system) else ("system lists no functions",)
+        except FormatError as exc:
+            return (str(exc),)
+    if system.strip() != NO_FUNCTIONS:
+        return ("system must start with the glaive function header or be the no-functions line",)
+    return ()
 
 
 def glaive_system(tools: Sequence[ToolSpec]) -> str:
@@ -174,25 +181,30 @@ def parse_call(body: str) -> tuple[str, dict[str, Any]]:
     if not match:
         raise FormatError("unparseable <functioncall>")
     payload = match.group(1)
-    name = re.search(r'"name"\s*:\s*"([^"]+)"', payload)
+    name = CALL_NAME.search(payload)
     if not name:
         raise FormatError("<functioncall> without a name")
-    arg_pos = re.search(r'"arguments"\s*:\s*', payload)
+    arg_pos = CALL_ARGUMENTS.search(payload)
     if not arg_pos:
         return name.group(1), {}
     rest = payload[arg_pos.end() :].rstrip()
     rest = rest[:-1].rstrip() if rest.endswith("}") else rest  # the closing brace of the call
     if rest.startswith("'"):
         rest = rest[1 : rest.rindex("'")] if rest.count("'") >= 2 else rest[1:]
+    return name.group(1), call_arguments(rest)
+
+
+def call_arguments(text: str) -> dict[str, Any]:
+    """A call's arguments from their JSON text: an object (or a JSON string holding one)."""
     try:
-        arguments = json.loads(rest) if rest.strip() else {}
+        arguments = parse_json(text) if text.strip() else {}
     except ValueError as exc:
         raise FormatError(f"<functioncall> arguments are not JSON ({exc})") from exc
     if isinstance(arguments, str):  # arguments double-encoded as a JSON string
-        arguments = json.loads(arguments)
+        arguments = parse_json(arguments)
     if not isinstance(arguments, dict):
         raise FormatError("<functioncall> arguments are not an object")
-    return name.group(1), arguments
+    return arguments
 
 
 def parse_functions(system: str) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from toolbox.core.format import Format, FormatError
+from toolbox.core.format import Format, FormatError, parse_json
 from toolbox.core.models import Episode, Source, ToolCall, ToolSpec, Turn
 from toolbox.core.registry import register_format
 
@@ -116,68 +116,67 @@ class OpenAIFormat(Format):
             errors.append("'parallel_tool_calls' must be a boolean")
         open_calls: set[str] = set()  # ids of calls that tool messages may still answer
         has_assistant = False
-        for i, message in enumerate(messages):
-            where = f"messages[{i}]"
+        for i, message in enumerate(messages):  # (messages[i] is spelt out only for an error: most rows have none)
             if not isinstance(message, dict):
-                errors.append(f"{where}: not an object")
+                errors.append(f"messages[{i}]: not an object")
                 continue
             role = message.get("role")
             if role not in ROLES:
-                errors.append(f"{where}: unknown role {role!r}")
+                errors.append(f"messages[{i}]: unknown role {role!r}")
                 continue
             if "weight" in message and (role != "assistant" or message["weight"] not in (0, 1)):
-                errors.append(f"{where}: 'weight' must be 0 or 1 and only on assistant messages")
+                errors.append(f"messages[{i}]: 'weight' must be 0 or 1 and only on assistant messages")
             if role in ("system", "user"):
                 open_calls = set()
                 if not isinstance(message.get("content"), str):
-                    errors.append(f"{where}: {role} message needs string content")
+                    errors.append(f"messages[{i}]: {role} message needs string content")
             elif role == "assistant":
                 has_assistant = True
                 calls = message.get("tool_calls")
                 content = message.get("content")
                 if calls is None and not isinstance(content, str):
-                    errors.append(f"{where}: assistant message needs content or tool_calls")
+                    errors.append(f"messages[{i}]: assistant message needs content or tool_calls")
                 if content is not None and not isinstance(content, str):
-                    errors.append(f"{where}: assistant content must be a string")
+                    errors.append(f"messages[{i}]: assistant content must be a string")
                 open_calls = set()
                 if calls is not None:
                     if not isinstance(calls, list) or not calls:
-                        errors.append(f"{where}: tool_calls must be a non-empty list")
+                        errors.append(f"messages[{i}]: tool_calls must be a non-empty list")
                         continue
                     for j, call in enumerate(calls):
-                        errors.extend(_check_call(call, f"{where}.tool_calls[{j}]"))
+                        problems = _check_call(call)
+                        errors.extend(f"messages[{i}].tool_calls[{j}]: {problem}" for problem in problems)
                         if isinstance(call, dict) and isinstance(call.get("id"), str):
                             open_calls.add(call["id"])
             else:  # tool
                 call_id = message.get("tool_call_id")
                 if call_id not in open_calls:
-                    errors.append(f"{where}: tool_call_id {call_id!r} does not match a call just before it")
+                    errors.append(f"messages[{i}]: tool_call_id {call_id!r} does not match a call just before it")
                 if not isinstance(message.get("content"), str):
-                    errors.append(f"{where}: tool message needs string content")
+                    errors.append(f"messages[{i}]: tool message needs string content")
         if not has_assistant:
             errors.append("no assistant message")
         return errors
 
 
-def _check_call(call: Any, where: str) -> list[str]:
+def _check_call(call: Any) -> list[str]:
     if not isinstance(call, dict):
-        return [f"{where}: not an object"]
+        return ["not an object"]
     errors = []
     if not isinstance(call.get("id"), str) or not call["id"]:
-        errors.append(f"{where}: missing id")
+        errors.append("missing id")
     if call.get("type") != "function":
-        errors.append(f"{where}: type must be 'function'")
+        errors.append("type must be 'function'")
     fn = call.get("function")
     if not isinstance(fn, dict):
-        return errors + [f"{where}: missing function"]
+        return errors + ["missing function"]
     if not isinstance(fn.get("name"), str) or not NAME_RE.match(fn["name"]):
-        errors.append(f"{where}: invalid function name {fn.get('name')!r}")
-    args = fn.get("arguments")
+        errors.append(f"invalid function name {fn.get('name')!r}")
     try:
-        if not isinstance(args, str) or not isinstance(json.loads(args), dict):
+        if not isinstance(fn.get("arguments"), str) or not isinstance(parse_json(fn["arguments"]), dict):
             raise ValueError
     except ValueError:
-        errors.append(f"{where}: arguments must be the JSON text of an object")
+        errors.append("arguments must be the JSON text of an object")
     return errors
 
 

@@ -4,11 +4,12 @@ observation turns, plus optional `system` and `tools` (JSON text of a list of sp
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 import orjson
 
-from toolbox.core.format import Format, FormatError, trained_turns
+from toolbox.core.format import Format, FormatError, parse_json, trained_turns
 from toolbox.core.models import Episode, Source, ToolCall, ToolSpec, Turn
 from toolbox.core.registry import register_format
 
@@ -120,35 +121,38 @@ class ShareGPTFormat(Format):
             return ["'conversations' must be a non-empty list"]
         if "system" in row and not isinstance(row["system"], str):
             errors.append("'system' must be a string")
-        if "tools" in row:
-            try:
-                tools = json.loads(row["tools"]) if isinstance(row["tools"], str) else None
-                if not isinstance(tools, list) or not all(
-                    isinstance(t, dict) and isinstance(t.get("name"), str) for t in tools
-                ):
-                    raise ValueError
-            except ValueError:
-                errors.append("'tools' must be the JSON text of a list of function specs")
+        if "tools" in row and not (isinstance(row["tools"], str) and _tools_text_valid(row["tools"])):
+            errors.append("'tools' must be the JSON text of a list of function specs")
         start = 1 if isinstance(conv[0], dict) and conv[0].get("from") == "system" else 0
         body = conv[start:]
-        for i, message in enumerate(body):
-            where = f"conversations[{i + start}]"
+        for i, message in enumerate(body):  # (the place is spelt out only for an error: most rows have none)
             if not isinstance(message, dict) or not isinstance(message.get("value"), str):
-                errors.append(f"{where}: must be {{from, value}} with a string value")
+                errors.append(f"conversations[{i + start}]: must be {{from, value}} with a string value")
                 continue
             allowed = EVEN if i % 2 == 0 else ODD
             if message.get("from") not in allowed:
-                errors.append(f"{where}: 'from' is {message.get('from')!r}, expected one of {allowed}")
+                errors.append(
+                    f"conversations[{i + start}]: 'from' is {message.get('from')!r}, expected one of {allowed}"
+                )
             if message.get("from") == "function_call":
-                errors.extend(f"{where}: {e}" for e in _check_call_value(message["value"]))
+                errors.extend(f"conversations[{i + start}]: {e}" for e in _check_call_value(message["value"]))
         if not body or len(body) % 2:
             errors.append(f"{len(body)} turns after the system turn; the count must be even and positive")
         return errors
 
 
+@lru_cache(maxsize=256)  # the rows of a build share one tool list, rendered once (a single string)
+def _tools_text_valid(text: str) -> bool:
+    try:
+        tools = parse_json(text)
+    except ValueError:
+        return False
+    return isinstance(tools, list) and all(isinstance(t, dict) and isinstance(t.get("name"), str) for t in tools)
+
+
 def _check_call_value(value: str) -> list[str]:
     try:
-        data = json.loads(value)
+        data = parse_json(value)
     except ValueError:
         return ["function_call value is not JSON"]
     items = data if isinstance(data, list) else [data]
