@@ -5,10 +5,13 @@
   (`<cache_dir>/ocr`) is private (0700, files 0600): it holds the raw text of people's screens.
 - Reuse (`reuse`, on by default): each frame is compared at full resolution with the frames of the
   same region read just before it (changes.py). Nothing text-sized changed (a caret blink): the
-  earlier frame's words are reused. A few bands of lines changed (typing, a new line): only those
-  bands are read, and the earlier frame's words outside them are kept. Otherwise: read it whole.
-- Pool: the reads left to do go to `workers` processes (one engine thread each) with a progress
-  bar; a handful of reads is done in this process instead, since a pool costs more than it saves.
+  earlier frame's words are reused. Bands of lines changed (typing, a new line, a scroll): only
+  those bands are read, across their changed columns, and the earlier frame's words outside them
+  are kept (moved by the scroll, except in rows that did not scroll). Otherwise: read it whole.
+- Pool: each frame is decoded once, here; the pixels to read (in the engine's image mode) go to
+  `workers` processes (one engine each, loaded once) as soon as the frame is planned, so reading
+  overlaps planning. A handful of frames is read in this process instead: a pool costs more than
+  it saves.
 """
 
 from __future__ import annotations
