@@ -53,6 +53,7 @@ class ExperimentConfig(BaseModel):
     cache_dir: str = ".cache/datamakr"
     report: str | None = None
     use_vision: bool = False
+    executor: PluginRef = Field(default_factory=lambda: PluginRef(name="local"))  # local | ray, with options
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

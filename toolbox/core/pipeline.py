@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 from tqdm import tqdm
@@ -17,13 +17,16 @@ from tqdm import tqdm
 from toolbox.core import registry
 from toolbox.core.config import ConfigError, ExperimentConfig, PluginRef, plugin_options
 from toolbox.core.dataset import Dataset
-from toolbox.core.filter import Dropped, Filter, FunctionFilter
+from toolbox.core.filter import Dropped, Filter, FunctionFilter, worker_filters
 from toolbox.core.format import Format, FormatError
 from toolbox.core.io import atomic_writer
 from toolbox.core.models import Episode, LoggedEpisode
 from toolbox.core.plugin import BuildContext, BuildStats, Plugin
 from toolbox.core.task import Task
 from toolbox.core.tokens import episode_tokens
+
+if TYPE_CHECKING:
+    from toolbox.core.executor import Executor
 
 
 @dataclass
@@ -33,6 +36,8 @@ class Pipeline:
     filters: list[Filter]
     format: Format
     ctx: BuildContext
+    executor: Executor  # where the per-record part runs (core/executor.py)
+    config: ExperimentConfig  # what workers make their own pipelines from
     # When set, run() also writes every episode it saw, kept or dropped (with the drop reason),
     # one JSON object a line, to this file: the full episodes the HTML report renders.
     episodes_log: Path | None = None
@@ -59,8 +64,9 @@ def episodes_log_path(output: Path) -> Path:
     return output.with_name(output.name + ".episodes.jsonl")
 
 
-def make_pipeline(config: ExperimentConfig, base_dir: Path) -> Pipeline:
-    """Load the user's plugins, then look up and configure every step named in the config."""
+def make_pipeline(config: ExperimentConfig, base_dir: Path, provided: dict[type, Any] | None = None) -> Pipeline:
+    """Load the user's plugins, then look up and configure every step named in the config.
+    `provided`: shared objects put into the context first (`BuildContext.provide`)."""
     for spec in config.plugins:
         try:
             registry.load_plugin(spec, base_dir)
@@ -73,6 +79,8 @@ def make_pipeline(config: ExperimentConfig, base_dir: Path) -> Pipeline:
         limit=config.limit,
         use_vision=config.use_vision,
     )
+    for kind, obj in (provided or {}).items():
+        ctx.provide(kind, obj)
     filters = list(config.filters)
     if config.max_length is not None:
         # the top-level max_length sets (or adds) the max_length filter
@@ -89,6 +97,8 @@ def make_pipeline(config: ExperimentConfig, base_dir: Path) -> Pipeline:
         filters=[instantiate("filters", r, f"filters[{i}]", ctx) for i, r in enumerate(filters)],  # type: ignore[misc]
         format=instantiate("formats", PluginRef.model_validate(config.format), "format", ctx),  # type: ignore[arg-type]
         ctx=ctx,
+        executor=instantiate("executors", config.executor, "executor", ctx),  # type: ignore[arg-type]
+        config=config,
         episodes_log=episodes_log_path(ctx.path(config.output)) if config.report else None,
     )
 
@@ -127,10 +137,19 @@ def episodes(pipeline: Pipeline) -> Iterator[Episode]:
                 yield episode
 
 
-def filtered(pipeline: Pipeline, stream: Iterator[Episode]) -> Iterator[Episode]:
-    for flt in pipeline.filters:
+def filtered(pipeline: Pipeline, stream: Iterator[Episode], filters: list[Filter] | None = None) -> Iterator[Episode]:
+    for flt in pipeline.filters if filters is None else filters:
         stream = _drop_counted(pipeline, flt.apply(stream))
     return stream
+
+
+def built(pipeline: Pipeline, output: Path) -> Iterator[Episode]:
+    """The episodes that pass every filter, in input order. The executor runs the per-record part
+    (read, tasks, `worker_filters`) on shards of the input; the other filters run here."""
+    workers_run = len(worker_filters(pipeline.filters))
+    with pipeline.executor.shared(pipeline) as provided:
+        stream = _drop_counted(pipeline, pipeline.executor.verdicts(pipeline, output, provided))
+        yield from filtered(pipeline, stream, pipeline.filters[workers_run:])
 
 
 def _drop_counted(pipeline: Pipeline, stream: Iterator[Episode | Dropped]) -> Iterator[Episode]:
@@ -154,7 +173,7 @@ def run(pipeline: Pipeline, output: Path) -> BuildStats:
     log_file = atomic_writer(pipeline.episodes_log) if pipeline.episodes_log else contextlib.nullcontext()
     with atomic_writer(output) as handle, log_file as log:
         pipeline._log = EpisodesLog(log, stats) if log is not None else None
-        for episode in filtered(pipeline, episodes(pipeline)):
+        for episode in built(pipeline, output):
             try:
                 row = pipeline.format.encode(episode)
             except FormatError as exc:

@@ -8,7 +8,7 @@ import orjson
 
 from toolbox.core import registry
 from toolbox.core.config import ConfigError
-from toolbox.core.dataset import Dataset
+from toolbox.core.dataset import Dataset, files_digest
 from toolbox.core.format import FormatError
 from toolbox.core.io import BadLine, read_jsonl
 from toolbox.core.models import Episode, Source, stable_id
@@ -36,6 +36,11 @@ class EpisodeFile(Dataset):
         format: Literal["auto", "glaive", "sharegpt", "openai"] = "auto"
 
     def records(self) -> Iterator[Episode]:
+        for shard in self.shards():
+            yield from self.shard_records(shard)
+
+    def shards(self) -> list[str]:
+        """One per file the path (or glob) names."""
         pattern = self.options.path
         files = (
             sorted(self.ctx.base_dir.glob(pattern)) if any(c in pattern for c in "*?[") else [self.ctx.path(pattern)]
@@ -44,8 +49,13 @@ class EpisodeFile(Dataset):
             raise ConfigError(
                 f"datasets ({self.plugin_name}).path: no such file: {self.ctx.path(pattern) if not files else next(f for f in files if not f.is_file())}"
             )
-        for file in files:
-            yield from self._read(file)
+        return [str(file) for file in files]
+
+    def shard_records(self, shard: str) -> Iterator[Episode]:
+        return self._read(Path(shard))
+
+    def shard_digest(self, shard: str) -> str:
+        return files_digest(Path(shard))
 
     def _read(self, file: Path) -> Iterator[Episode]:
         stats = self.ctx.stats
