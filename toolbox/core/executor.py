@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
-from tqdm import tqdm
 from pydantic import BaseModel, Field
 from pydantic_core import PydanticSerializationError
+from tqdm import tqdm
 
 from toolbox.core import registry
 from toolbox.core.config import ConfigError, ExperimentConfig, PluginRef

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-
 from typing import Any
 
 from toolbox.core.plugin import BuildContext, WorkerState
