@@ -169,6 +169,7 @@ class XServer:
             [
                 "chromium",
                 "--no-sandbox",  # tests run as root
+                "--test-type",  # no infobar about that flag over the page
                 "--no-first-run",
                 "--no-default-browser-check",
                 "--disable-gpu",
