@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.test_recorder import Rec
@@ -71,7 +71,7 @@ def test_typed_text_with_corrections_comes_back_exactly(x11: XServer, tmp_path: 
     rec = Rec(x11, tmp_path / "sessions", "--no-clipboard")
     editor = Editor(x11, rec, doc, wid)
 
-    @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(max_examples=6, deadline=None, database=None)
     @given(edits)
     def typed_back_exactly(ops: list[tuple[str, str]]) -> None:
         saved, read = editor.type_and_save(ops)
