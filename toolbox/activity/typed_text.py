@@ -74,6 +74,7 @@ SHORTCUT_NAMES = {
     ("c",): "copy",
     ("v",): "paste",
     ("shift", "v"): "paste",  # a terminal's paste (elsewhere: paste as plain text)
+    ("shift", "c"): "copy",  # a terminal's copy (ctrl+c interrupts there)
     ("x",): "cut",
     ("a",): "select_all",
     ("z",): "undo",
