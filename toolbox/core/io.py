@@ -121,6 +121,18 @@ def read_jsonl(path: str | Path, max_line: int = MAX_LINE_BYTES) -> Iterator[tup
         yield pending[0], BadLine(pending[1], truncated=True)
 
 
+def make_private(path: str | Path) -> None:
+    """A file 0600, or a folder and everything in it 0700 / 0600 (e.g. what a library wrote)."""
+    target = Path(path)
+    if not target.is_dir():
+        os.chmod(target, 0o600)
+        return
+    for folder, _, files in os.walk(target):
+        os.chmod(folder, PRIVATE_DIR_MODE)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o600)
+
+
 @contextlib.contextmanager
 def private_umask() -> Iterator[None]:
     """Files and folders made inside are 0600 / 0700 whatever the user's umask (for writers,

@@ -152,6 +152,10 @@ class FrameFileError(ValueError):
     folder, or too big. The message is one line naming the file."""
 
 
+class FrameMissing(FrameFileError):
+    """The file named is not there."""
+
+
 def _shown(name: str) -> str:
     return name if len(name) <= 80 else f"{name[:60]}... ({len(name)} characters)"
 
@@ -189,7 +193,7 @@ def check_frame_file(path: Path, name: str | None = None) -> Path:
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        raise FrameFileError(f"frame file {shown} is missing") from None
+        raise FrameMissing(f"frame file {shown} is missing") from None
     except (OSError, ValueError) as exc:
         raise FrameFileError(f"frame file {shown} cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
     if not stat.S_ISREG(info.st_mode):
