@@ -27,8 +27,8 @@ from toolbox.llm.runtime import metrics_path
 # Exit codes of a build (README "Exit codes"); subcommands use 0, 1 and 2 the same way.
 EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_NOTHING_WRITTEN = 0, 1, 2, 3
 EXIT_CODES = (
-    "exit codes: 0 ok; 1 the build failed (an output could not be written, e.g. a full disk); "
-    "2 bad config, flag or path (nothing was done); 3 nothing written (every record was skipped or dropped)"
+    "exit codes: 0 ok; 1 failed (an output could not be written, e.g. a full disk); "
+    "2 bad config (a config, flag or path; nothing was done); 3 nothing written (every record was skipped or dropped)"
 )
 FLAGS = {"output": "--output-file", "max_length": "--max-length", "use_vision": "--use-vision"}
 

@@ -155,10 +155,12 @@ class OcrRunner:
 
         def done(job: _Job, words: list[OcrWord]) -> None:  # stored at once: an interrupted build keeps its work
             results[job.key] = words
+            errors.pop(job.key, None)  # frames with the same pixels share a key: one good read serves all
             self._store(job.key, words)
 
         def failed(job: _Job, exc: BaseException) -> None:
-            errors[job.key] = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:160]}"
+            if job.key not in results:
+                errors[job.key] = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:160]}"
 
         self._run(jobs, done, failed)
         again: list[_Plan] = []  # frames built on a failed read: read whole instead
