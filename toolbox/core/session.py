@@ -219,13 +219,18 @@ def check_frame_file(path: Path, name: str | None = None) -> Path:
     return path
 
 
-def _event_error(exc: ValidationError) -> str:
-    """`click event, field x: Input should be a valid integer (got 'abc')`: the field, not the union."""
+def _field_error(exc: ValidationError, skip: int = 0) -> str:
+    """`field x: Input should be a valid integer (got 'abc')`: the field, not pydantic's model name."""
     err = exc.errors()[0]
-    kind, *where = err["loc"] or ("?",)
-    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in where).lstrip(".")
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"][skip:]).lstrip(".")
     got = f" (got {_shown(repr(err['input']))})" if err["type"] != "missing" else ""
-    return f"{kind} event, field {path or '?'}: {err['msg']}{got}"
+    return f"field {path or '?'}: {err['msg']}{got}"
+
+
+def _event_error(exc: ValidationError) -> str:
+    """`click event, field x: ...`: the event's type (the union's tag) and the field."""
+    kind = (exc.errors()[0]["loc"] or ("?",))[0]
+    return f"{kind} event, {_field_error(exc, skip=1)}"
 
 
 def parse_event(data: Any) -> Event | None:
@@ -251,7 +256,9 @@ def _read_meta(folder: Path) -> SessionMeta:
             return SessionMeta.model_validate(orjson.loads(handle.read()))
     except FileNotFoundError as exc:
         raise SessionError(f"{meta_file}: missing") from exc
-    except (orjson.JSONDecodeError, ValidationError, OSError, FrameFileError) as exc:
+    except ValidationError as exc:
+        raise SessionError(f"{meta_file}: unreadable ({_field_error(exc)})") from exc
+    except (orjson.JSONDecodeError, OSError, FrameFileError) as exc:
         first = str(exc).splitlines()[0]
         raise SessionError(f"{meta_file}: unreadable ({first})") from exc
 
