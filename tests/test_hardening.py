@@ -329,7 +329,7 @@ def test_timestamps_outside_the_session_and_bad_fields_are_named_per_line(tmp_pa
         {"t": T0 + 5, "type": "click", "x": "left", "y": 1},
         {"t": T0 + 5, "type": ["click"], "x": 1, "y": 1},
     ]
-    s.save(extra_lines=[json.dumps(b) for b in bad])
+    s.save(extra_lines=[json.dumps(b) for b in bad] + ["x" * (2**20 + 10)])  # and a line too long to hold
     first = len(s.lines) + 1
     exp = config(tmp_path, root, report=str(tmp_path / "report.html"))
     result = cli("--config", str(exp), cwd=tmp_path)
@@ -342,11 +342,12 @@ def test_timestamps_outside_the_session_and_bad_fields_are_named_per_line(tmp_pa
         f"{events}:{first + 3}: time t={T0 + 10 * 86400 * 365!r} is outside the session",
         f"{events}:{first + 4}: unreadable event skipped (click event, field x: Input should be a valid integer",
         f"{events}:{first + 5}: unknown event type ['click'] skipped",
+        f"{events}:{first + 6}: unreadable event skipped (line longer than 1,048,576 bytes)",
     ]
     for line in expected:
         assert line in result.stderr, f"{line}\n{result.stderr}"
     assert "validation error for tagged-union" not in result.stderr
-    assert stats(tmp_path)["skipped"]["event lines"] == len(bad)
+    assert stats(tmp_path)["skipped"]["event lines"] == len(bad) + 1
     report = (tmp_path / "report.html").read_text()
     assert '"intervals":[[' in report  # the session's timeline is not emptied by a far-off time
 

@@ -76,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print(f"error: {exc}", markup=False)
         return EXIT_FAILED
     except OSError as exc:  # e.g. the stats or the report beside a written output
-        err_console.print(f"error: {exc.filename or 'the build'}: {exc.strerror or exc}", markup=False)
+        err_console.print(
+            f"error: {exc.filename or 'writing the stats or report'}: {exc.strerror or exc}", markup=False
+        )
         return EXIT_FAILED
 
 

@@ -11,6 +11,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -98,12 +99,11 @@ def read_jsonl(path: str | Path, max_line: int = MAX_LINE_BYTES) -> Iterator[tup
     A line longer than `max_line` bytes is a BadLine, skipped as it is read."""
     pending: tuple[int, str] | None = None  # a bad line: truncated only if no line follows it
     with Path(path).open("rb") as handle:
-        number = 0
-        while raw := handle.readline(max_line + 1):
-            number += 1
-            if len(raw) > max_line and not raw.endswith(b"\n"):
-                while (rest := handle.readline(2**20)) and not rest.endswith(b"\n"):
-                    pass
+        for number, raw in enumerate(iter(partial(handle.readline, max_line + 1), b""), start=1):
+            if len(raw) > max_line:  # no newline within max_line bytes: skip the rest of the line unread
+                if not raw.endswith(b"\n"):
+                    while (rest := handle.readline(2**20)) and not rest.endswith(b"\n"):
+                        pass
                 raw = None
             elif not raw.strip():
                 continue
