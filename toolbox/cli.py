@@ -30,7 +30,7 @@ EXIT_CODES = (
     "exit codes: 0 ok; 1 failed (an output could not be written, e.g. a full disk); "
     "2 bad config (a config, flag or path; nothing was done); 3 nothing written (every record was skipped or dropped)"
 )
-FLAGS = {"output": "--output-file", "max_length": "--max-length", "use_vision": "--use-vision"}
+FLAGS = {"output": "--output-file"}  # config keys whose flag is not `--key-name`
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)

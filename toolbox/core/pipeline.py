@@ -279,7 +279,8 @@ def _encode(pipeline: Pipeline, episode: Episode) -> bytes | None:
     try:
         row = fmt.encode(episode)
         problems = fmt.validate(row)
-        line = orjson.dumps(row) + b"\n" if not problems else b""
+        if not problems:
+            return orjson.dumps(row) + b"\n"
     except FormatError as exc:
         _drop(pipeline, episode, "format", "cannot be written in this format", str(exc))
         return None
@@ -289,10 +290,8 @@ def _encode(pipeline: Pipeline, episode: Episode) -> bytes | None:
         log.warning(_failure("format", fmt.plugin_name, describe(episode), exc, "episode dropped"))
         _drop(pipeline, episode, "format", "failed", f"{type(exc).__name__}: {str(exc)[:200]}")
         return None
-    if problems:
-        _drop(pipeline, episode, "format", "invalid row", problems[0])
-        return None
-    return line
+    _drop(pipeline, episode, "format", "invalid row", problems[0])
+    return None
 
 
 def run(pipeline: Pipeline, output: Path) -> BuildStats:

@@ -252,7 +252,7 @@ def _read_meta(folder: Path) -> SessionMeta:
         session_file(folder, "session.json", "the file")
         with open(meta_file, "rb") as handle:
             if os.fstat(handle.fileno()).st_size > MAX_META_BYTES:
-                raise SessionError(f"{meta_file}: too large (over {MAX_META_BYTES // 2**20} MB); session skipped")
+                raise SessionError(f"{meta_file}: too large (over {MAX_META_BYTES // 2**20} MB)")
             return SessionMeta.model_validate(orjson.loads(handle.read()))
     except FileNotFoundError as exc:
         raise SessionError(f"{meta_file}: missing") from exc
