@@ -20,7 +20,7 @@ class RecordedSessions(Dataset):
         root = self.ctx.path(self.options.path)
         if not root.exists():
             raise ConfigError(f"datasets ({self.plugin_name}).path: no such folder: {root}")
-        for folder in find_sessions(root):
+        for folder in find_sessions(root, self.ctx.stats.problem):
             try:
                 session = read_session(folder)
             except SessionError as exc:
