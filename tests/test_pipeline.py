@@ -141,26 +141,29 @@ def test_limit_builds_from_the_first_records_only(tmp_path):
     assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 4
 
 
-def test_a_crash_mid_build_leaves_no_partial_output(tmp_path):
+def test_a_killed_build_leaves_no_partial_output_and_the_next_one_cleans_up(tmp_path):
     write_glaive(tmp_path / "in.jsonl", n=5, bad_rows=False)
-    (tmp_path / "boom.py").write_text(
+    (tmp_path / "kill.py").write_text(
+        "import os, signal\n"
         "from toolbox.core.registry import register_filter\n"
         "seen = []\n"
-        "@register_filter('boom')\n"
-        "def boom(episode):\n"
+        "@register_filter('kill_at_3')\n"
+        "def kill_at_3(episode):\n"
         "    seen.append(1)\n"
         "    if len(seen) == 3:\n"
-        "        raise RuntimeError('disk on fire')\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     (tmp_path / "out.jsonl").write_text("previous build\n")
-    config = write_config(
-        tmp_path,
-        "datasets:\n  - {name: file, path: in.jsonl}\nfilters: [boom]\nplugins: [boom.py]\noutput: out.jsonl\n",
-    )
-    result = cli("--config", str(config))
-    assert result.returncode != 0 and "disk on fire" in result.stderr
+    body = "datasets:\n  - {name: file, path: in.jsonl}\nplugins: [kill.py]\noutput: out.jsonl\n"
+    result = cli("--config", str(write_config(tmp_path, body + "filters: [kill_at_3]\n")))
+    assert result.returncode == -9
     assert (tmp_path / "out.jsonl").read_text() == "previous build\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["boom.py", "exp.yaml", "in.jsonl", "out.jsonl"]
+    assert [p.name for p in tmp_path.glob(".out.jsonl.*.tmp")], "the killed build left its temp file"
+    again = cli("--config", str(write_config(tmp_path, body)))
+    assert again.returncode == 0, again.stderr
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 5
+    left = {p.name for p in tmp_path.iterdir()} - {"__pycache__"}
+    assert left == {"exp.yaml", "in.jsonl", "kill.py", "out.jsonl", "out.jsonl.stats.json"}
 
 
 def readme_filter_example() -> str:

@@ -19,9 +19,19 @@ from rich.table import Table
 from toolbox.commands.report import report_after_build
 from toolbox.core import registry
 from toolbox.core.config import ConfigError, load_config
+from toolbox.core.executor import executor_ref
 from toolbox.core.io import write_atomic
-from toolbox.core.pipeline import make_pipeline, run
-from toolbox.core.plugin import BuildStats
+from toolbox.core.pipeline import BuildFailed, Pipeline, make_pipeline, prepare_outputs, run, stats_path
+from toolbox.core.plugin import BuildStats, log
+from toolbox.llm.runtime import metrics_path
+
+# Exit codes of a build (README "Exit codes"); subcommands use 0, 1 and 2 the same way.
+EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_NOTHING_WRITTEN = 0, 1, 2, 3
+EXIT_CODES = (
+    "exit codes: 0 ok; 1 failed (an output could not be written, e.g. a full disk); "
+    "2 bad config (a config, flag or path; nothing was done); 3 nothing written (every record was skipped or dropped)"
+)
+FLAGS = {"output": "--output-file"}  # config keys whose flag is not `--key-name`
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -32,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="build_data.py",
         description="Compile recorded sessions (and existing data) into function-calling training data. "
         "Subcommands: " + ", ".join(registry.names(registry.COMMANDS)) + " (run `build_data.py SUBCOMMAND -h`).",
+        epilog=EXIT_CODES,
     )
     parser.add_argument("--config", default="configs/demo.yaml", help="experiment YAML (default: configs/demo.yaml)")
     parser.add_argument("--tasks", help="comma-separated task names; replaces the YAML's tasks")
@@ -44,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--use-vision", action="store_true", default=None, help="LLM transcribers also send the frames as images"
     )
+    parser.add_argument(
+        "--executor",
+        choices=registry.names("executors"),
+        help="where sessions are processed: local processes or a Ray cluster; replaces the YAML's executor",
+    )
+    parser.add_argument("--workers", type=int, help="shards (sessions, files) processed at once (default 1)")
     parser.add_argument("--list", action="store_true", help="list every registered plugin and exit")
     parser.add_argument("-q", "--quiet", action="store_true", help="no summary table")
     return parser
@@ -61,7 +78,15 @@ def main(argv: list[str] | None = None) -> int:
         return build(args)
     except (ConfigError, registry.PluginError) as exc:
         err_console.print(f"error: {exc}", markup=False)
-        return 2
+        return EXIT_BAD_CONFIG
+    except BuildFailed as exc:
+        err_console.print(f"error: {exc}", markup=False)
+        return EXIT_FAILED
+    except OSError as exc:  # e.g. the stats or the report beside a written output
+        err_console.print(
+            f"error: {exc.filename or 'writing the stats or report'}: {exc.strerror or exc}", markup=False
+        )
+        return EXIT_FAILED
 
 
 def build(args: argparse.Namespace) -> int:
@@ -75,19 +100,36 @@ def build(args: argparse.Namespace) -> int:
         "use_vision": args.use_vision,
         "report": args.report and str(Path(args.report).resolve()),
     }
-    config, base_dir = load_config(args.config, overrides)
+    config, base_dir = load_config(args.config, overrides, FLAGS)
+    if args.executor or args.workers is not None:
+        config = config.model_copy(update={"executor": executor_ref(config.executor, args.executor, args.workers)})
     pipeline = make_pipeline(config, base_dir)
-    if config.report:
-        pipeline.ctx.on_finish(partial(report_after_build, pipeline, pipeline.ctx.path(config.report)))
     output = pipeline.ctx.path(config.output)
+    report = pipeline.ctx.path(config.report) if config.report else None
+    inputs = {"the config": Path(args.config).resolve()}
+    inputs.update({f"plugins[{i}]": base_dir / p for i, p in enumerate(config.plugins) if p.endswith(".py")})
+    prepare_outputs(pipeline, build_outputs(pipeline, output, report), inputs)
+    if report is not None:
+        pipeline.ctx.on_finish(partial(report_after_build, pipeline, report))
     started = time.perf_counter()
     stats = run(pipeline, output)
-    write_atomic(
-        output.with_name(output.name + ".stats.json"), orjson.dumps(stats.to_dict(), option=orjson.OPT_INDENT_2)
-    )
+    write_atomic(stats_path(output), orjson.dumps(stats.to_dict(), option=orjson.OPT_INDENT_2))
     if not args.quiet:
         print_summary(stats, output, config.format, time.perf_counter() - started)
-    return 0
+    if stats.written == 0:
+        log.warning("nothing written to %s: every record was skipped or dropped (see above); exit code 3", output)
+        return EXIT_NOTHING_WRITTEN
+    return EXIT_OK
+
+
+def build_outputs(pipeline: Pipeline, output: Path, report: Path | None) -> dict[str, Path]:
+    """Every file (and folder) a build writes, by role: checked against each other and the inputs."""
+    outputs = {"output": output, "stats": stats_path(output), "LLM metrics": metrics_path(output)}
+    if report is not None:
+        outputs["report"] = report
+    if pipeline.episodes_log is not None:
+        outputs["episodes log"] = pipeline.episodes_log
+    return outputs
 
 
 def print_summary(stats: BuildStats, output: Path, fmt: str, seconds: float) -> None:
@@ -98,7 +140,7 @@ def print_summary(stats: BuildStats, output: Path, fmt: str, seconds: float) -> 
     for dataset, count in sorted(stats.read.items()):
         table.add_row("read", dataset, str(count))
     for kind, count in sorted(stats.skipped.items()):
-        table.add_row("skipped", f"unreadable {kind}", str(count))
+        table.add_row("skipped", kind, str(count))
     table.add_row("tasks", "episodes made", str(stats.episodes))
     for (flt, reason), count in sorted(stats.dropped.items()):
         table.add_row("dropped", f"{flt}: {reason}", str(count))

@@ -6,6 +6,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from toolbox.core.io import make_private, private_umask
 from toolbox.core.registry import register_command
 
 
@@ -24,11 +25,12 @@ def export_command(argv: list[str]) -> int:
     if not args.file.is_file():
         print(f"error: {args.file}: no such file", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory() as cache:
+    with tempfile.TemporaryDirectory() as cache, private_umask():  # exports are private like builds (0600/0700)
         data = Dataset.from_json(str(args.file), cache_dir=cache)
         if args.to.suffix == ".parquet":
             data.to_parquet(str(args.to))
         else:
             data.save_to_disk(str(args.to))
+    make_private(args.to)  # also when it existed before with a wider mode
     print(f"exported {len(data)} rows to {args.to}")
     return 0

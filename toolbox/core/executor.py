@@ -34,26 +34,22 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import orjson
 from pydantic import BaseModel, Field
 from pydantic_core import PydanticSerializationError
 from tqdm import tqdm
 
-from toolbox.core import registry
-from toolbox.core.config import ConfigError, ExperimentConfig, PluginRef
+from toolbox.core.config import ExperimentConfig, PluginRef
 from toolbox.core.dataset import Dataset, files_digest
 from toolbox.core.filter import Dropped, Filter, worker_filters
 from toolbox.core.io import write_atomic
 from toolbox.core.models import Episode
+from toolbox.core.pipeline import FATAL, Pipeline, apply_filter, episodes, make_pipeline
 from toolbox.core.plugin import SHARED_ACROSS_WORKERS, BuildContext, BuildStats, Options, Plugin, WorkerState, log
 
-if TYPE_CHECKING:
-    from toolbox.core.pipeline import Pipeline
-
 SHARD_FORMAT = 1  # part of every marker's key: a marker of another layout is never read
-FATAL = (ConfigError, registry.PluginError)  # raised in a worker, these stop the build, as in one process
 WINDOW_PER_SLOT = 4  # shards started at most this many times the capacity beyond the next one to take
 
 
@@ -130,8 +126,6 @@ class _OneShard(Dataset):
 def run_shard(job: ShardJob, provided: dict[type, Any]) -> bytes:
     """Do one shard with a fresh pipeline (so nothing of another shard leaks into it) and return
     its `ShardOutput` as JSON; keep it as the shard's marker when it may be reused."""
-    from toolbox.core.pipeline import episodes, make_pipeline
-
     _worker_logging()
     started = time.perf_counter()
     pipeline = make_pipeline(job.config, job.base_dir, provided)
@@ -139,7 +133,7 @@ def run_shard(job: ShardJob, provided: dict[type, Any]) -> bytes:
     ctx.cpus, ctx.limit = job.cpus, job.limit
     filters = worker_filters(pipeline.filters)
     pipeline.datasets = [_OneShard(pipeline.datasets[job.dataset], job.shard)]
-    events = [_event(item, ctx.stats) for item in per_episode(episodes(pipeline), filters)]
+    events = [_event(item, ctx.stats) for item in per_episode(pipeline, episodes(pipeline), filters)]
     states = ctx.worker_states()
     deltas = {_kind_name(kind): state.shard_delta() for kind, state in states.items()}  # before the stats: a
     # state may take its own figures out of them (the driver's state publishes the build's)
@@ -159,21 +153,21 @@ def run_shard(job: ShardJob, provided: dict[type, Any]) -> bytes:
     return data
 
 
-def per_episode(stream: Iterable[Episode], filters: list[Filter]) -> Iterator[Episode | Dropped]:
+def per_episode(pipeline: Pipeline, stream: Iterable[Episode], filters: list[Filter]) -> Iterator[Episode | Dropped]:
     """`stream` through per-episode filters, one episode at a time, keeping each drop in its
     place: the same order of kept and dropped episodes as the filters chained in one process."""
     out: Iterator[Episode | Dropped] = iter(stream)
     for flt in filters:
-        out = _through(flt, out)
+        out = _through(pipeline, flt, out)
     return out
 
 
-def _through(flt: Filter, stream: Iterator[Episode | Dropped]) -> Iterator[Episode | Dropped]:
+def _through(pipeline: Pipeline, flt: Filter, stream: Iterator[Episode | Dropped]) -> Iterator[Episode | Dropped]:
     for item in stream:
         if isinstance(item, Dropped):
             yield item
         else:
-            yield from flt.apply(iter((item,)))
+            yield from apply_filter(pipeline, flt, iter((item,)))
 
 
 def _event(item: Episode | Dropped, stats: BuildStats) -> ShardEvent:
@@ -436,7 +430,7 @@ def executor_ref(ref: PluginRef, name: str | None, workers: int | None) -> Plugi
     options = dict(ref.options) if name in (None, ref.name) else {}
     if workers is not None:
         options["workers"] = workers
-    return PluginRef(name=name or ref.name, options=options)
+    return PluginRef.model_validate({"name": name or ref.name, **options})
 
 
 @dataclass

@@ -45,10 +45,9 @@ class EpisodeFile(Dataset):
         files = (
             sorted(self.ctx.base_dir.glob(pattern)) if any(c in pattern for c in "*?[") else [self.ctx.path(pattern)]
         )
-        if not files or not all(f.is_file() for f in files):
-            raise ConfigError(
-                f"datasets ({self.plugin_name}).path: no such file: {self.ctx.path(pattern) if not files else next(f for f in files if not f.is_file())}"
-            )
+        missing = next((f for f in files if not f.is_file()), None) if files else self.ctx.path(pattern)
+        if missing is not None:
+            raise ConfigError(f"datasets ({self.plugin_name}).path: no such file: {missing}")
         return [str(file) for file in files]
 
     def shard_records(self, shard: str) -> Iterator[Episode]:

@@ -26,7 +26,7 @@ class RecordedSessions(Dataset):
         root = self.ctx.path(self.options.path)
         if not root.exists():
             raise ConfigError(f"datasets ({self.plugin_name}).path: no such folder: {root}")
-        return [str(folder) for folder in find_sessions(root)]
+        return [str(folder) for folder in find_sessions(root, self.ctx.stats.problem)]
 
     def shard_records(self, shard: str) -> Iterator[Session]:
         try:

@@ -13,9 +13,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
+import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -33,6 +36,8 @@ from toolbox.core.io import private_dir, write_atomic
 from toolbox.ocr_engines.base import OcrEngine, RawWord
 from toolbox.ocr_engines.changes import ChangeSettings, Span, changed_spans, gray, shifted_spans, vertical_shift
 from toolbox.ocr_engines.words import Box, OcrWord, reading_order
+
+log = logging.getLogger("datamakr")
 
 DEFAULT_ENGINE = "tesseract"  # best word recall per second in bench/RESULTS-ocr.md
 POOL_MIN_FRAMES = 4  # fewer reads than this are done in-process
@@ -101,6 +106,7 @@ class OcrRunner:
         self._local_engine: OcrEngine | None = None
         self._digests: dict[str, str] = {}
         self._private_dirs: set[Path] = set()
+        self._cache_broken = False  # a cache write failed (full disk): the rest of the build does not try
         self.stats = OcrRunStats()
         root = self._root()
         if root is not None and root.is_dir():
@@ -145,23 +151,33 @@ class OcrRunner:
                     if self._load(key) is None:
                         jobs.append(_Job(plan.request.path, box, key))
         results: dict[str, list[OcrWord]] = {}
+        errors: dict[str, str] = {}  # job key -> what went wrong
 
         def done(job: _Job, words: list[OcrWord]) -> None:  # stored at once: an interrupted build keeps its work
             results[job.key] = words
+            errors.pop(job.key, None)  # frames with the same pixels share a key: one good read serves all
             self._store(job.key, words)
 
-        self._run(jobs, done)
+        def failed(job: _Job, exc: BaseException) -> None:
+            if job.key not in results:
+                errors[job.key] = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:160]}"
+
+        self._run(jobs, done, failed)
+        again: list[_Plan] = []  # frames built on a failed read: read whole instead
         for plan in plans:  # in order: a base is always planned (and so finished) before its users
             if plan.base is None:
+                if plan.key in errors:
+                    self._failed(plan.request, errors[plan.key], out, problem)
+                    continue
                 words = results[plan.key]
                 self.stats.read += 1
             else:
-                base_words = out[plan.base] or []
-                bands = [
-                    (box, results.get(k) or self._load(k) or [])
-                    for box in plan.boxes
-                    for k in [self._band_key(plan.request, box)]
-                ]
+                band_keys = [self._band_key(plan.request, box) for box in plan.boxes]
+                base_words = out.get(plan.base)
+                if base_words is None or any(k in errors for k in band_keys):
+                    again.append(_Plan(plan.request, plan.key))
+                    continue
+                bands = [(box, results.get(k) or self._load(k) or []) for box, k in zip(plan.boxes, band_keys)]
                 words = merge_bands(base_words, bands, plan.shift, plan.region, plan.frame_height)
                 if plan.spans:
                     self.stats.read += 1
@@ -171,7 +187,27 @@ class OcrRunner:
                     self.stats.near_duplicates += 1
                 self._store(plan.key, words)
             out[plan.request] = words
+        if again:
+            self._run([_Job(p.request.path, p.request.region, p.key) for p in again], done, failed)
+            for plan in again:
+                if plan.key in results:
+                    out[plan.request] = results[plan.key]
+                    self.stats.read += 1
+                else:
+                    self._failed(plan.request, errors.get(plan.key, "no result"), out, problem)
         return out
+
+    def _failed(
+        self,
+        request: OcrRequest,
+        error: str,
+        out: dict[OcrRequest, list[OcrWord] | None],
+        problem: Callable[[str], None],
+    ) -> None:
+        """One frame the engine could not read: it has no screen text; the others keep theirs."""
+        problem(f"{request.path}: OCR failed ({error}); frame has no screen text")
+        out[request] = None
+        self.stats.failed += 1
 
     # -- planning -------------------------------------------------------------------------------
 
@@ -252,7 +288,14 @@ class OcrRunner:
 
     # -- the work -------------------------------------------------------------------------------
 
-    def _run(self, jobs: list[_Job], done: Callable[[_Job, list[OcrWord]], None]) -> None:
+    def _run(
+        self,
+        jobs: list[_Job],
+        done: Callable[[_Job, list[OcrWord]], None],
+        failed: Callable[[_Job, BaseException], None],
+    ) -> None:
+        """Read every job; `done` gets its words, or `failed` what went wrong: one failed read
+        (an engine error, a worker that died) costs that read only."""
         if not jobs:
             return
         scale = self.settings.scale
@@ -266,19 +309,29 @@ class OcrRunner:
                     # one thread, as in the pool: multi-threaded tesseract (OpenMP) is slower on a busy machine
                     self._local_engine = make_engine(self.settings.engine, self.settings.engine_options, threads=1)
                 for job in jobs:
-                    done(job, read_region(self._local_engine, job.path, job.box, scale))
+                    try:
+                        words = read_region(self._local_engine, job.path, job.box, scale)
+                    except Exception as exc:  # noqa: BLE001 - engines and PIL raise many kinds
+                        failed(job, exc)
+                    else:
+                        done(job, words)
                     bar.update()
                 return
             with ProcessPoolExecutor(
                 max_workers=workers,
                 initializer=_init_worker,
-                initargs=(self.settings.engine, self.settings.engine_options),
+                initargs=(self.settings.engine, self.settings.engine_options, os.getpid()),
             ) as pool:
                 futures: dict[Future[list[OcrWord]], _Job] = {
                     pool.submit(_worker_read, job.path, job.box, scale): job for job in jobs
                 }
                 for future in as_completed(futures):
-                    done(futures[future], future.result())
+                    try:
+                        words = future.result()
+                    except Exception as exc:  # noqa: BLE001 - the worker's exception, or BrokenProcessPool
+                        failed(futures[future], exc)
+                    else:
+                        done(futures[future], words)
                     bar.update()
         finally:
             bar.close()
@@ -288,7 +341,8 @@ class OcrRunner:
     def _digest(self, path: str) -> str:
         digest = self._digests.get(path)
         if digest is None:
-            digest = hashlib.sha1(Path(path).read_bytes()).hexdigest()
+            with open(path, "rb") as handle:  # streamed: memory stays flat whatever the file's size
+                digest = hashlib.file_digest(handle, "sha1").hexdigest()
             self._digests[path] = digest
         return digest
 
@@ -319,11 +373,19 @@ class OcrRunner:
 
     def _store(self, key: str, words: list[OcrWord]) -> None:
         file = self._file(key)
-        if file is None:
+        if file is None or self._cache_broken:
             return
-        self._private_dir(file.parent)
-        # 0600 temp file + rename; no fsync: a lost entry is only read again
-        write_atomic(file, orjson.dumps([w.model_dump() for w in words]), fsync=False)
+        try:
+            self._private_dir(file.parent)
+            # 0600 temp file + rename; no fsync: a lost entry is only read again
+            write_atomic(file, orjson.dumps([w.model_dump() for w in words]), fsync=False)
+        except OSError as exc:  # a full disk: the words are still used, only not kept for the next build
+            self._cache_broken = True
+            log.warning(
+                "%s: cannot write the OCR cache (%s); screen text is still read, but not cached for the next build",
+                exc.filename or file.parent,
+                exc.strerror or exc,
+            )
 
     def _private_dir(self, folder: Path) -> None:
         if folder in self._private_dirs:
@@ -418,9 +480,25 @@ def to_frame_words(words: list[RawWord], scale: float, ox: int, oy: int, width: 
 _worker_engine: OcrEngine | None = None
 
 
-def _init_worker(name: str, options: dict[str, Any]) -> None:
+def _init_worker(name: str, options: dict[str, Any], parent: int) -> None:
     global _worker_engine
+    _die_with(parent)
     _worker_engine = make_engine(name, options, threads=1)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with(parent: int) -> None:
+    """Ask the kernel to kill this worker when the build process dies, even by SIGKILL (Linux);
+    a worker whose parent is already gone exits at once."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):  # no prctl: the pool's own shutdown is all there is
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _worker_read(path: str, region: Box | None, scale: float) -> list[OcrWord]:

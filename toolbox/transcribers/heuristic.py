@@ -245,12 +245,13 @@ class HeuristicTranscriber(Transcriber):
         return Answer("\n".join(reversed(lines)), "written_text") if lines else None
 
     def documents_written(self, actions: Sequence[Action], windows: Windows) -> dict[str, list[str]]:
-        """The texts typed into each document window (by title, paths shortened), the document
-        written in last at the end."""
+        """The texts typed (or pasted) into each document window (by title, paths shortened),
+        the document written in last at the end."""
         written: dict[str, list[str]] = {}
         for action in actions:
             window = windows.of(action)
-            if action.kind == "type" and action.text and self.window_kind(window) == "document":
+            pasted = action.kind == "hotkey" and action.shortcut == "paste" and action.text
+            if (action.kind == "type" or pasted) and action.text and self.window_kind(window) == "document":
                 name = short_title(window.title)
                 written[name] = [*written.pop(name, []), action.text]
         return written
