@@ -149,7 +149,10 @@ def run_shard(job: ShardJob, provided: dict[type, Any]) -> bytes:
     )
     data = output.model_dump_json().encode("utf-8")
     if job.marker is not None and output.reusable:
-        write_atomic(job.marker, data)
+        try:
+            write_atomic(job.marker, data)
+        except OSError as exc:  # the build goes on; only a restart would do this shard again
+            log.warning("%s: cannot keep the finished shard for a restart (%s)", job.label, exc.strerror or exc)
     return data
 
 
@@ -367,8 +370,15 @@ def plan(pipeline: Pipeline, output: Path, cpus: int | None) -> list[ShardJob]:
         for stale in folder.iterdir():
             if stale.name.split("-", 1)[0] not in keys:
                 stale.unlink(missing_ok=True)
-    ctx.on_finish(lambda _output: shutil.rmtree(folder, ignore_errors=True))
+    ctx.on_finish(lambda _output: _remove_markers(folder))
     return jobs
+
+
+def _remove_markers(folder: Path) -> None:
+    """The build is written: its markers go, and the `shards` folder too if no other build has any."""
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        folder.parent.rmdir()
 
 
 def config_digest(pipeline: Pipeline, dataset: Dataset, filters: list[Filter]) -> str:

@@ -8,7 +8,7 @@ import orjson
 
 from toolbox.core import registry
 from toolbox.core.config import ConfigError
-from toolbox.core.dataset import Dataset, files_digest
+from toolbox.core.dataset import Dataset
 from toolbox.core.format import FormatError
 from toolbox.core.io import BadLine, read_jsonl
 from toolbox.core.models import Episode, Source, stable_id
@@ -40,7 +40,7 @@ class EpisodeFile(Dataset):
             yield from self.shard_records(shard)
 
     def shards(self) -> list[str]:
-        """One per file the path (or glob) names."""
+        """One per file the path (or glob) names (no digest: reading a file again is cheap)."""
         pattern = self.options.path
         files = (
             sorted(self.ctx.base_dir.glob(pattern)) if any(c in pattern for c in "*?[") else [self.ctx.path(pattern)]
@@ -52,9 +52,6 @@ class EpisodeFile(Dataset):
 
     def shard_records(self, shard: str) -> Iterator[Episode]:
         return self._read(Path(shard))
-
-    def shard_digest(self, shard: str) -> str:
-        return files_digest(Path(shard))
 
     def _read(self, file: Path) -> Iterator[Episode]:
         stats = self.ctx.stats
