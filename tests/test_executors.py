@@ -283,6 +283,14 @@ def test_the_llm_budget_and_concurrency_are_the_builds_not_each_workers(executor
     assert stats["budget_stopped"] is True and stats["llm_requests"] == metrics["llm_requests"]
 
 
+def test_a_limit_takes_the_first_records_whatever_the_number_of_workers(inputs, tmp_path):
+    config = experiment(tmp_path, inputs, tmp_path / "flags")
+    assert build(config, tmp_path / "one.jsonl", "--limit", "3") == 0
+    assert build(config, tmp_path / "two.jsonl", "--limit", "3", "--workers", "2") == 0
+    assert (tmp_path / "two.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes()
+    assert json.loads((tmp_path / "two.jsonl.stats.json").read_text())["read"] == {"sessions": 3}
+
+
 def test_executor_options_are_validated_like_plugins(tmp_path, capsys):
     (tmp_path / "s.yaml").write_text("datasets: [sessions]\nexecutor: {name: ray, adress: auto}\n")
     assert main(["--config", str(tmp_path / "s.yaml")]) == 2

@@ -30,7 +30,7 @@ import socket
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -201,6 +201,11 @@ def _kind_name(kind: type) -> str:
 # -- the driver side -----------------------------------------------------------------------------------
 
 
+# A finished shard: its JSON, or a call that fetches it (Ray leaves it in the object store until
+# the driver takes it, so the shards waiting for their turn do not fill the driver's memory)
+Finished = bytes | Callable[[], bytes]
+
+
 class ShardRunner(Protocol):
     """How an executor runs shards: up to `capacity` at once, results as they finish."""
 
@@ -208,8 +213,8 @@ class ShardRunner(Protocol):
 
     def submit(self, job: ShardJob) -> None: ...
 
-    def wait(self) -> list[tuple[ShardJob, bytes | Exception]]:
-        """Block until at least one submitted shard finished: its JSON, or why it failed
+    def wait(self) -> list[tuple[ShardJob, Finished | Exception]]:
+        """Block until at least one submitted shard finished: its result, or why it failed
         (`WorkerLost` if its process died)."""
         ...
 
@@ -282,17 +287,24 @@ class _Schedule:
     retries: int
     waiting: deque[ShardJob]
     window: int
-    results: dict[int, tuple[bytes | Exception, int]] = field(default_factory=dict)
+    results: dict[int, tuple[Finished | Exception, int]] = field(default_factory=dict)
     attempts: Counter[int] = field(default_factory=Counter)
     running: int = 0
 
     def result(self, job: ShardJob, limit: int | None) -> tuple[bytes | Exception, int]:
         """The job's JSON (or why it failed for good) and its attempts (0: from its marker)."""
-        while job.index not in self.results:
-            self._start(job.index + self.window, limit)
-            if job.index not in self.results:
-                self._collect()
-        return self.results.pop(job.index)
+        while True:
+            while job.index not in self.results:
+                self._start(job.index + self.window, limit)
+                if job.index not in self.results:
+                    self._collect()
+            result, attempts = self.results.pop(job.index)
+            if not callable(result):
+                return result, attempts
+            try:
+                return result(), attempts
+            except Exception as exc:  # noqa: BLE001 - e.g. lost with its node before the driver took it
+                self._failed(job, exc)
 
     def _start(self, before: int, limit: int | None) -> None:
         while self.waiting and self.running < self.runner.capacity and self.waiting[0].index < before:
@@ -307,20 +319,24 @@ class _Schedule:
             self.running += 1
 
     def _collect(self) -> None:
-        again: list[ShardJob] = []
         for job, result in self.runner.wait():
             self.running -= 1
-            if isinstance(result, FATAL):
-                raise result
-            tries = self.attempts[job.index]
-            if isinstance(result, Exception) and tries <= self.retries:
-                log.warning(
-                    "%s: %s; trying again (attempt %d of %d)", job.label, _one_line(result), tries + 1, self.retries + 1
-                )
-                again.append(job)
+            if isinstance(result, Exception):
+                self._failed(job, result)
             else:
-                self.results[job.index] = (result, tries)
-        self.waiting.extendleft(sorted(again, key=lambda j: j.index, reverse=True))
+                self.results[job.index] = (result, self.attempts[job.index])
+
+    def _failed(self, job: ShardJob, error: Exception) -> None:
+        """Try the job again (before any later one), or give it up after `retries` more tries."""
+        if isinstance(error, FATAL):
+            raise error
+        tries = self.attempts[job.index]
+        if tries > self.retries:
+            self.results[job.index] = (error, tries)
+            return
+        log.warning("%s: %s; trying again (attempt %d of %d)", job.label, _one_line(error), tries + 1, self.retries + 1)
+        position = next((i for i, waiting in enumerate(self.waiting) if waiting.index > job.index), len(self.waiting))
+        self.waiting.insert(position, job)
 
 
 def merge(ctx: BuildContext, shard: ShardOutput, reused: bool) -> None:
@@ -454,7 +470,7 @@ class InProcess:
     def submit(self, job: ShardJob) -> None:
         self._queue.append(job)
 
-    def wait(self) -> list[tuple[ShardJob, bytes | Exception]]:
+    def wait(self) -> list[tuple[ShardJob, Finished | Exception]]:
         job = self._queue.popleft()
         try:
             return [(job, run_shard(job, self.provided))]

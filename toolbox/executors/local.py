@@ -9,7 +9,7 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.managers import BaseManager
 from typing import TYPE_CHECKING, Any
 
-from toolbox.core.executor import Executor, InProcess, ShardJob, WorkerLost, run_shard
+from toolbox.core.executor import Executor, Finished, InProcess, ShardJob, WorkerLost, run_shard
 from toolbox.core.plugin import SHARED_ACROSS_WORKERS
 from toolbox.core.registry import register_executor
 
@@ -107,9 +107,9 @@ class _Pool:
         self._running[pool.submit(_run, job)] = (slot, job)
         self._processes[slot] = _processes(pool) or self._processes[slot]
 
-    def wait(self) -> list[tuple[ShardJob, bytes | Exception]]:
+    def wait(self) -> list[tuple[ShardJob, Finished | Exception]]:
         done, _ = wait(list(self._running), return_when=FIRST_COMPLETED)
-        out: list[tuple[ShardJob, bytes | Exception]] = []
+        out: list[tuple[ShardJob, Finished | Exception]] = []
         for future in done:
             slot, job = self._running.pop(future)
             try:

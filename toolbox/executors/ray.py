@@ -9,6 +9,7 @@ filesystem. They import the toolbox and the config's plugin files themselves.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from toolbox.core.config import ConfigError
-from toolbox.core.executor import Executor, ShardJob, WorkerLost, run_shard
+from toolbox.core.executor import Executor, Finished, ShardJob, WorkerLost, run_shard
 from toolbox.core.plugin import SHARED_ACROSS_WORKERS
 from toolbox.core.registry import register_executor
 
@@ -89,7 +90,7 @@ class RayExecutor(Executor):
         resources: dict[str, Any] = {"num_cpus": o.cpus_per_shard, "max_retries": 0}  # retries are the build's
         if o.memory_mb:
             resources["memory"] = o.memory_mb * 1024 * 1024
-        runner = _RayRunner(ray, ray.remote(run_shard).options(**resources), capacity, provided)
+        runner = _RayRunner(ray, ray.remote(_shard_in_parts).options(num_returns=2, **resources), capacity, provided)
         try:
             yield runner
         finally:
@@ -110,22 +111,31 @@ class ActorProxy:
         return lambda *args: ray.get(method.remote(*args))
 
 
+def _shard_in_parts(job: ShardJob, provided: dict[type, Any]) -> tuple[int, bytes]:
+    """A shard's result as two objects: its size, which tells the driver it finished, and its
+    JSON, which stays in the object store until the driver takes it."""
+    data = run_shard(job, provided)
+    return len(data), data
+
+
 class _RayRunner:
     def __init__(self, ray: Any, task: Any, capacity: int, provided: dict[type, Any]) -> None:
         self.ray, self.task, self.capacity, self.provided = ray, task, capacity, provided
-        self._running: dict[Any, ShardJob] = {}
+        self._running: dict[Any, tuple[ShardJob, Any]] = {}  # size ref -> (job, JSON ref)
 
     def submit(self, job: ShardJob) -> None:
-        self._running[self.task.remote(job, self.provided)] = job
+        size, data = self.task.remote(job, self.provided)
+        self._running[size] = (job, data)
 
-    def wait(self) -> list[tuple[ShardJob, bytes | Exception]]:
+    def wait(self) -> list[tuple[ShardJob, Finished | Exception]]:
         ray = self.ray
         ready, _ = ray.wait(list(self._running), num_returns=1)
-        out: list[tuple[ShardJob, bytes | Exception]] = []
+        out: list[tuple[ShardJob, Finished | Exception]] = []
         for ref in ready:
-            job = self._running.pop(ref)
+            job, data = self._running.pop(ref)
             try:
-                out.append((job, ray.get(ref)))
+                ray.get(ref)
+                out.append((job, functools.partial(ray.get, data)))
             except ray.exceptions.RayTaskError as exc:  # the shard's own error, raised in the worker
                 cause = exc.cause if isinstance(exc.cause, Exception) else exc
                 out.append((job, cause))
@@ -134,7 +144,7 @@ class _RayRunner:
         return out
 
     def cancel(self) -> None:
-        for ref in self._running:
+        for ref in self._running:  # a task's first result stands for the task
             with contextlib.suppress(Exception):
                 self.ray.cancel(ref, force=True)
         self._running.clear()
