@@ -175,8 +175,8 @@ def _image_line(sent: Any, task: IntervalEpisodes, frames_dir: Path, shares: lis
     share = black_share(boxes, (frame.width, frame.height))
     shares.append(share)
     return (
-        f"[image: {frame.path}, {frame.width}x{frame.height}, {len(boxes)} area(s) blacked out ({share:.1%} of it); "
-        f"as sent: {copy.path}]"
+        f"[image: {frame.path}, {frame.width}x{frame.height}, {len(boxes)} area(s) blacked out; as sent: {copy.path}; "
+        f"black: {share:.1%}]"
     )
 
 
