@@ -114,7 +114,7 @@ def desktop_screens(folder: Path) -> list[Screen]:
                 line.split("=", 1) for line in xs.xdotool("getwindowgeometry", "--shell", wid).split() if "=" in line
             )
             bounds = (int(geometry["X"]), int(geometry["Y"]), int(geometry["WIDTH"]), int(geometry["HEIGHT"]))
-            with mss.mss(display=xs.display) as grab:
+            with mss.MSS(display=xs.display) as grab:
                 shot = grab.grab(grab.monitors[1])
             out = folder / f"{name}.png"
             Image.frombytes("RGB", shot.size, shot.bgra, "raw", "BGRX").save(out)

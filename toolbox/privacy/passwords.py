@@ -129,13 +129,15 @@ def unread_boxes(
     pad: int = 3,
     line: int = 32,
     max_height: int = 64,
+    min_width: int = 40,
 ) -> list[Box]:
-    """Boxes around text-like marks OCR read no word in (`hide_unread`, off by default): text
-    it missed may still hold a secret a vision model would read. Sharp edges outside every word
-    box, less the straight runs of `line` pixels or more (window, panel and table borders, rules:
-    they joined everything into one box covering the screen), are gathered in cells of `cell`
-    pixels; cells that touch (or nearly, along a line) form an area, and each area no taller
-    than `max_height` pixels (a line or two of text) is returned as its bounding box."""
+    """Boxes around text-like marks OCR read no word in (`hide_unread`): text it missed may
+    still hold a secret a vision model would read. Sharp edges outside every word box, less the
+    straight runs of `line` pixels or more (window, panel and table borders, rules: they joined
+    everything into one box covering the screen), are gathered in cells of `cell` pixels; cells
+    that touch (or nearly, along a line) form an area, and each area no taller than `max_height`
+    (a line or two of text) and at least `min_width` wide (room for a secret of some 8
+    characters; a lone digit or colon OCR skipped holds none) is returned as its bounding box."""
     import numpy as np
 
     gray = np.asarray(image.convert("L"), dtype=np.int16)
@@ -172,7 +174,7 @@ def unread_boxes(
                 if 0 <= ny < rows and 0 <= nx < cols and cells[ny, nx] and not seen[ny, nx]:
                     seen[ny, nx] = True
                     stack.append((ny, nx))
-        if (r1 - r0 + 1) * cell <= max_height:
+        if (r1 - r0 + 1) * cell <= max_height and (c1 - c0 + 1) * cell >= min_width:
             boxes.append(
                 (int(c0 * cell), int(r0 * cell), int(min(width, (c1 + 1) * cell)), int(min(height, (r1 + 1) * cell)))
             )
