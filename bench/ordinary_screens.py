@@ -13,6 +13,7 @@ import html
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,10 +93,10 @@ def desktop_screens(folder: Path) -> list[Screen]:
     sys.path.insert(0, str(ROOT))
     from tests.x11 import XServer, wait_for
 
-    note = folder / "notes.txt"
-    note.write_text(EDITOR)
     screens = []
-    with XServer(*SIZE) as xs:
+    with tempfile.TemporaryDirectory(prefix="notes-") as notes, XServer(*SIZE) as xs:
+        note = Path(notes) / "notes.txt"  # the title shows the path: short, and as long in every run
+        note.write_text(EDITOR)
         term = xs.xterm("shell - ~/project", geometry="70x22+10+10", font_size=12)
         for command in TERMINAL:
             time.sleep(0.5)  # the prompt is back
