@@ -43,7 +43,7 @@ class Screen:
     text: list[str]  # lines known to be on it
 
 
-def browser_page(folder: Path, chat: list[str] = CHAT, name: str = "browser") -> Screen:
+def browser_page(folder: Path, chat: list[str] = CHAT, name: str = "browser", size: tuple[int, int] = SIZE) -> Screen:
     rows = "".join(
         "<tr>" + "".join(f"<td style='padding:6px 14px;border-bottom:1px solid #ddd'>{c}</td>" for c in row) + "</tr>"
         for row in TABLE
@@ -51,7 +51,7 @@ def browser_page(folder: Path, chat: list[str] = CHAT, name: str = "browser") ->
     paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in PAGE_TEXT[1:])
     chat_html = "".join(f"<p>{html.escape(line)}</p>" for line in chat)
     left, top, width, height = BROWSER
-    markup = f"""<!doctype html><html><body style="margin:0;width:{SIZE[0]}px;height:{SIZE[1]}px;background:#3b4252;
+    markup = f"""<!doctype html><html><body style="margin:0;width:{size[0]}px;height:{size[1]}px;background:#3b4252;
 font-family:'DejaVu Sans',sans-serif">
 <div style="position:absolute;left:{left}px;top:{top}px;width:{width}px;height:{height}px;background:#fff;
 color:#202124">
@@ -73,7 +73,7 @@ font-size:13px;padding:10px;border:1px solid #999">{chat_html}</div></body></htm
             "--disable-background-networking",
             "--disable-component-update",
             "--no-first-run",
-            f"--window-size={SIZE[0]},{SIZE[1]}",
+            f"--window-size={size[0]},{size[1]}",
             f"--screenshot={out}",
             source.as_uri(),
         ],
@@ -85,7 +85,7 @@ font-size:13px;padding:10px;border:1px solid #999">{chat_html}</div></body></htm
     return Screen("browser page", out, BROWSER, text)
 
 
-def desktop_screens(folder: Path) -> list[Screen]:
+def desktop_screens(folder: Path, size: tuple[int, int] = SIZE) -> list[Screen]:
     """An xterm and a mousepad window side by side under Xvfb + openbox, each focused in turn."""
     import mss
     from PIL import Image
@@ -94,7 +94,7 @@ def desktop_screens(folder: Path) -> list[Screen]:
     from tests.x11 import XServer, wait_for
 
     screens = []
-    with tempfile.TemporaryDirectory(prefix="notes-") as notes, XServer(*SIZE) as xs:
+    with tempfile.TemporaryDirectory(prefix="notes-") as notes, XServer(*size) as xs:
         note = Path(notes) / "notes.txt"  # the title shows the path: short, and as long in every run
         note.write_text(EDITOR)
         term = xs.xterm("shell - ~/project", geometry="70x22+10+10", font_size=12)
@@ -124,9 +124,10 @@ def desktop_screens(folder: Path) -> list[Screen]:
     return screens
 
 
-def ordinary_screens(folder: Path) -> list[Screen]:
+def ordinary_screens(folder: Path, size: tuple[int, int] = SIZE) -> list[Screen]:
+    """The three screens at `size` (text at its usual pixel size: a bigger screen shows more)."""
     folder.mkdir(parents=True, exist_ok=True)
-    return [browser_page(folder), *desktop_screens(folder)]
+    return [browser_page(folder, size=size), *desktop_screens(folder, size)]
 
 
 def session_of(screens: list[Screen], folder: Path) -> Path:

@@ -387,22 +387,23 @@ def test_a_later_interval_can_use_a_value_found_earlier(fake_llm, tmp_path):
     """Per interval, a value read in an earlier interval is in the digest the request carries,
     and grounded there (source `earlier`)."""
     first = interval(0, task=None)
+    first.actions[1].result = "Runs:\n4711 finished"  # lines: the digest joins them
     later = interval(1, task=None)
-    later.screen_words, later.actions[1].result = [], None  # the run's name is not on this screen
+    later.screen_words, later.actions[1].result = [], None  # the run's number is not on this screen
 
     def responder(body: dict) -> Reply:
         text = evidence_of(body)
         if "## Interval 0" in text:
             return echo_responder(body)
-        step = {"function": SEARCH, "arguments": {"model_name": "llama-7b-0502"}, "response": "opened llama-7b-0502"}
-        return Reply.json({"user_request": "Open the run", "steps": [step], "final_answer": "Opened llama-7b-0502."})
+        step = {"function": SEARCH, "arguments": {"model_name": "4711"}, "response": "opened run 4711"}
+        return Reply.json({"user_request": "Open the run", "steps": [step], "final_answer": "Opened 4711."})
 
     fake_llm.responder = responder
     t = transcriber(fake_llm, tmp_path, per="interval")
     episodes = list(t.transcribe([first, later]))
     assert len(episodes) == 2
-    found = episodes[1].metadata["grounding"]["values"][0]["found"]
-    assert found["source"] == "earlier" and "llama-7b-0502" in episodes[1].metadata["earlier"]
+    assert [v["found"]["source"] for v in episodes[1].metadata["grounding"]["values"]] == ["earlier"] * 3
+    assert '"Runs: | 4711 finished"' in episodes[1].metadata["earlier"]
 
 
 def test_the_prompt_states_screen_size_coordinates_clipboard_and_an_example(fake_llm, tmp_path):

@@ -131,6 +131,11 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _one_line(text: str, limit: int) -> str:
+    """Lines joined with " | ", clipped."""
+    return _clip(" | ".join(line.strip() for line in text.splitlines() if line.strip()), limit)
+
+
 def describe_action(action: Action, start: float) -> str:
     where = f"{action.t - start:6.1f}s"
     pasted = action.text is not None and (action.shortcut == "paste" or action.kind == "paste")
@@ -393,14 +398,14 @@ class OpenAITranscriber(Transcriber):
         lines: list[str] = []
         used = len(DIGEST_HEADER)
         for interval in reversed(earlier):
-            parts = []
+            parts = []  # quoted as written (not JSON-escaped): the digest is also grounding evidence
             if interval.windows:
-                parts.append(f"in {json.dumps(interval.windows[-1], ensure_ascii=False)}")
+                parts.append(f'in "{interval.windows[-1]}"')
             if interval.typed_text.strip():
-                parts.append(f"typed {json.dumps(_clip(interval.typed_text, 120), ensure_ascii=False)}")
+                parts.append(f'typed "{_one_line(interval.typed_text, 120)}"')
             found = " | ".join(a.result for a in interval.actions if a.result)
             if found:
-                parts.append(f"then on screen: {json.dumps(_clip(found, 240), ensure_ascii=False)}")
+                parts.append(f'then on screen: "{_one_line(found, 240)}"')
             line = f"- Interval {interval.index} " + "; ".join(parts)
             if used + len(line) + 1 > limit:
                 lines.append(f"- ... {interval.index + 1} earlier interval(s) left out")
