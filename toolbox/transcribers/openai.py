@@ -274,15 +274,10 @@ class OpenAITranscriber(Transcriber):
         seen: dict[str, list[Interval]] = {}  # per session, the intervals so far
         for interval in intervals:
             earlier = seen.setdefault(interval.session_id, [])
-            last = groups[-1].intervals if groups else None
+            last = groups[-1].intervals if groups else []
             per_task = self.options.per == "task" or (self.options.per == "auto" and interval.task)
-            if (
-                per_task
-                and last
-                and last[-1] is (earlier[-1] if earlier else None)
-                and last[0].task == interval.task
-                and len(last) < self.options.max_task_intervals
-            ):
+            continues = bool(earlier) and bool(last) and last[-1] is earlier[-1]  # same session, next interval
+            if per_task and continues and last[0].task == interval.task and len(last) < self.options.max_task_intervals:
                 last.append(interval)
             else:
                 groups.append(Group([interval], list(earlier)))
