@@ -26,6 +26,7 @@ from toolbox.activity.models import Action, FrameRef, Interval
 from toolbox.core.models import EpisodeEvidence, EvidenceAction
 from toolbox.grounding.normalize import digits, normal, normal_form
 from toolbox.ocr_engines.words import Box, OcrWord, text_lines
+from toolbox.privacy.session import frame_key
 
 SourceKind = Literal["typed", "clipboard", "screen", "window", "label", "action", "earlier"]
 PRIORITY: tuple[SourceKind, ...] = ("typed", "clipboard", "screen", "window", "label", "action", "earlier")
@@ -200,7 +201,6 @@ def _add_actions(
 
 def add_interval(evidence: Evidence, interval: Interval) -> None:
     """An interval as a transcriber sees it (redacted): its actions, screen words, titles, label."""
-    from toolbox.privacy.session import frame_key
 
     def name(frame: FrameRef | None) -> str | None:
         return frame_key(frame, interval.session_path) if frame is not None else None
