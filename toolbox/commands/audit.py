@@ -1,7 +1,8 @@
 """`build_data.py audit --config configs/llm.yaml [--session ID] [--limit N]`: print exactly what
 a build would send to the LLM for a session (each request's messages, after redaction, and which
-frames go as images, blacked out), with redactions marked. Sends nothing: the transcriber's LLM
-client is never made, the filters are not made, and datasets that ask an LLM are not read.
+frames go as images, blacked out, with the share of each that is black), with redactions marked.
+Sends nothing: the transcriber's LLM client is never made, the filters are not made, and datasets
+that ask an LLM are not read.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from toolbox.core.session import Session
 from toolbox.llm.config import LLMOptions
 from toolbox.privacy.intervals import blacked_out_frame
 from toolbox.privacy.options import KINDS
+from toolbox.privacy.passwords import black_share
 from toolbox.privacy.redactor import RedactionMap
 from toolbox.tasks.interval_episodes import IntervalEpisodes
 
@@ -128,14 +130,14 @@ def _audit_session(
         console.print("redaction is OFF (redact: false): text is sent as recorded", style="bold red")
     model = transcriber.options.model or "(model from OPENAI_MODEL)"
     count = 0
+    shares: list[float] = []
     for group in transcriber.groups(intervals):
         if limit is not None and count >= limit:
             break
         problems: list[str] = []
         sent: list[Any] = []
         messages = transcriber.request_messages(group, problems, sent)
-        ids = ", ".join(iv.id for iv in group)
-        console.rule(f"request {count + 1}: {ids} -> {model}")
+        console.rule(f"request {count + 1}: {group.ids} -> {model}")
         marks: Counter[str] = Counter()
         images = iter(sent)
         for message in messages:
@@ -150,22 +152,31 @@ def _audit_session(
                     rendered.highlight_regex(PLACEHOLDER, "reverse bold")
                     console.print(rendered)
                 else:
-                    console.print(_image_line(next(images, None), task, frames_dir), markup=False)
+                    console.print(_image_line(next(images, None), task, frames_dir, shares), markup=False)
         summary = ", ".join(f"{p} x{n}" if n > 1 else p for p, n in sorted(marks.items()))
         console.print(f"redacted in this request: {summary or 'nothing'}", markup=False)
         for problem in problems:
             console.print(f"not sent: {problem}", markup=False)
         count += 1
+    if shares:
+        console.print(
+            f"black share of the {len(shares)} frame(s) shown: mean {sum(shares) / len(shares):.1%}, "
+            f"max {max(shares):.1%}",
+            markup=False,
+        )
     return count
 
 
-def _image_line(sent: Any, task: IntervalEpisodes, frames_dir: Path) -> str:
+def _image_line(sent: Any, task: IntervalEpisodes, frames_dir: Path, shares: list[float]) -> str:
     if sent is None:
         return "[image]"
     interval, frame, boxes = sent
     copy = blacked_out_frame(frame, [], task.redactor, RedactionMap(), frames_dir / interval.session_id, boxes=boxes)
+    share = black_share(boxes, (frame.width, frame.height))
+    shares.append(share)
     return (
-        f"[image: {frame.path}, {frame.width}x{frame.height}, {len(boxes)} area(s) blacked out; as sent: {copy.path}]"
+        f"[image: {frame.path}, {frame.width}x{frame.height}, {len(boxes)} area(s) blacked out; as sent: {copy.path}; "
+        f"black: {share:.1%}]"
     )
 
 
