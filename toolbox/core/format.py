@@ -41,3 +41,13 @@ class Format(Plugin):
     def validate(self, row: Any) -> list[str]:
         """Every rule the row breaks (empty if valid)."""
         raise NotImplementedError
+
+    # -- hand-off to trainers (toolbox/core/trainers.py writes these beside every build) ----------
+
+    def llamafactory_dataset(self, file_name: str) -> dict[str, Any] | None:
+        """This format's entry in LLaMA-Factory's dataset_info.json (None: it cannot read it)."""
+        return None
+
+    def axolotl_dataset(self, path: str) -> dict[str, Any] | None:
+        """This format as an item of axolotl's `datasets:` list (None: it cannot read it)."""
+        return None

@@ -87,7 +87,7 @@ def make_pipeline(config: ExperimentConfig, base_dir: Path) -> Pipeline:
         datasets=[instantiate("datasets", r, f"datasets[{i}]", ctx) for i, r in enumerate(config.datasets)],  # type: ignore[misc]
         tasks=[instantiate("tasks", r, f"tasks[{i}]", ctx) for i, r in enumerate(config.tasks)],  # type: ignore[misc]
         filters=[instantiate("filters", r, f"filters[{i}]", ctx) for i, r in enumerate(filters)],  # type: ignore[misc]
-        format=instantiate("formats", PluginRef.model_validate(config.format), "format", ctx),  # type: ignore[arg-type]
+        format=instantiate("formats", config.format, "format", ctx),  # type: ignore[arg-type]
         ctx=ctx,
         episodes_log=episodes_log_path(ctx.path(config.output)) if config.report else None,
     )

@@ -66,6 +66,13 @@ class ShareGPTFormat(Format):
             )
         return row
 
+    def llamafactory_dataset(self, file_name: str) -> dict[str, Any]:
+        return {
+            "file_name": file_name,
+            "formatting": "sharegpt",
+            "columns": {"messages": "conversations", "system": "system", "tools": "tools"},
+        }
+
     def decode(self, row: dict[str, Any], episode_id: str, source: Source) -> Episode:
         problems = self.validate(row)
         if problems:
