@@ -1,9 +1,20 @@
-"""The data loads the way trainers load it: HF `datasets` JSON loading (LLaMA-Factory, axolotl)."""
+"""The data loads the way trainers load it: HF `datasets` JSON loading, and LLaMA-Factory's and
+axolotl's own dataset descriptions written beside each build."""
 
+import importlib
+import importlib.util
 import json
+import logging
 import os
+import subprocess
+import sys
+import types
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import yaml
 from episodes import sample_episode
 
 from toolbox.core import registry
@@ -66,3 +77,164 @@ def test_export_writes_a_dataset_that_loads_back(tmp_path):
     assert result.returncode == 0, result.stderr
     data = load_from_disk(str(tmp_path / "hf"))
     assert len(data) == 2 and data[0]["conversations"][0]["from"] == "human"
+
+
+# -- the hand-off files a build writes, read by the trainers' own loading code ---------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def build_for_trainers(tmp_path: Path, fmt: str) -> Path:
+    """The sample session and the varied episodes (parallel calls, nested arguments), built in `fmt`."""
+    openai = registry.get("formats", "openai")()
+    (tmp_path / "varied.jsonl").write_text("".join(json.dumps(openai.encode(e)) + "\n" for e in varied_episodes()))
+    (tmp_path / "exp.yaml").write_text(
+        f"datasets:\n  - {{name: sessions, path: {ROOT / 'examples/sessions'}}}\n"
+        "  - {name: file, path: varied.jsonl}\n"
+        "tasks: [{name: interval_episodes, transcriber: heuristic, ocr: tesseract}]\n"
+        f"format: {fmt}\noutput: out/train.jsonl\ncache_dir: {ROOT / '.cache/datamakr'}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "build_data.py"), "--config", str(tmp_path / "exp.yaml"), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    output = tmp_path / "out/train.jsonl"
+    assert len(output.read_text().splitlines()) == 3
+    return output
+
+
+def module(name: str, **attributes: object) -> types.ModuleType:
+    made = types.ModuleType(name)
+    made.__dict__.update(attributes)
+    return made
+
+
+@pytest.fixture(scope="module")
+def llamafactory() -> Iterator[SimpleNamespace]:
+    """LLaMA-Factory's own dataset_info parser and format converters, from its installed package
+    (requirements-trainers.txt, installed without dependencies). Its package __init__ files import
+    torch and transformers for training, so the two modules are loaded from their files, with the
+    three small helpers they import (a logger, the dataset_info file name, hub switches) stubbed."""
+    spec = importlib.util.find_spec("llamafactory")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail("llamafactory is not installed: pip install --no-deps -r requirements-trainers.txt")
+    root = Path(spec.submodule_search_locations[0])
+    warnings: list[str] = []
+
+    class Logger(logging.LoggerAdapter):
+        def warning_rank0(self, msg: str, *args: object, **kwargs: object) -> None:
+            warnings.append(msg)
+
+        warning_rank0_once = warning_rank0
+
+        def info_rank0(self, msg: str, *args: object, **kwargs: object) -> None:
+            pass
+
+    stubs = [
+        module("llamafactory", __path__=[str(root)]),
+        module("llamafactory.extras", __path__=[str(root / "extras")]),
+        module("llamafactory.data", __path__=[str(root / "data")]),
+        module("llamafactory.extras.logging", get_logger=lambda name: Logger(logging.getLogger(name), {})),
+        module("llamafactory.extras.constants", DATA_CONFIG="dataset_info.json"),
+        module("llamafactory.extras.misc", use_modelscope=lambda: False, use_openmind=lambda: False),
+    ]
+    saved = {name: module for name, module in sys.modules.items() if name.startswith("llamafactory")}
+    sys.modules.update({stub.__name__: stub for stub in stubs})
+    try:
+        parser = importlib.import_module("llamafactory.data.parser")
+        converter = importlib.import_module("llamafactory.data.converter")
+        yield SimpleNamespace(parser=parser, converter=converter, warnings=warnings)
+    finally:
+        for name in [n for n in sys.modules if n.startswith("llamafactory")]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+
+
+def load_like_llamafactory(lf: SimpleNamespace, dataset_dir: Path, name: str, cache: Path) -> list[dict]:
+    """What LLaMA-Factory does for `dataset: NAME` with `dataset_dir: DIR` and a local file: the
+    entry from DIR/dataset_info.json, `load_dataset` on its file, then its converter for the
+    entry's `formatting`."""
+    from datasets import load_dataset
+
+    (attr,) = lf.parser.get_dataset_list([name], str(dataset_dir))
+    assert attr.load_from == "file"
+    data = load_dataset(
+        "json", data_files=[str(dataset_dir / attr.dataset_name)], split=attr.split, cache_dir=str(cache)
+    )
+    data_args = SimpleNamespace(streaming=False, preprocessing_num_workers=None, overwrite_cache=True, media_dir=".")
+    aligned = lf.converter.align_dataset(data, attr, data_args, SimpleNamespace(local_process_index=0))
+    return list(aligned)
+
+
+@pytest.mark.parametrize("fmt", ["openai", "sharegpt"])
+def test_llamafactory_loads_the_build_through_its_dataset_info(tmp_path, llamafactory, fmt):
+    output = build_for_trainers(tmp_path, fmt)
+    info = json.loads((output.parent / "dataset_info.json").read_text())
+    assert info["train"]["formatting"] == fmt and info["train"]["file_name"] == "train.jsonl"
+    llamafactory.warnings.clear()
+    examples = load_like_llamafactory(llamafactory, output.parent, "train", tmp_path / "cache")
+    assert llamafactory.warnings == []  # no "Skipping this abnormal example"
+    assert len(examples) == 3
+    calls = []
+    for example in examples:
+        turns = example["_prompt"] + example["_response"]
+        assert turns and len(example["_response"]) == 1
+        for i, turn in enumerate(turns):
+            assert turn["role"] in (("user", "observation") if i % 2 == 0 else ("assistant", "function")), turns
+            assert isinstance(turn["content"], str) and turn["content"]
+        calls += [json.loads(t["content"]) for t in turns if t["role"] == "function"]
+        assert example["_system"].startswith("You operate a computer.") or "computer" in example["_system"]
+    names = {c["name"] for group in calls for c in (group if isinstance(group, list) else [group])}
+    assert {"search_runs", "click", "set_volume"} <= names
+    tools = [t["name"] if "name" in t else t["function"]["name"] for t in json.loads(examples[2]["_tools"])]
+    assert tools == ["set_volume"]
+
+
+def test_openai_rows_carry_null_content_where_a_message_only_calls_tools(tmp_path):
+    output = build_for_trainers(tmp_path, "openai")
+    messages = [m for line in output.read_text().splitlines() for m in json.loads(line)["messages"]]
+    only_calls = [m for m in messages if m["role"] == "assistant" and m.get("tool_calls") and not m["content"]]
+    assert only_calls and all("content" in m and m["content"] is None for m in only_calls)
+
+
+def test_axolotl_snippet_names_the_columns_of_the_output(tmp_path):
+    from datasets import load_dataset
+
+    output = build_for_trainers(tmp_path, "openai")
+    snippet = yaml.safe_load((output.parent / "train.jsonl.axolotl.yaml").read_text())
+    (dataset,) = snippet["datasets"]
+    assert dataset["type"] == "chat_template" and dataset["path"] == str(output)
+    data = load_dataset(dataset["ds_type"], data_files=dataset["path"], split="train", cache_dir=str(tmp_path / "c"))
+    assert len(data) == 3
+    mapping = dataset["message_property_mappings"]
+    for row in data:
+        tools = row[dataset["field_tools"]]
+        assert isinstance(tools, list) and all(isinstance(t["function"]["parameters"], dict) for t in tools)
+        for message in row[dataset["field_messages"]]:
+            assert set(mapping.values()) <= set(message)  # every property the snippet maps is there
+            assert message[mapping["role"]] in ("system", "user", "assistant", "tool")  # axolotl's role names
+            for call in message.get("tool_calls") or []:
+                assert isinstance(json.loads(call["function"]["arguments"]), dict)  # axolotl parses them
+
+
+def test_glaive_gets_no_trainer_files(tmp_path):
+    output = build_for_trainers(tmp_path, "glaive")
+    assert sorted(p.name for p in output.parent.iterdir()) == ["train.jsonl", "train.jsonl.stats.json"]
+
+
+def test_a_second_build_in_the_folder_adds_its_entry_to_dataset_info(tmp_path):
+    first = build_for_trainers(tmp_path, "openai")
+    second = first.with_name("train2.jsonl")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "build_data.py"), "--config", str(tmp_path / "exp.yaml"), "-q"]
+        + ["--format", "sharegpt", "--output-file", str(second)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    info = json.loads((first.parent / "dataset_info.json").read_text())
+    assert {name: entry["formatting"] for name, entry in info.items()} == {"train": "openai", "train2": "sharegpt"}

@@ -15,7 +15,7 @@ import orjson
 import yaml
 
 from toolbox.core.format import Format
-from toolbox.core.io import write_atomic
+from toolbox.core.io import read_jsonl, write_atomic
 
 log = logging.getLogger("datamakr")
 
@@ -34,7 +34,7 @@ def axolotl_path(output: Path) -> Path:
 def write_trainer_files(fmt: Format, output: Path) -> list[Path]:
     """Write (or update) the trainer files for `output`; returns the files written."""
     written = []
-    entry = fmt.llamafactory_dataset(output.name)
+    entry = fmt.llamafactory_dataset(output.name, _columns(output))
     if entry is not None:
         info_file = output.with_name(DATASET_INFO)
         info = _read_info(info_file)
@@ -49,6 +49,15 @@ def write_trainer_files(fmt: Format, output: Path) -> list[Path]:
         write_atomic(axolotl_path(output), (header + body).encode("utf-8"))
         written.append(axolotl_path(output))
     return written
+
+
+def _columns(output: Path) -> set[str]:
+    """Every top-level key of the output's rows."""
+    keys: set[str] = set()
+    for _, row in read_jsonl(output):
+        if isinstance(row, dict):
+            keys.update(row)
+    return keys
 
 
 def _read_info(path: Path) -> dict | None:

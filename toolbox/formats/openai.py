@@ -55,11 +55,11 @@ class OpenAIFormat(Format):
             )
         return row
 
-    def llamafactory_dataset(self, file_name: str) -> dict[str, Any]:
+    def llamafactory_dataset(self, file_name: str, columns: set[str]) -> dict[str, Any]:
         return {
             "file_name": file_name,
             "formatting": "openai",
-            "columns": {"messages": "messages", "tools": "tools"},
+            "columns": {"messages": "messages", **({"tools": "tools"} if "tools" in columns else {})},
             "tags": {
                 "role_tag": "role",
                 "content_tag": "content",
