@@ -41,7 +41,9 @@ def build_parser(prog: str = "build_data.py") -> argparse.ArgumentParser:
     parser.add_argument(
         "--tasks", help="comma-separated task names: runs only these of the YAML's tasks, with their options"
     )
-    parser.add_argument("--format", choices=registry.names("formats"), help="output format; replaces the YAML's format")
+    parser.add_argument(  # no argparse choices: a format can come from the YAML's plugins
+        "--format", help=f"output format ({', '.join(registry.names('formats'))}, ...); replaces the YAML's format"
+    )
     parser.add_argument("--output-file", help="output JSONL path; replaces the YAML's output")
     parser.add_argument("--max-length", type=int, help="token limit per episode (tiktoken cl100k_base)")
     parser.add_argument("--seed", type=int, help="random seed")
