@@ -428,3 +428,43 @@ def test_build_and_list_are_subcommands_too(tmp_path):
     assert listed.returncode == 0 and re.search(r"^\s+exact_dedupe\s+\S", listed.stdout, re.M)
     built = cli("build", "--config", "configs/demo.yaml", "--output-file", str(tmp_path / "d.jsonl"), "-q")
     assert built.returncode == 0 and (tmp_path / "d.jsonl").stat().st_size > 0
+
+
+def test_validate_detects_the_format(tmp_path):
+    for name in ("glaive", "sharegpt", "openai"):
+        fmt = registry.get("formats", name)()
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(fmt.encode(sample_episode(i))) + "\n" for i in range(3)))
+        result = cli("validate", str(path))
+        assert result.returncode == 0 and result.stdout.endswith(f"3 rows, 0 invalid ({name}, detected)\n")
+    (tmp_path / "broken.jsonl").write_text('{"messages": [{"role": "user", "content": "a"}]}\n' * 2)
+    broken = cli("validate", str(tmp_path / "broken.jsonl"))
+    assert broken.returncode == 2 and "--format" in broken.stderr  # nothing valid: it cannot guess, it says so
+
+
+def test_validate_says_what_a_file_that_is_not_jsonl_is(tmp_path):
+    import gzip
+    import zipfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = '{"chat": "USER: hi"}\n'
+    pq.write_table(pa.table({"chat": ["x"]}), tmp_path / "data.parquet")
+    (tmp_path / "data.jsonl.gz").write_bytes(gzip.compress(rows.encode()))
+    with zipfile.ZipFile(tmp_path / "data.zip", "w") as archive:
+        archive.writestr("data.jsonl", rows)
+    (tmp_path / "page.jsonl").write_text("<!DOCTYPE html>\n<html><body>Sign in</body></html>\n")
+    (tmp_path / "table.csv").write_text("a,b\n1,2\n")
+    expected = {
+        "data.parquet": "a Parquet file",
+        "data.jsonl.gz": "gzip-compressed",
+        "data.zip": "a zip archive",
+        "page.jsonl": "an HTML page",
+        "table.csv": "text with no JSON",
+    }
+    for name, what in expected.items():
+        result = cli("validate", str(tmp_path / name))
+        assert result.returncode == 2 and result.stdout == "", name
+        (line,) = result.stderr.strip().splitlines()
+        assert f"{name} is {what}" in line and line.endswith("not JSONL")
