@@ -123,13 +123,13 @@ def test_a_plugin_package_registers_through_its_entry_point(installed):
     (installed.work / "exp.yaml").write_text(
         f"datasets: [{{name: sessions, path: {ROOT / 'examples/sessions'}}}]\n"
         "tasks: [{name: interval_episodes, ocr: tesseract, transcriber: {name: heuristic, per: interval}}]\n"
-        f"filters: [{{name: min_calls, min_calls: 3}}]\noutput: out/long.jsonl\ncache_dir: {ROOT / '.cache/datamakr'}\n"
+        f"filters: [{{name: min_calls, min_calls: 2}}]\noutput: out/long.jsonl\ncache_dir: {ROOT / '.cache/datamakr'}\n"
     )
     built = installed.run("build", "--config", "exp.yaml")
     assert built.returncode == 0, built.stderr
     assert "min_calls: too few calls" in built.stdout
     rows = [json.loads(line) for line in (installed.work / "out/long.jsonl").read_text().splitlines()]
-    assert rows and all(sum(len(m.get("tool_calls") or []) for m in row["messages"]) >= 3 for row in rows)
+    assert len(rows) == 3 and all(sum(len(m.get("tool_calls") or []) for m in row["messages"]) >= 2 for row in rows)
 
 
 BLOCKER = """\
