@@ -21,6 +21,7 @@ from toolbox.core import registry
 from toolbox.core.models import ToolCall, ToolSpec
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def varied_episodes():
@@ -57,31 +58,111 @@ def test_output_loads_with_hf_datasets(tmp_path, name):
         assert data[0]["chat"].startswith("USER: ")
 
 
-def test_export_writes_a_dataset_that_loads_back(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
+def datamakr(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "build_data.py"), *args], capture_output=True, text=True, timeout=300
+    )
 
+
+def test_export_writes_a_dataset_that_loads_back(tmp_path):
     from datasets import load_from_disk
 
     fmt = registry.get("formats", "sharegpt")()
     src = tmp_path / "d.jsonl"
     src.write_text("".join(json.dumps(fmt.encode(e)) + "\n" for e in varied_episodes()))
-    root = Path(__file__).resolve().parent.parent
-    result = subprocess.run(
-        [sys.executable, str(root / "build_data.py"), "export", str(src), "--to", str(tmp_path / "hf")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = datamakr("export", str(src), "--to", str(tmp_path / "hf"))
     assert result.returncode == 0, result.stderr
     data = load_from_disk(str(tmp_path / "hf"))
     assert len(data) == 2 and data[0]["conversations"][0]["from"] == "human"
+    card = (tmp_path / "hf/README.md").read_text()  # no build stats beside d.jsonl: the card says so
+    assert "**sharegpt** layout" in card and "No build record was found" in card
+
+
+def built_file(tmp_path: Path) -> Path:
+    """A build of 12 distinct episodes, 2 duplicates (dropped) and 1 unreadable row (skipped)."""
+    glaive = registry.get("formats", "glaive")()
+    episodes = [sample_episode(i, f"request {i}: find run number {i} of the llama sweep") for i in range(12)]
+    lines = [json.dumps(glaive.encode(e)) for e in episodes + episodes[:2]] + ["not json"]
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "exp.yaml").write_text(
+        "datasets: [{name: file, path: in.jsonl}]\nfilters: [exact_dedupe]\nformat: openai\noutput: out.jsonl\n"
+    )
+    result = datamakr("--config", str(tmp_path / "exp.yaml"), "-q")
+    assert result.returncode == 0, result.stderr
+    return tmp_path / "out.jsonl"
+
+
+def test_export_card_tells_what_was_built_from_what_and_the_counts(tmp_path):
+    from datasets import load_from_disk
+
+    output = built_file(tmp_path)
+    result = datamakr("export", str(output), "--to", str(tmp_path / "hf"), "--val-size", "0.25", "--seed", "3")
+    assert result.returncode == 0, result.stderr
+    assert "12 rows (9 train, 3 validation)" in result.stdout
+    data = load_from_disk(str(tmp_path / "hf"))
+    train, validation = ([row["messages"][0]["content"] for row in data[s]] for s in ("train", "validation"))
+    assert (len(train), len(validation)) == (9, 3) and not set(train) & set(validation)
+    assert sorted(train + validation) == sorted(
+        f"request {i}: find run number {i} of the llama sweep" for i in range(12)
+    )
+    card = (tmp_path / "hf/README.md").read_text()
+    header = yaml.safe_load(card.split("---")[1])
+    assert header["license"] == "unknown" and "`license: unknown` above is a placeholder" in card  # to fill in
+    for line in (
+        f"- config: `{tmp_path / 'exp.yaml'}` (seed 0)",
+        "- datasets: `file`",
+        "- filters, in order: `exact_dedupe`",
+        "| read | file | 14 |",
+        "| skipped | unreadable rows | 1 |",
+        "| dropped | exact_dedupe: exact duplicate | 2 |",
+        "| written | episodes | 12 |",
+        "| train | 9 |",
+        "| validation | 3 |",
+    ):
+        assert line in card, line
+    again = datamakr("export", str(output), "--to", str(tmp_path / "hf2"), "--val-size", "3", "--seed", "3")
+    assert again.returncode == 0
+    assert load_from_disk(str(tmp_path / "hf2"))["validation"]["messages"] == data["validation"]["messages"]
+
+
+def test_export_to_parquet_with_splits(tmp_path):
+    from datasets import load_dataset
+
+    output = built_file(tmp_path)
+    result = datamakr("export", str(output), "--to", str(tmp_path / "p/data.parquet"), "--val-size", "0.5")
+    assert result.returncode == 0, result.stderr
+    files = sorted(p.name for p in (tmp_path / "p").iterdir())
+    assert files == ["data.README.md", "data.train.parquet", "data.validation.parquet"]
+    data = load_dataset("parquet", data_dir=str(tmp_path / "p"), cache_dir=str(tmp_path / "c"))
+    assert {name: len(part) for name, part in data.items()} == {"train": 6, "validation": 6}
+    single = datamakr("export", str(output), "--to", str(tmp_path / "one.parquet"))
+    assert single.returncode == 0 and (tmp_path / "one.parquet").is_file() and (tmp_path / "one.README.md").is_file()
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--to", "x.csv"], "--to x.csv: '.csv' is not a kind export writes"),
+        ([], "say where to"),
+        (["--to", "hf", "--val-size", "0"], "--val-size 0.0:"),
+        (["--to", "hf", "--val-size", "12"], "cannot fill both"),
+        (["--push-to-hub", "no-owner"], "a Hub repo id is OWNER/NAME"),
+    ],
+)
+def test_export_refuses_what_it_cannot_do_in_one_line(tmp_path, args, message):
+    output = built_file(tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "build_data.py"), "export", str(output), *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 2 and message in result.stderr and len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "x.csv").exists() and not (tmp_path / "hf").exists()
 
 
 # -- the hand-off files a build writes, read by the trainers' own loading code ---------------------
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def build_for_trainers(tmp_path: Path, fmt: str) -> Path:
