@@ -468,3 +468,47 @@ def test_validate_says_what_a_file_that_is_not_jsonl_is(tmp_path):
         assert result.returncode == 2 and result.stdout == "", name
         (line,) = result.stderr.strip().splitlines()
         assert f"{name} is {what}" in line and line.endswith("not JSONL")
+
+
+def on_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
+    """Run a command with a pseudo-terminal (120 columns) as its stdin, stdout and stderr."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = subprocess.Popen(args, cwd=cwd, stdin=slave, stdout=slave, stderr=slave, env={**os.environ})
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return proc.wait(timeout=300), b"".join(chunks).decode(errors="replace")
+
+
+def test_llm_steps_show_a_bar_with_total_and_eta_on_a_terminal_only(fake_llm, tmp_path):
+    from fake_llm_server import Reply
+
+    fake_llm.responder = lambda body: Reply.json({"score": 5, "reason": "fine"}, delay=0.3)
+    write_glaive(tmp_path / "in.jsonl", n=6, bad_rows=False)
+    config = write_config(
+        tmp_path,
+        "datasets: [{name: file, path: in.jsonl}]\n"
+        f"filters: [{{name: llm_judge, model: m, base_url: {fake_llm.url}, api_key: k, concurrency: 2}}]\n"
+        "output: out.jsonl\n",
+    )
+    code, screen = on_terminal([sys.executable, str(ROOT / "build_data.py"), "--config", str(config)], tmp_path)
+    assert code == 0, screen
+    assert re.search(r"LLM judge: +\d+%\|[^|]*\| [1-5]/6 \[\d\d:\d\d<\d\d:\d\d", screen), (
+        screen
+    )  # done/total [spent<left
+    piped = cli("--config", str(config), "--output-file", str(tmp_path / "again.jsonl"))
+    assert piped.returncode == 0 and "LLM judge" not in piped.stderr + piped.stdout  # a log gets no bar
