@@ -18,7 +18,7 @@ import yaml
 from episodes import sample_episode
 
 from toolbox.core import registry
-from toolbox.core.models import ToolCall, ToolSpec
+from toolbox.core.models import ToolCall, ToolSpec, Turn
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
@@ -319,3 +319,97 @@ def test_a_second_build_in_the_folder_adds_its_entry_to_dataset_info(tmp_path):
     assert result.returncode == 0, result.stderr
     info = json.loads((first.parent / "dataset_info.json").read_text())
     assert {name: entry["formatting"] for name, entry in info.items()} == {"train": "openai", "train2": "sharegpt"}
+
+
+# -- tokenizer: token figures and max_length count what the trainer's tokenizer counts ------------
+
+CHAT_TEMPLATE = (
+    "{% if tools %}<|im_start|>tools\n{{ tools | tojson }}<|im_end|>\n{% endif %}"
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] %}{{ message['content'] }}{% endif %}"
+    "{% for call in message['tool_calls'] or [] %}<tool_call>{{ call['function'] | tojson }}</tool_call>{% endfor %}"
+    "<|im_end|>\n{% endfor %}"
+)
+
+
+@pytest.fixture(scope="module")
+def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A byte-level BPE tokenizer trained here on a little text, saved as tokenizer.json, and a
+    tokenizer_config.json with a chat template and its special tokens: a transformers-free folder."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    folder = tmp_path_factory.mktemp("tokenizer")
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    corpus = [e.model_dump_json() for e in varied_episodes()] * 20
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|im_start|>", "<|im_end|>"])
+    tokenizer.train_from_iterator(corpus, trainer)
+    tokenizer.save(str(folder / "tokenizer.json"))
+    settings = {"chat_template": CHAT_TEMPLATE, "eos_token": {"content": "<|im_end|>"}, "bos_token": None}
+    (folder / "tokenizer_config.json").write_text(json.dumps(settings))
+    return folder
+
+
+def trainer_tokens(folder: Path, messages: list[dict], tools: list[dict] | None) -> int:
+    """What a trainer counts for one row: the chat template rendered as transformers renders it,
+    tokenized without adding special tokens again."""
+    from jinja2 import Environment
+    from tokenizers import Tokenizer
+
+    env = Environment(trim_blocks=True, lstrip_blocks=True)
+    env.filters["tojson"] = lambda value: json.dumps(value, ensure_ascii=False)
+    text = env.from_string(CHAT_TEMPLATE).render(messages=messages, tools=tools, add_generation_prompt=False)
+    return len(Tokenizer.from_file(str(folder / "tokenizer.json")).encode(text, add_special_tokens=False).ids)
+
+
+def tokenizer_build(tmp_path: Path, tokenizer: Path | None, fmt: str = "openai", extra: str = "") -> dict:
+    """Six episodes of growing length, each with an early final answer (a place to trim), built."""
+    openai = registry.get("formats", "openai")()
+    episodes = [sample_episode(i, f"request {i}: " + "find the llama run " * (1 + 3 * i)) for i in range(6)]
+    for episode in episodes:
+        episode.turns.insert(3, Turn(role="assistant", content="Found it: llama-7b-0512."))
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(openai.encode(e)) + "\n" for e in episodes))
+    (tmp_path / "exp.yaml").write_text(
+        f"datasets: [{{name: file, path: in.jsonl}}]\nformat: {fmt}\noutput: out.jsonl\n{extra}"
+        + (f"tokenizer: {os.path.relpath(tokenizer, tmp_path)}\n" if tokenizer else "")
+    )
+    result = datamakr("--config", str(tmp_path / "exp.yaml"))
+    assert result.returncode == 0, result.stderr
+    return json.loads((tmp_path / "out.jsonl.stats.json").read_text())
+
+
+def rows(tmp_path: Path) -> list[dict]:
+    return [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+
+
+def test_token_figures_count_each_row_with_the_tokenizer_and_its_chat_template(tmp_path, tokenizer_dir):
+    stats = tokenizer_build(tmp_path, tokenizer_dir)
+    per_row = [trainer_tokens(tokenizer_dir, row["messages"], row.get("tools")) for row in rows(tmp_path)]
+    assert stats["tokens"] == sum(per_row) and stats["tokenizer"] == tokenizer_dir.name
+    default = tokenizer_build(tmp_path / "cl100k", None)
+    assert default["tokens"] != stats["tokens"] and "tokenizer" not in default  # cl100k stays the default
+    # per format row: sharegpt has no slot for a thought before a call, so its rows are shorter
+    assert tokenizer_build(tmp_path, tokenizer_dir, "sharegpt")["tokens"] < stats["tokens"]
+
+
+def test_max_length_counts_with_the_tokenizer(tmp_path, tokenizer_dir):
+    tokenizer_build(tmp_path, tokenizer_dir)
+    counts = {
+        row["messages"][1]["content"]: trainer_tokens(tokenizer_dir, row["messages"], row.get("tools"))
+        for row in rows(tmp_path)
+    }
+    limit = sorted(counts.values())[2]  # three rows fit, three do not
+    stats = tokenizer_build(
+        tmp_path, tokenizer_dir, extra=f"max_length: {limit}\nfilters: [{{name: max_length, mode: drop}}]\n"
+    )
+    kept = {row["messages"][1]["content"] for row in rows(tmp_path)}
+    assert kept == {request for request, n in counts.items() if n <= limit} and stats["written"] == 3
+    stats = tokenizer_build(tmp_path, tokenizer_dir, extra=f"max_length: {limit}\n")  # trim after the early answer
+    trimmed = rows(tmp_path)
+    assert len(trimmed) > 3 and stats["tokens"] == sum(
+        trainer_tokens(tokenizer_dir, r["messages"], r.get("tools")) for r in trimmed
+    )
+    assert all(trainer_tokens(tokenizer_dir, r["messages"], r.get("tools")) <= limit for r in trimmed)
+    assert any(r["messages"][-1]["content"] == "Found it: llama-7b-0512." for r in trimmed)

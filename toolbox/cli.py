@@ -45,7 +45,10 @@ def build_parser(prog: str = "build_data.py") -> argparse.ArgumentParser:
         "--format", help=f"output format ({', '.join(registry.names('formats'))}, ...); replaces the YAML's format"
     )
     parser.add_argument("--output-file", help="output JSONL path; replaces the YAML's output")
-    parser.add_argument("--max-length", type=int, help="token limit per episode (tiktoken cl100k_base)")
+    parser.add_argument("--max-length", type=int, help="token limit per episode (cl100k_base, or --tokenizer's)")
+    parser.add_argument(
+        "--tokenizer", help="a local HF tokenizer folder: token counts of each row with its chat template"
+    )
     parser.add_argument("--seed", type=int, help="random seed")
     parser.add_argument("--limit", type=int, help="build from the first N records only")
     parser.add_argument("--report", help="also write an HTML report of the build (e.g. out/report.html)")
@@ -122,6 +125,7 @@ def build(args: argparse.Namespace) -> int:
         "limit": args.limit,
         "use_vision": args.use_vision,
         "report": args.report and str(Path(args.report).resolve()),
+        "tokenizer": args.tokenizer and str(Path(args.tokenizer).resolve()),
     }
     config, base_dir = load_config(args.config, overrides)
     pipeline = make_pipeline(config, base_dir)
@@ -181,9 +185,9 @@ def print_summary(stats: BuildStats, output: Path, fmt: str, seconds: float) -> 
     for (flt, reason), count in sorted(stats.dropped.items()):
         table.add_row("dropped", f"{flt}: {reason}", str(count))
     table.add_row("written", "episodes", str(stats.written))
-    table.add_row("written", "tokens (cl100k_base)", str(stats.tokens))
+    table.add_row("written", f"tokens ({stats.extra.get('tokenizer', 'cl100k_base')})", str(stats.tokens))
     for key, value in stats.extra.items():
-        if isinstance(value, (int, float, str)):
+        if isinstance(value, (int, float, str)) and key != "tokenizer":
             table.add_row("info", key, str(value))
     console.print(table)
     console.print(f"wrote {stats.written} episodes to {output} in {seconds:.1f} s", markup=False)

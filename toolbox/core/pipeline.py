@@ -23,7 +23,7 @@ from toolbox.core.io import atomic_writer
 from toolbox.core.models import Episode, LoggedEpisode
 from toolbox.core.plugin import BuildContext, BuildStats, Plugin
 from toolbox.core.task import Task
-from toolbox.core.tokens import episode_tokens
+from toolbox.core.tokens import TokenCounter, token_counter
 
 
 @dataclass
@@ -83,7 +83,7 @@ def make_pipeline(config: ExperimentConfig, base_dir: Path) -> Pipeline:
                 )
         if not any(ref.name == "max_length" for ref in filters):
             filters.append(PluginRef.model_validate({"name": "max_length", "max_tokens": config.max_length}))
-    return Pipeline(
+    pipeline = Pipeline(
         datasets=[instantiate("datasets", r, f"datasets[{i}]", ctx) for i, r in enumerate(config.datasets)],  # type: ignore[misc]
         tasks=[instantiate("tasks", r, f"tasks[{i}]", ctx) for i, r in enumerate(config.tasks)],  # type: ignore[misc]
         filters=[instantiate("filters", r, f"filters[{i}]", ctx) for i, r in enumerate(filters)],  # type: ignore[misc]
@@ -91,6 +91,11 @@ def make_pipeline(config: ExperimentConfig, base_dir: Path) -> Pipeline:
         ctx=ctx,
         episodes_log=episodes_log_path(ctx.path(config.output)) if config.report else None,
     )
+    counter = token_counter(ctx.path(config.tokenizer) if config.tokenizer else None, pipeline.format)
+    ctx.shared(TokenCounter, lambda: counter)  # what max_length and the token figures count
+    if config.tokenizer:
+        pipeline.stats.extra["tokenizer"] = counter.name
+    return pipeline
 
 
 def records(pipeline: Pipeline) -> Iterator[Any]:
@@ -166,7 +171,7 @@ def run(pipeline: Pipeline, output: Path) -> BuildStats:
                 continue
             handle.write(orjson.dumps(row) + b"\n")
             stats.written += 1
-            tokens = episode_tokens(episode)
+            tokens = pipeline.ctx.shared(TokenCounter, TokenCounter).count(episode, row)
             stats.tokens += tokens
             if pipeline._log is not None:
                 pipeline._log.write(episode, tokens=tokens)
