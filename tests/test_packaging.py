@@ -160,6 +160,16 @@ def test_the_core_install_is_enough_for_the_demo(tmp_path):
         )
         assert result.returncode == 0, result.stderr
     assert out.stat().st_size > 0
+    # what needs an extra says which, in one line
+    for args, extra in (
+        (["export", str(out), "--to", str(tmp_path / "hf")], "hf"),
+        (["--config", str(ROOT / "configs/llm.yaml"), "--output-file", str(tmp_path / "llm.jsonl")], "llm"),
+    ):
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "build_data.py"), *args], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert result.returncode == 2 and f"pip install 'datamakr[{extra}]'" in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
 
 
 def _name(requirement: str) -> str:

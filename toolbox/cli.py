@@ -95,8 +95,43 @@ def usage() -> str:
     )
 
 
+# modules that only an extra installs (pyproject.toml), and that extra
+EXTRA_OF = {
+    "pynput": "record",
+    "mss": "record",
+    "Xlib": "record",
+    "rapidocr_onnxruntime": "ocr",
+    "onnxruntime": "ocr",
+    "cv2": "ocr",
+    "openai": "llm",
+    "dotenv": "llm",
+    "jsonschema": "llm",
+    "detect_secrets": "llm",
+    "datasets": "hf",
+    "huggingface_hub": "hf",
+    "tokenizers": "hf",
+    "jinja2": "hf",
+    "ray": "ray",
+}
+
+
 def main(argv: list[str] | None = None, prog: str = "build_data.py") -> int:
-    """`build_data.py [SUBCOMMAND] ...`: without a subcommand, the build's flags."""
+    """`build_data.py [SUBCOMMAND] ...`: without a subcommand, the build's flags. A step that needs
+    a package only an extra installs says which extra, in one line."""
+    try:
+        return run_command(argv, prog)
+    except ModuleNotFoundError as exc:
+        extra = EXTRA_OF.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        err_console.print(
+            f"error: this needs {exc.name!r}, which the `{extra}` extra installs: pip install 'datamakr[{extra}]'",
+            markup=False,
+        )
+        return 2
+
+
+def run_command(argv: list[str] | None, prog: str) -> int:
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
     if argv and argv[0] in registry.names(registry.COMMANDS):
