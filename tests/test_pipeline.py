@@ -421,6 +421,8 @@ def test_use_vision_without_a_transcriber_that_sends_frames_is_an_error(tmp_path
     assert result.returncode == 2 and not (tmp_path / "v.jsonl").exists()
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: --use-vision:") and "heuristic" in line
+    audit = cli("audit", "--config", "configs/demo.yaml", "--use-vision")
+    assert audit.returncode == 2 and len(audit.stderr.strip().splitlines()) == 1 and "--use-vision:" in audit.stderr
 
 
 def test_build_and_list_are_subcommands_too(tmp_path):
