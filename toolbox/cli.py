@@ -7,6 +7,7 @@ other parts (record, validate, export, report, audit) add theirs without touchin
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import sys
 import time
@@ -66,9 +67,15 @@ def datamakr(argv: list[str] | None = None) -> int:
     if argv and argv[0] in ("--version", "-V"):
         print(f"datamakr {toolbox.__version__}")
         return 0
+    if argv and argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
     if not argv or argv[0] not in subcommands():
-        print(usage(), file=sys.stdout if argv and argv[0] in ("-h", "--help") else sys.stderr)
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
+        close = difflib.get_close_matches(argv[0], subcommands(), n=1) if argv else []
+        problem = f"unknown subcommand {argv[0]!r}" if argv else "name a subcommand"
+        print(usage(), file=sys.stderr)
+        print(f"error: {problem}" + (f"; did you mean {close[0]!r}?" if close else ""), file=sys.stderr)
+        return 2
     return main(argv, prog="datamakr")
 
 
