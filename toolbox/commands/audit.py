@@ -19,6 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from toolbox.cli import check_use_vision
 from toolbox.core import registry
 from toolbox.core.config import ConfigError, ExperimentConfig, load_config
 from toolbox.core.pipeline import Pipeline, make_pipeline
@@ -36,7 +37,7 @@ PLACEHOLDER = re.compile(r"\[(?:{})(?:_\d+)?\]".format("|".join(KINDS.values()))
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="build_data.py audit",
+        prog="datamakr audit",
         description="Print what a build would send to the LLM for a session: every request's messages after redaction "
         "(placeholders such as [EMAIL_1] and [PASSWORD] mark what was removed) and the frames sent as images, "
         "written blacked out to a private folder. Nothing is sent.",
@@ -55,12 +56,13 @@ def _parser() -> argparse.ArgumentParser:
 
 @register_command("audit")
 def audit_command(argv: list[str]) -> int:
+    """Print what a build would send to an LLM, after redaction; sends nothing."""
     args = _parser().parse_args(argv)
     console = Console(highlight=False, soft_wrap=True)
     try:
         return audit(args, console)
     except (ConfigError, registry.PluginError) as exc:
-        Console(stderr=True).print(f"error: {exc}", markup=False)
+        Console(stderr=True, soft_wrap=True).print(f"error: {exc}", markup=False)
         return 2
 
 
@@ -68,6 +70,8 @@ def audit(args: argparse.Namespace, console: Console) -> int:
     config, base_dir = load_config(args.config, {"use_vision": args.use_vision})
     with _stand_in_api_key():  # the audit never sends, so it needs no key
         pipeline = make_pipeline(config.model_copy(update={"filters": [], "max_length": None}), base_dir)
+    if config.use_vision:
+        check_use_vision(pipeline, "--use-vision" if args.use_vision else f"{args.config}: use_vision")
     tasks = [task for task in pipeline.tasks if isinstance(task, IntervalEpisodes)]
     if not tasks:
         raise ConfigError(

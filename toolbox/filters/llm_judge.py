@@ -120,7 +120,7 @@ class LLMJudge(Filter):
 
     def apply(self, episodes: Iterator[Episode]) -> Iterator[Episode | Dropped]:
         name = self.plugin_name or "llm_judge"
-        for episode, result in self.client.map(lambda e: (e, self.judge(e)), episodes):
+        for episode, result in self.client.map(lambda e: (e, self.judge(e)), episodes, desc="LLM judge"):
             if not result.ok or result.value is None:
                 if self.options.on_failure == "drop":
                     yield Dropped(episode, name, f"not judged: {result.failure}", result.detail)

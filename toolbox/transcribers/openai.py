@@ -257,7 +257,7 @@ class OpenAITranscriber(Transcriber):
     def transcribe(self, intervals: Sequence[Interval]) -> Iterator[Episode]:
         groups = self.groups(intervals)
         stats = self.ctx.stats
-        for group, outcome in zip(groups, self.client.map(self._transcribe_group, groups)):
+        for group, outcome in zip(groups, self.client.map(self._transcribe_group, groups, desc="LLM transcriber")):
             for problem in outcome.problems:
                 stats.problem("frames", problem)
             if outcome.episode is not None:
