@@ -26,7 +26,7 @@ from toolbox.core.config import ConfigError, ExperimentConfig, load_config
 from toolbox.core.io import write_atomic
 from toolbox.core.pipeline import BuildFailed, Pipeline, make_pipeline, prepare_outputs, run, stats_path
 from toolbox.core.plugin import BuildStats, log
-from toolbox.core.trainers import write_trainer_files
+from toolbox.core.trainers import axolotl_path, write_trainer_files
 from toolbox.llm.runtime import metrics_path
 
 # Exit codes of a build (README "Exit codes"); subcommands use 0, 1 and 2 the same way.
@@ -213,7 +213,12 @@ def build(args: argparse.Namespace) -> int:
 
 def build_outputs(pipeline: Pipeline, output: Path, report: Path | None) -> dict[str, Path]:
     """Every file (and folder) a build writes, by role: checked against each other and the inputs."""
-    outputs = {"output": output, "stats": stats_path(output), "LLM metrics": metrics_path(output)}
+    outputs = {
+        "output": output,
+        "stats": stats_path(output),
+        "LLM metrics": metrics_path(output),
+        "axolotl snippet": axolotl_path(output),
+    }
     if report is not None:
         outputs["report"] = report
     if pipeline.episodes_log is not None:
