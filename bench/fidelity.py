@@ -527,18 +527,25 @@ def norm(text: str) -> str:
 
 
 def shows(result: str, text: str) -> bool:
-    """`text` is in `result`, allowing one misread character in texts of 6 or more (OCR reads
-    "rc3" as "rc8" now and then: the fact is still there)."""
+    """`text` is in `result`, allowing one misread letter in texts of 6 or more (OCR reads
+    "C-2O4" for "C-204" now and then: the fact is still there)."""
     result, text = norm(result), norm(text)
     if text in result:
         return True
     if len(text) < 6:
         return False
     return any(
-        Levenshtein.distance(text, result[i : i + n], score_cutoff=1) <= 1
+        Levenshtein.distance(text, window, score_cutoff=1) <= 1 and digits(window) == digits(text)
         for n in (len(text) - 1, len(text), len(text) + 1)
         for i in range(0, max(1, len(result) - n + 1))
+        for window in (result[i : i + n],)
     )
+
+
+def digits(text: str) -> str:
+    """A misread letter keeps a fact; a different digit is another fact ("2 of 12" is not
+    "3 of 12")."""
+    return "".join(c for c in text if c.isdigit())
 
 
 def trim(word: str) -> str:

@@ -305,4 +305,5 @@ def _action_row(action: Action, rel: Callable[[FrameRef | None], str | None]) ->
         title=action.title,
         shortcut=action.shortcut,
         keys=action.keys,
+        result=action.result,
     )

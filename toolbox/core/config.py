@@ -44,7 +44,7 @@ class ExperimentConfig(BaseModel):
     datasets: list[PluginRef] = Field(min_length=1)
     tasks: list[PluginRef] = Field(default_factory=list)
     filters: list[PluginRef] = Field(default_factory=list)
-    format: str = "openai"
+    format: PluginRef = Field(default_factory=lambda: PluginRef(name="openai"))
     output: str = "out/data.jsonl"
     seed: int = 0
     max_length: int | None = Field(default=None, gt=0)
@@ -53,6 +53,7 @@ class ExperimentConfig(BaseModel):
     cache_dir: str = ".cache/datamakr"
     report: str | None = None
     use_vision: bool = False
+    tokenizer: str | None = None  # a local HF tokenizer folder: token counts as the trainer counts them
     executor: PluginRef = Field(default_factory=lambda: PluginRef(name="local"))  # local | ray, with options
 
 
@@ -144,6 +145,7 @@ def load_config(
     if not isinstance(data, dict):
         raise ConfigError(f"{file}: the config must be a mapping of keys")
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    task_names = given.pop("tasks", None)
     try:
         config = ExperimentConfig.model_validate({**data, **given})
     except ValidationError as exc:
@@ -153,7 +155,37 @@ def load_config(
             flag = (flags or {}).get(str(key), f"--{str(key).replace('_', '-')}")
             raise ConfigError(f"{flag}: {message}") from None
         raise ConfigError(f"{file}: {one_line(exc, fields=list(ExperimentConfig.model_fields))}") from None
+    if task_names is not None:
+        config = config.model_copy(update={"tasks": select_tasks(config.tasks, task_names, file)})
     return config, file.resolve().parent
+
+
+def select_tasks(configured: list[PluginRef], names: list[str], file: Path) -> list[PluginRef]:
+    """`--tasks a,b`: the YAML's entries named a and b, in that order, with their options. A name
+    the YAML does not configure runs with its defaults, unless that would drop options the YAML
+    gives its other tasks (a privacy setting such as exclude_windows must never go silently):
+    then it is an error naming them."""
+    chosen: list[PluginRef] = []
+    unconfigured: list[str] = []
+    for name in dict.fromkeys(n.strip() for n in names if n.strip()):
+        entries = [ref for ref in configured if ref.name == name]
+        if not entries:
+            unconfigured.append(name)
+            entries = [PluginRef(name=name)]
+        chosen.extend(entries)
+    selected = {ref.name for ref in chosen}
+    lost = [
+        f"tasks[{i}] ({ref.name}): {', '.join(ref.options)}"
+        for i, ref in enumerate(configured)
+        if ref.options and ref.name not in selected
+    ]
+    if unconfigured and lost:
+        raise ConfigError(
+            f"{file}: --tasks names {', '.join(map(repr, unconfigured))}, which the YAML does not configure; "
+            f"running it with its defaults would drop the options the YAML gives {'; '.join(lost)}. "
+            "Configure it in the YAML with the options it needs, or name a configured task"
+        )
+    return chosen
 
 
 def plugin_options(kind: str, ref: PluginRef, where: str) -> tuple[Any, Options]:

@@ -56,3 +56,14 @@ class Format(Plugin):
     def validate(self, row: Any) -> list[str]:
         """Every rule the row breaks (empty if valid)."""
         raise NotImplementedError
+
+    # -- hand-off to trainers (toolbox/core/trainers.py writes these beside every build) ----------
+
+    def llamafactory_dataset(self, file_name: str, columns: set[str]) -> dict[str, Any] | None:
+        """This format's entry in LLaMA-Factory's dataset_info.json for a file whose rows have the
+        keys `columns` (it reads a named column that no row has as an error); None: it cannot read it."""
+        return None
+
+    def axolotl_dataset(self, path: str) -> dict[str, Any] | None:
+        """This format as an item of axolotl's `datasets:` list (None: it cannot read it)."""
+        return None

@@ -106,6 +106,7 @@ class EvidenceAction(BaseModel):
     title: str | None = None
     shortcut: str | None = None
     keys: list[str] = Field(default_factory=list)
+    result: str | None = None  # the screen text the action led to (what grounding may trace a value to)
 
 
 class EvidenceWord(BaseModel):

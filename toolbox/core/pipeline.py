@@ -25,7 +25,7 @@ from toolbox.core.models import Episode, LoggedEpisode
 from toolbox.core.plugin import BuildContext, BuildStats, Plugin, log
 from toolbox.core.session import Session
 from toolbox.core.task import Task
-from toolbox.core.tokens import episode_tokens
+from toolbox.core.tokens import TokenCounter, token_counter
 
 # Raised by a plugin, these stop the build (a config problem found late); any other exception
 # of a plugin costs the record it was working on, is counted and warned about, and the build goes on.
@@ -166,16 +166,21 @@ def make_pipeline(config: ExperimentConfig, base_dir: Path, provided: dict[type,
                 )
         if not any(ref.name == "max_length" for ref in filters):
             filters.append(PluginRef.model_validate({"name": "max_length", "max_tokens": config.max_length}))
-    return Pipeline(
+    pipeline = Pipeline(
         datasets=[instantiate("datasets", r, f"datasets[{i}]", ctx) for i, r in enumerate(config.datasets)],  # type: ignore[misc]
         tasks=[instantiate("tasks", r, f"tasks[{i}]", ctx) for i, r in enumerate(config.tasks)],  # type: ignore[misc]
         filters=[instantiate("filters", r, f"filters[{i}]", ctx) for i, r in enumerate(filters)],  # type: ignore[misc]
-        format=instantiate("formats", PluginRef.model_validate(config.format), "format", ctx),  # type: ignore[arg-type]
+        format=instantiate("formats", config.format, "format", ctx),  # type: ignore[arg-type]
         ctx=ctx,
         executor=instantiate("executors", config.executor, "executor", ctx),  # type: ignore[arg-type]
         config=config,
         episodes_log=episodes_log_path(ctx.path(config.output)) if config.report else None,
     )
+    counter = token_counter(ctx.path(config.tokenizer) if config.tokenizer else None, pipeline.format)
+    ctx.shared(TokenCounter, lambda: counter)  # what max_length and the token figures count
+    if config.tokenizer:
+        pipeline.stats.extra["tokenizer"] = counter.name
+    return pipeline
 
 
 def records(pipeline: Pipeline) -> Iterator[Any]:
@@ -293,14 +298,15 @@ def _drop(pipeline: Pipeline, episode: Episode, filter_name: str, reason: str, d
         pipeline._log.write(episode, drop=(filter_name, reason, detail))
 
 
-def _encode(pipeline: Pipeline, episode: Episode) -> bytes | None:
-    """The episode's output line, validated; None (and a drop) if it cannot be written."""
+def _encode(pipeline: Pipeline, episode: Episode) -> tuple[dict[str, Any], bytes] | None:
+    """The episode's row and its output line, validated; None (and a drop) if it cannot be
+    written."""
     fmt = pipeline.format
     try:
         row = fmt.encode(episode)
         problems = fmt.validate(row)
         if not problems:
-            return orjson.dumps(row) + b"\n"
+            return row, orjson.dumps(row) + b"\n"
     except FormatError as exc:
         _drop(pipeline, episode, "format", "cannot be written in this format", str(exc))
         return None
@@ -325,12 +331,13 @@ def run(pipeline: Pipeline, output: Path) -> BuildStats:
         with atomic_writer(output) as handle, log_file as log_handle:
             pipeline._log = EpisodesLog(log_handle, stats) if log_handle is not None else None
             for episode in built(pipeline, output):
-                line = _encode(pipeline, episode)
-                if line is None:
+                encoded = _encode(pipeline, episode)
+                if encoded is None:
                     continue
+                row, line = encoded
                 handle.write(line)
                 stats.written += 1
-                tokens = episode_tokens(episode)
+                tokens = pipeline.ctx.shared(TokenCounter, TokenCounter).count(episode, row)
                 stats.tokens += tokens
                 if pipeline._log is not None:
                     pipeline._log.write(episode, tokens=tokens)

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import orjson
+from pydantic import field_validator
 
 from toolbox.core import registry
 from toolbox.core.config import ConfigError
@@ -33,7 +34,17 @@ class EpisodeFile(Dataset):
 
     class Options(Options):
         path: str
-        format: Literal["auto", "glaive", "sharegpt", "openai"] = "auto"
+        format: str = "auto"  # auto: told per row from its keys; or any registered format
+
+        @field_validator("format")
+        @classmethod
+        def _registered(cls, value: str) -> str:
+            if value != "auto" and value not in registry.names("formats"):
+                try:
+                    registry.get("formats", value)
+                except registry.PluginError as exc:  # its message names the close ones
+                    raise ValueError(str(exc).removeprefix("formats: ")) from None
+            return value
 
     def records(self) -> Iterator[Episode]:
         for shard in self.shards():

@@ -16,12 +16,13 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Generic, TypeVar
 
 from toolbox.core.plugin import BuildContext
+from toolbox.core.progress import progress
 from toolbox.core.tokens import count_tokens
 from toolbox.llm.budget import BudgetReached
 from toolbox.llm.cache import CachedReply, ReplyCache, request_key
@@ -151,9 +152,28 @@ class LLMClient:
     def prepare_messages(self, messages: Messages) -> Messages:
         return self._prepare(messages) if self._prepare is not None else messages
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-        """`fn` over `items` with `concurrency` requests in flight, results in input order."""
-        return ordered_map(fn, items, self.options.concurrency, self.runtime.stop)
+    def map(self, fn: Callable[[T], R], items: Iterable[T], desc: str | None = None) -> Iterator[R]:
+        """`fn` over `items` with `concurrency` requests in flight, results in input order. With
+        `desc`, a progress bar on a terminal: its total is len(items), or for a stream the items
+        read so far."""
+        if desc is None:
+            return ordered_map(fn, items, self.options.concurrency, self.runtime.stop)
+        return self._map_with_progress(fn, items, desc)
+
+    def _map_with_progress(self, fn: Callable[[T], R], items: Iterable[T], desc: str) -> Iterator[R]:
+        sized = isinstance(items, Sized)
+        with progress(total=len(items) if sized else 0, desc=desc, unit="item") as bar:
+
+            def counted() -> Iterator[T]:
+                for item in items:
+                    if not sized:
+                        bar.total += 1
+                        bar.refresh()
+                    yield item
+
+            for result in ordered_map(fn, counted(), self.options.concurrency, self.runtime.stop):
+                bar.update()
+                yield result
 
     def ask(
         self, messages: Messages, parser: Parser[T], *, item: str, response_format: dict[str, Any] | None = None

@@ -145,7 +145,7 @@ def redact_interval(interval: Interval, redactor: Redactor, mapping: RedactionMa
     copy.metadata = EpisodeEvidence.model_validate({**redactor.redact_data(evidence, mapping), "task": copy.task})
     if len(copy.metadata.actions) == len(copy.actions):  # one row per action, as activity makes them
         for row, action in zip(copy.metadata.actions, copy.actions):
-            row.text, row.title, row.target = action.text, action.title, action.target
+            row.text, row.title, row.target, row.result = action.text, action.title, action.target, action.result
     copy.metadata.ocr = [EvidenceWord.model_validate(w) for w in copy.screen_words]
     return copy
 

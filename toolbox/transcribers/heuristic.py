@@ -104,7 +104,8 @@ class HeuristicTranscriber(Transcriber):
         # "Slack | general", "Messages"), or a chat app
         chat_titles: str = (
             r"(?i)(^|[-|:\u2013\u2014]\s)\s*(\(\d+\)\s*)?(slack|discord|telegram|whatsapp|signal|element|"
-            r"mattermost|microsoft teams|teams|messenger|messages|zulip|weechat|irssi|hexchat|pidgin|rocket\.chat)"
+            r"mattermost|microsoft teams|teams|messenger|messages|zulip|weechat|irssi|hexchat|pidgin|rocket\.chat|"
+            r"(?:\w+\s)?chat)"
             r"(\s[\d.]+)?\s*($|\s[-|:(\u2013\u2014])"
         )
         chat_apps: str = r"(?i)slack|discord|telegram|whatsapp|signal|element|mattermost|teams|zulip|hexchat|pidgin"
