@@ -117,10 +117,12 @@ def seen(flags: Path) -> list[str]:
 
 
 def comparable_stats(output: Path) -> dict:
-    """The build summary, but for what depends on cache warmth (OCR cache hits) and restarts."""
+    """The build summary, but for what depends on cache warmth (OCR cache hits), restarts and
+    the config file's path."""
     stats = json.loads(output.with_name(output.name + ".stats.json").read_text())
     stats.pop("ocr")
     stats.pop("shards_reused", None)
+    stats["build"].pop("config")  # each test's own YAML
     return stats
 
 

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from toolbox.core.config import ConfigError
 from toolbox.core.executor import Executor, Finished, ShardJob, WorkerLost, run_shard
 from toolbox.core.plugin import SHARED_ACROSS_WORKERS
 from toolbox.core.registry import register_executor
@@ -30,12 +29,9 @@ TOOLBOX_PARENT = str(Path(__file__).resolve().parents[2])  # what a local cluste
 
 
 def _ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError(
-            "executor ray: Ray is not installed; pip install 'datamakr[ray]' (or: pip install ray)"
-        ) from None
+    """The `ray` package, imported on first use (a missing one names the `ray` extra: cli.py)."""
+    import ray
+
     return ray
 
 
