@@ -7,12 +7,14 @@ Per executor: wall time, speedup over one worker, the shards' own time in the wo
 overhead per shard (worker time not spent in a shard: start-up, hand-over, the tail where one
 worker waits for the other), peak memory of each worker process and of the driver, and whether
 the output is byte-identical to the one-worker build. A second pass on many tiny shards (the
-bundled sample session copied, no OCR) measures the fixed cost per shard.
+bundled sample session copied, no OCR) measures the fixed cost per shard, and a third (20,000
+episodes from a file, exact and near dedupe, one worker) what the driver alone can take: every
+episode of every worker passes through its dedupe, format and writing.
 
 Sessions: copies of bench/interval_bench.py's synthetic session with different seeds (1920x1080
 webp frames, an action group every 2-8 s, tesseract on the focused window).
 
-    python bench/scale.py [--sessions 8] [--minutes 2] [--tiny 32]
+    python bench/scale.py [--sessions 8] [--minutes 2] [--tiny 32] [--driver 20000]
 """
 
 from __future__ import annotations
@@ -78,8 +80,23 @@ def tiny_sessions(count: int) -> Path:
 # -- one build, in a child process -------------------------------------------------------------------
 
 
-def one(executor: str, sessions: Path, out: Path, ocr: bool) -> dict:
-    """Build `sessions` with `executor` into `out`; the figures as a dict (printed as JSON)."""
+def driver_corpus(count: int) -> Path:
+    """`count` synthetic episodes (bench/dedupe_bench.py's corpus, 10% near-duplicates) as openai JSONL."""
+    import dedupe_bench
+
+    from toolbox.formats.openai import OpenAIFormat
+
+    file = WORK / f"driver-{count}.jsonl"
+    if not file.is_file():
+        episodes, _ = dedupe_bench.make_corpus(count, 0.1, seed=7)
+        fmt = OpenAIFormat()
+        file.write_bytes(b"".join(json.dumps(fmt.encode(e)).encode() + b"\n" for e in episodes))
+    return file
+
+
+def one(executor: str, source: Path, out: Path, ocr: bool) -> dict:
+    """Build `source` (a sessions folder or a JSONL file) with `executor` into `out`; the figures
+    as a dict (printed as JSON)."""
     from toolbox.core.config import ExperimentConfig
     from toolbox.core.pipeline import make_pipeline, run
 
@@ -94,7 +111,7 @@ def one(executor: str, sessions: Path, out: Path, ocr: bool) -> dict:
     task = {"name": "interval_episodes", "transcriber": "heuristic", "ocr": "tesseract" if ocr else None}
     config = ExperimentConfig.model_validate(
         {
-            "datasets": [{"name": "sessions", "path": str(sessions)}],
+            "datasets": [{"name": "file" if source.is_file() else "sessions", "path": str(source)}],
             "tasks": [task],
             "filters": ["exact_dedupe", "near_dedupe"],
             "format": "openai",
@@ -107,6 +124,7 @@ def one(executor: str, sessions: Path, out: Path, ocr: bool) -> dict:
     started, cpu = time.perf_counter(), _cpu()
     stats = run(pipeline, out)
     wall = time.perf_counter() - started
+    cache_files = sum(1 for _ in (cache / "ocr").rglob("*.json"))
     shutil.rmtree(cache, ignore_errors=True)
     reports = pipeline.executor.reports
     workers: dict[str, float] = {}
@@ -119,6 +137,8 @@ def one(executor: str, sessions: Path, out: Path, ocr: bool) -> dict:
         "cluster_start": cluster_start,
         "shards": len(reports),
         "shard_seconds": [r.seconds for r in reports],
+        "shard_mb": sum(r.size_mb for r in reports),
+        "ocr_cache_files": cache_files,
         "worker_peak_mb": sorted(workers.values()),
         "driver_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "episodes": stats.episodes,
@@ -134,9 +154,9 @@ def _cpu() -> float:
 # -- the run ----------------------------------------------------------------------------------------------
 
 
-def measure(executor: str, sessions: Path, out: Path, ocr: bool) -> dict:
+def measure(executor: str, source: Path, out: Path, ocr: bool) -> dict:
     before = load()
-    command = [sys.executable, __file__, "--one", executor, "--input", str(sessions), "--output", str(out)]
+    command = [sys.executable, __file__, "--one", executor, "--input", str(source), "--output", str(out)]
     if not ocr:
         command.append("--no-ocr")
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
@@ -172,6 +192,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--minutes", type=int, default=2)
     parser.add_argument("--tiny", type=int, default=32, help="tiny shards for the fixed cost per shard (0: skip)")
+    parser.add_argument("--driver", type=int, default=20000, help="episodes for the driver's own rate (0: skip)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # in the child: one build
     parser.add_argument("--input", help=argparse.SUPPRESS)
     parser.add_argument("--output", help=argparse.SUPPRESS)
@@ -203,6 +224,20 @@ def main() -> None:
         ray_row = rows[-1]
         print(f"\nRay cluster start (ray.init, not in the wall time): {ray_row['cluster_start']:.1f} s")
         print("shard seconds per executor: " + "; ".join(f"{r['executor']}: {r['shard_seconds']}" for r in rows))
+        print(
+            f"shard results: {rows[0]['shard_mb']:.1f} MB in all; OCR cache files written: "
+            f"{rows[0]['ocr_cache_files']}; CPU of the one-worker build: {rows[0]['cpu']:.0f} s"
+        )
+    if args.driver:
+        corpus = driver_corpus(args.driver)
+        row = measure("local-1", corpus, out / "driver.jsonl", ocr=False)
+        driver = row["wall"] - sum(row["shard_seconds"])
+        print(
+            f"\n### driver: {args.driver} episodes from a file, exact + near dedupe, openai, one worker\n\n"
+            f"wall {row['wall']:.1f} s, of which the shard (read the file, parse, JSON for the driver) "
+            f"{sum(row['shard_seconds']):.1f} s; the driver's part {driver:.1f} s = {args.driver / driver:,.0f} "
+            f"episodes/s ({row['written']} written); shard result {row['shard_mb']:.1f} MB; load {row['load']}"
+        )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ import os
 import resource
 import shutil
 import socket
-import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -39,7 +38,6 @@ from typing import Any, Protocol
 import orjson
 from pydantic import BaseModel, Field
 from pydantic_core import PydanticSerializationError
-from tqdm import tqdm
 
 from toolbox.core.config import ExperimentConfig, PluginRef
 from toolbox.core.dataset import Dataset, files_digest
@@ -48,6 +46,7 @@ from toolbox.core.io import write_atomic
 from toolbox.core.models import Episode
 from toolbox.core.pipeline import FATAL, Pipeline, apply_filter, episodes, make_pipeline
 from toolbox.core.plugin import SHARED_ACROSS_WORKERS, BuildContext, BuildStats, Options, Plugin, WorkerState, log
+from toolbox.core.progress import progress
 
 SHARD_FORMAT = 1  # part of every marker's key: a marker of another layout is never read
 WINDOW_PER_SLOT = 4  # shards started at most this many times the capacity beyond the next one to take
@@ -98,14 +97,14 @@ class ShardJob:
 
 @dataclass
 class ShardReport:
-    """How one shard went, for benchmarks and the summary."""
+    """How one shard went (bench/scale.py reads them)."""
 
     label: str
-    reused: bool
+    reused: bool  # taken from its marker
     seconds: float
     worker: str
     peak_rss_mb: float
-    attempts: int
+    size_mb: float  # its JSON, as it came back (Ray's object store holds it until its turn)
 
 
 # -- the worker side ------------------------------------------------------------------------------------
@@ -133,7 +132,7 @@ def run_shard(job: ShardJob, provided: dict[type, Any]) -> bytes:
     ctx.cpus, ctx.limit = job.cpus, job.limit
     filters = worker_filters(pipeline.filters)
     pipeline.datasets = [_OneShard(pipeline.datasets[job.dataset], job.shard)]
-    events = [_event(item, ctx.stats) for item in per_episode(pipeline, episodes(pipeline), filters)]
+    events = [_event(item) for item in per_episode(pipeline, episodes(pipeline), filters)]
     states = ctx.worker_states()
     deltas = {_kind_name(kind): state.shard_delta() for kind, state in states.items()}  # before the stats: a
     # state may take its own figures out of them (the driver's state publishes the build's)
@@ -147,7 +146,12 @@ def run_shard(job: ShardJob, provided: dict[type, Any]) -> bytes:
         worker=f"{socket.gethostname()}:{os.getpid()}",
         peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     )
-    data = output.model_dump_json().encode("utf-8")
+    try:
+        data = output.model_dump_json().encode("utf-8")
+    except (PydanticSerializationError, ValueError):  # metadata JSON cannot hold: left out where it is
+        output.events = [_json_safe(event, ctx.stats) for event in output.events]
+        output.stats = ctx.stats.state()
+        data = output.model_dump_json().encode("utf-8")
     if job.marker is not None and output.reusable:
         try:
             write_atomic(job.marker, data)
@@ -173,19 +177,22 @@ def _through(pipeline: Pipeline, flt: Filter, stream: Iterator[Episode | Dropped
             yield from apply_filter(pipeline, flt, iter((item,)))
 
 
-def _event(item: Episode | Dropped, stats: BuildStats) -> ShardEvent:
-    """The item as JSON can carry it: metadata a plugin filled with something JSON cannot hold
+def _event(item: Episode | Dropped) -> ShardEvent:
+    if isinstance(item, Dropped):
+        return ShardEvent(episode=item.episode, drop=(item.filter, item.reason, item.detail))
+    return ShardEvent(episode=item)
+
+
+def _json_safe(event: ShardEvent, stats: BuildStats) -> ShardEvent:
+    """The event as JSON can carry it: metadata a plugin filled with something JSON cannot hold
     is left out (formats do not write it), as the episodes log does."""
-    episode, drop = (
-        (item.episode, (item.filter, item.reason, item.detail)) if isinstance(item, Dropped) else (item, None)
-    )
-    event = ShardEvent(episode=episode, drop=drop)
     try:
         event.model_dump_json()
+        return event
     except (PydanticSerializationError, ValueError) as exc:
+        episode = event.episode
         stats.problem("episode metadata", f"episode {episode.id}: metadata is not JSON ({str(exc)[:120]}); left out")
-        event = ShardEvent(episode=episode.model_copy(update={"metadata": {}}), drop=drop)
-    return event
+        return event.model_copy(update={"episode": episode.model_copy(update={"metadata": {}})})
 
 
 def _worker_logging() -> None:
@@ -259,15 +266,16 @@ class Executor(Plugin):
         with self.runner(pipeline, provided) as runner:
             window = 1 if remaining else WINDOW_PER_SLOT * runner.capacity
             schedule = _Schedule(runner, self.options.retries, deque(jobs), window)
-            quiet = not (sys.stdout.isatty() and sys.stderr.isatty())
-            for job in tqdm(jobs, desc="shards", unit="shard", disable=quiet, leave=False):
+            for job in progress(jobs, desc="shards", unit="shard"):
                 result, attempts = schedule.result(job, remaining)
                 if isinstance(result, Exception):
                     ctx.stats.problem("shards", f"{job.label}: {_one_line(result)} after {attempts} attempts; skipped")
                     continue
                 shard = ShardOutput.model_validate_json(result)
                 self.reports.append(
-                    ShardReport(job.label, attempts == 0, shard.seconds, shard.worker, shard.peak_rss_mb, attempts)
+                    ShardReport(
+                        job.label, attempts == 0, shard.seconds, shard.worker, shard.peak_rss_mb, len(result) / 1e6
+                    )
                 )
                 merge(ctx, shard, reused=attempts == 0)
                 for event in shard.events:
