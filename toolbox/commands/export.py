@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from toolbox.commands.validate import detect_format, read_rows
 from toolbox.core.card import dataset_card
-from toolbox.core.progress import on_terminal
 from toolbox.core.io import make_private, private_umask
+from toolbox.core.progress import on_terminal
 from toolbox.core.registry import register_command
 from toolbox.report import read_stats
 
