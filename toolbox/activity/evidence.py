@@ -11,7 +11,7 @@ from typing import Any
 from toolbox.activity.actions import ActionSettings, CompiledAction, compile_actions
 from toolbox.activity.intervals import IntervalSettings, IntervalSlice, cut_intervals
 from toolbox.activity.models import Action, FrameRef, Interval
-from toolbox.activity.screen import appeared_text, text_at
+from toolbox.activity.screen import appeared_text, target_at
 from toolbox.activity.session_frames import RegionMode, SessionFrames, session_frames
 from toolbox.core.models import EpisodeEvidence, EvidenceAction, EvidenceFrame
 from toolbox.core.session import Session, Window
@@ -134,9 +134,8 @@ def _bind(
     if action.kind in POINTER_KINDS and action.x is not None and action.y is not None and action.frame_before:
         point = action.frame_before.to_frame(action.x, action.y)
         if action.kind != "scroll":
-            action.target = text_at(
-                before, *point, reach=round(settings.target_reach * max(action.frame_before.scale, 0.25))
-            )
+            found = target_at(before, *point, reach=round(settings.target_reach * max(action.frame_before.scale, 0.25)))
+            action.target, action.target_box = found or (None, None)
     if action.frame_after is not None and action.frame_after.path in words:
         action.result = appeared_text(before, after, *(point or (None, None)), max_chars=settings.result_chars)
     return action

@@ -10,8 +10,10 @@ from toolbox.core.registry import register_command
 
 
 def validate_file(path: Path, format_name: str) -> tuple[int, list[str]]:
-    """(rows read, one line per bad row: `path:line: reason`)."""
+    """(rows read, one line per bad row: `path:line: reason`). Vision formats also find the
+    images and grounding beside the file and round-trip every point (toolbox/vision/trajectory.py)."""
     fmt = registry.get("formats", format_name)()
+    fmt.start(path)
     problems: list[str] = []
     rows = 0
     for number, row in read_jsonl(path):

@@ -16,6 +16,7 @@ from toolbox.core.models import Episode, EpisodeEvidence, Source, ToolCall, Tool
 from toolbox.core.plugin import Options
 from toolbox.core.registry import register_transcriber
 from toolbox.transcribers.base import Transcriber
+from toolbox.vision.steps import trajectory_steps
 
 _POINT = {
     "x": {"type": "integer", "description": "Screen x in pixels."},
@@ -145,7 +146,12 @@ class HeuristicTranscriber(Transcriber):
                 interval=(interval.start, interval.end),
                 path=interval.session_path,
             ),
-            metadata={**interval.metadata.as_metadata(), "transcriber": self.plugin_name},
+            metadata={
+                **interval.metadata.model_copy(
+                    update={"steps": trajectory_steps(actions, interval.session_path)}
+                ).as_metadata(),
+                "transcriber": self.plugin_name,
+            },
         )
 
 

@@ -24,6 +24,7 @@ from toolbox.privacy.passwords import blackout
 from toolbox.privacy.redactor import RedactionMap, Redactor
 from toolbox.privacy.session import frame_boxes
 from toolbox.transcribers.base import Transcriber
+from toolbox.vision.steps import trajectory_steps
 
 INSTRUCTIONS = """\
 You write training data for a tool-using AI assistant from a recording of a person working on their computer.
@@ -194,7 +195,9 @@ class OpenAITranscriber(Transcriber):
             outcome.failure, outcome.detail = result.failure, result.detail
             return outcome
         metadata = {
-            **EpisodeEvidence.joined([iv.metadata for iv in group]).as_metadata(),
+            **EpisodeEvidence.joined([iv.metadata for iv in group])
+            .model_copy(update={"steps": trajectory_steps([a for iv in group for a in iv.actions], first.session_path)})
+            .as_metadata(),
             "transcriber": "openai",
             "model": self.client.model,
             "evidence": evidence,
