@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from toolbox.core.registry import register_command
+from toolbox.vision.embed import embed_images
 
 
 @register_command("export")
@@ -17,6 +18,9 @@ def export_command(argv: list[str]) -> int:
     )
     parser.add_argument("file", type=Path)
     parser.add_argument("--to", type=Path, required=True, help="a folder (HF save_to_disk) or a .parquet file")
+    parser.add_argument(
+        "--embed-images", action="store_true", help="vision formats: put the screenshots' bytes in (datasets.Image)"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     from datasets import Dataset  # imported here: it is slow to import and only export needs it
@@ -26,6 +30,12 @@ def export_command(argv: list[str]) -> int:
         return 2
     with tempfile.TemporaryDirectory() as cache:
         data = Dataset.from_json(str(args.file), cache_dir=cache)
+        if args.embed_images:
+            try:
+                data = embed_images(data, args.file.resolve().parent)
+            except (OSError, ValueError) as exc:
+                print(f"error: {args.file}: cannot embed images ({exc})", file=sys.stderr)
+                return 2
         if args.to.suffix == ".parquet":
             data.to_parquet(str(args.to))
         else:
