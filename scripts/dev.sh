@@ -36,6 +36,9 @@ case "${1:-}" in
   test)
     install_system
     install_python
+    # LLaMA-Factory's dataset converters, which tests/test_trainer_loading.py loads our rows with:
+    # pure Python; its trainer stack (torch, peft, transformers) is not needed, so no dependencies
+    "$PY" -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps llamafactory==0.9.5
     shift
     exec "$PY" -m pytest -q "$@"
     ;;

@@ -1,0 +1,71 @@
+"""Recorded sessions drawn for the vision tests, and real builds of them (the CLI with a YAML config)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from PIL import Image, ImageDraw, ImageFont
+from session_files import SessionFiles
+
+from toolbox.cli import main
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+def frame_image(size: tuple[int, int], label: str = "") -> Image.Image:
+    image = Image.new("RGB", size, (235, 238, 242))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, size[0] - 1, 40), fill=(60, 60, 70))
+    if label:
+        draw.text((size[0] // 3, size[1] // 3), label, fill="black", font=ImageFont.truetype(FONT, 28))
+    return image
+
+
+def corners(size: tuple[int, int]) -> list[tuple[int, int]]:
+    """Clicks near each corner of the screen, and its middle."""
+    width, height = size
+    return [
+        (0, 0),
+        (width - 1, 0),
+        (0, height - 1),
+        (width - 1, height - 1),
+        (3, height - 3),
+        (width // 2, height // 2),
+    ]
+
+
+def click_session(root: Path, size: tuple[int, int], clicks: list[tuple[int, int]]) -> Path:
+    """A labelled task of clicks, each on a frame taken just before it."""
+    s = SessionFiles(root / f"20260101T000000Z-{size[0]}x{size[1]}", task="Click around the screen", size=size)
+    s.window(0.1, "Board - Chromium", "chromium")
+    for i, (x, y) in enumerate(clicks):
+        s.add_frame(1.0 + i, frame_image(size, f"step {i}"), reason="before")
+        s.click(1.1 + i, x, y)
+    s.add_frame(1.0 + len(clicks), frame_image(size, "done"), reason="after")
+    return s.save()
+
+
+def build(tmp: Path, sessions: Path, fmt: str | dict[str, Any], ocr: str | None = None, name: str = "out") -> Path:
+    """A real build (the CLI, a YAML config) of every session under `sessions`; the output."""
+    config = {
+        "datasets": [{"name": "sessions", "path": str(sessions)}],
+        "tasks": [{"name": "interval_episodes", "ocr": ocr}],
+        "format": fmt,
+        "output": str(tmp / "out" / f"{name}.jsonl"),
+        "cache_dir": str(tmp / "cache"),
+    }
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["--config", str(path), "-q"]) == 0
+    return tmp / "out" / f"{name}.jsonl"
+
+
+def rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def stats(path: Path) -> dict[str, Any]:
+    return json.loads(path.with_name(path.name + ".stats.json").read_text())
