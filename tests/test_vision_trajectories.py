@@ -16,7 +16,11 @@ from vision_sessions import FONT, build, click_session, corners, frame_image, ro
 
 from toolbox.cli import main
 from toolbox.commands.validate import validate_file
+from toolbox.core.config import PluginRef
 from toolbox.core.models import EpisodeEvidence, Step
+from toolbox.core.pipeline import instantiate
+from toolbox.core.plugin import BuildContext
+from toolbox.core.session import read_session
 from toolbox.vision import CONVENTIONS, FAMILIES, decode, export_size, model_family
 
 POINT = re.compile(r'"coordinate": \[(-?[0-9.]+), (-?[0-9.]+)\]')
@@ -148,7 +152,26 @@ def test_hidpi_second_monitor_clicks_map_onto_the_downscaled_frame(tmp_path):
         frame_image((1920, 1080)).save(s.path / f"frames/{name}.png")
         s.event(t, "frame", file=f"frames/{name}.png", monitor=1, width=1920, height=1080, reason="before", hash=name)
     s.click(1.5, 1920 + 2000, 1000)
-    output = build(tmp_path, s.save().parent, {"name": "opencua"})
+    t = s.type(2.0, "hi")
+    s.keys(t, "ctrl", "v")
+    root = s.save().parent
+    task = instantiate(
+        "tasks", PluginRef.model_validate({"name": "interval_episodes", "ocr": None}), "tasks[0]", BuildContext()
+    )
+    (episode,) = task.run(read_session(root / "20260101T000000Z-hidpi"))
+    steps = [Step.model_validate(step) for step in episode.metadata["steps"]]
+    assert [(s.action, s.frame_before, s.frame_after) for s in steps] == [
+        ("click", "frames/000000.png", "frames/000001.png"),
+        ("type", "frames/000000.png", "frames/000001.png"),
+        ("paste", "frames/000000.png", "frames/000001.png"),
+    ]
+    assert (steps[0].frame_size, steps[0].point, steps[0].point_norm) == (
+        (1920, 1080),
+        (1500, 750),
+        (0.78125, 0.694444),
+    )
+    assert (steps[1].text, steps[2].keys) == ("hi", ["ctrl", "v"])
+    output = build(tmp_path, root, {"name": "opencua"})
     (row,) = rows(output)
     assert row["grounding"]["points"][0]["point"] == [1500, 750]
     assert row["traj"][0]["value"]["code"] == "pyautogui.click(x=0.7812, y=0.6944)"  # 2000/2560, 1000/1440
