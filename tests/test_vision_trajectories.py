@@ -12,7 +12,7 @@ import pytest
 import yaml
 from PIL import Image, ImageDraw, ImageFont
 from session_files import SessionFiles
-from vision_sessions import FONT, build, click_session, corners, frame_image, rows, stats
+from vision_sessions import FONT, build, click_session, corners, frame_image, mixed_session, rows, stats
 
 from toolbox.cli import main
 from toolbox.commands.validate import validate_file
@@ -56,24 +56,30 @@ def test_a_click_near_each_corner_comes_back_to_where_it_was(tmp_path, conventio
 
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_every_model_family_exports_rows_that_validate(tmp_path, family):
+    """Clicks, drags and scrolls in each family's syntax: validate reads every point back out of
+    the call text and round-trips it."""
     size = (1920, 1080)
     output = build(
-        tmp_path,
-        click_session(tmp_path / "s", size, corners(size)[:3]).parent,
-        {
-            "name": "llamafactory_vision",
-            "model_family": family,
-        },
+        tmp_path, mixed_session(tmp_path / "s", size).parent, {"name": "llamafactory_vision", "model_family": family}
     )
     written = rows(output)
     assert validate_file(output, "llamafactory_vision") == (len(written), [])
+    assert [len(r["grounding"]["points"]) for r in written] == [
+        1,
+        2,
+        1,
+        0,
+        0,
+        0,
+    ]  # click, drag, scroll, type, ctrl+c, end
     preset = model_family(family)
     assert Image.open(output.parent / written[0]["images"][0]).size == export_size(size, preset, 1280)
-    first_call = written[0]["messages"][-1]["content"]
-    expected = {"ui-tars-1.5": "Action: click(point='<point>", "opencua": "pyautogui.click(x="}.get(
-        family, f'"action": "{preset.actions["click"]}"'
-    )
-    assert expected in first_call
+    expected = {
+        "ui-tars-1.5": ["Action: click(point='<point>", "Action: drag(start_point='<point>", "Action: scroll(point="],
+        "opencua": ["pyautogui.click(x=", "pyautogui.moveTo(x=", "pyautogui.scroll(-3)"],
+    }.get(family, [f'"action": "{preset.actions[a]}"' for a in ("click", "drag", "scroll")])
+    for row, text in zip(written, expected):
+        assert text in row["messages"][-1]["content"]
 
 
 def test_a_build_never_writes_a_point_that_does_not_come_back(tmp_path):

@@ -69,3 +69,20 @@ def rows(path: Path) -> list[dict[str, Any]]:
 
 def stats(path: Path) -> dict[str, Any]:
     return json.loads(path.with_name(path.name + ".stats.json").read_text())
+
+
+def mixed_session(root: Path, size: tuple[int, int] = (1920, 1080)) -> Path:
+    """A click, a drag, a scroll, typing with Enter and a copy, each on its own frame."""
+    s = SessionFiles(root / "20260101T000000Z-mixed", task="Move the card and note it", size=size)
+    s.window(0.1, "Board - Chromium", "chromium")
+    s.add_frame(1.0, frame_image(size, "board"), reason="before")
+    s.click(1.1, 200, 150)
+    s.add_frame(2.0, frame_image(size, "card"), reason="before")
+    s.click(2.1, 400, 300, to=(900, 620))
+    s.add_frame(3.0, frame_image(size, "moved"), reason="before")
+    s.event(3.1, "scroll", x=1000, y=700, dx=0, dy=-3)
+    s.add_frame(4.0, frame_image(size, "scrolled"), reason="before")
+    t = s.type(4.1, "done\n")
+    s.keys(t + 0.5, "ctrl", "c")
+    s.add_frame(t + 1.5, frame_image(size, "noted"), reason="after")
+    return s.save()

@@ -80,7 +80,7 @@ class Shot:
 
 
 @dataclass
-class Point:
+class ExportedPoint:
     """A recorded point and its exported value."""
 
     recorded: tuple[int, int]
@@ -92,7 +92,7 @@ class Point:
 class ExportedStep:
     step: Step
     shot: Shot
-    points: list[Point] = field(default_factory=list)
+    points: list[ExportedPoint] = field(default_factory=list)
 
 
 @dataclass
@@ -166,7 +166,7 @@ class Exporter:
             raise FormatError(f"drag at t={step.t:.3f} has no end point", reason="a step has no point")
         return out
 
-    def _point(self, point: tuple[int, int], box: tuple[int, int, int, int] | None, shot: Shot) -> Point:
+    def _point(self, point: tuple[int, int], box: tuple[int, int, int, int] | None, shot: Shot) -> ExportedPoint:
         try:
             exported = encode(point, self.convention, shot.frame_size, shot.size)
         except VisionError as exc:
@@ -176,7 +176,7 @@ class Exporter:
                 f"{point} exported as {exported} on a {shot.size[0]}x{shot.size[1]} image comes back off its target",
                 reason="point does not round-trip",
             )
-        return Point(point, exported, box)
+        return ExportedPoint(point, exported, box)
 
     def shot(self, frame: Path, frame_size: Size | None) -> Shot:
         if frame_size is None:
@@ -225,7 +225,9 @@ class Exporter:
 
     # -- grounding ----------------------------------------------------------------------------
 
-    def grounding(self, located: Sequence[tuple[int, Point, Shot]], syntax: Syntax | None = None) -> dict[str, Any]:
+    def grounding(
+        self, located: Sequence[tuple[int, ExportedPoint, Shot]], syntax: Syntax | None = None
+    ) -> dict[str, Any]:
         """The record `check_grounding` reads: for each (image index, point, shot), in row order;
         `syntax`, when the calls are text, says how to read them."""
         return {
