@@ -31,6 +31,7 @@ from interval_bench import WORK, make_session  # noqa: E402
 
 from toolbox.core import registry  # noqa: E402
 from toolbox.core.config import PluginRef  # noqa: E402
+from toolbox.core.format import FormatError  # noqa: E402
 from toolbox.core.models import Episode  # noqa: E402
 from toolbox.core.pipeline import instantiate  # noqa: E402
 from toolbox.core.plugin import BuildContext  # noqa: E402
@@ -64,12 +65,16 @@ def export(name: str, options: dict[str, Any], made: list[Episode], out: Path) -
     out.parent.mkdir(parents=True)
     ctx = BuildContext()
     fmt = registry.get("formats", name)(registry.get("formats", name).Options.model_validate(options), ctx)
-    steps = 0
+    steps = dropped = 0
     start, cpu = time.perf_counter(), cpu_seconds()
     fmt.start(out)
     with out.open("wb") as handle:
         for episode in made:
-            rows = fmt.encode_rows(episode)
+            try:
+                rows = fmt.encode_rows(episode)
+            except FormatError:
+                dropped += 1
+                continue
             problems = [p for row in rows for p in fmt.validate(row)]
             assert not problems, problems[:3]
             handle.write(b"".join(orjson.dumps(row) + b"\n" for row in rows))
@@ -80,6 +85,7 @@ def export(name: str, options: dict[str, Any], made: list[Episode], out: Path) -
     vision = ctx.stats.extra["vision"]
     return {
         "steps": steps,
+        "dropped": dropped,
         "rows": vision["rows"],
         "images": vision["images"],
         "seconds": seconds,
@@ -103,9 +109,11 @@ def main() -> None:
     for name, options in RUNS:
         label = name + "".join(f", {k}={v}" for k, v in options.items())
         r = export(name, options, made, OUT / name / "out.jsonl")
+        per_step = r["bytes"] / r["steps"] / 1024
         line = (
-            f"| {label} | {r['steps']} | {r['rows']} | {r['images']} | {r['seconds']:.1f} s | {r['cpu']:.1f} s | "
-            f"{r['steps'] / r['seconds']:.1f} | {r['bytes'] / r['steps'] / 1024:.0f} KiB | {r['load']:.1f} |"
+            f"| {label} | {len(made) - r['dropped']} | {r['steps']} | {r['rows']} | {r['images']} | "
+            f"{r['seconds']:.1f} s | {r['cpu']:.1f} s | {r['steps'] / r['seconds']:.1f} | {per_step:.0f} KiB | "
+            f"{r['load']:.1f} |"
         )
         print(line, flush=True)
         lines.append(line)
@@ -121,8 +129,8 @@ def main() -> None:
         "validated (which reads each image's size back) and written. Bytes per step: the JSONL plus the images",
         "folder, over the steps (actions) exported.",
         "",
-        "| format | steps | rows | images | time | CPU | steps/s | bytes/step | load |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| format | episodes | steps | rows | images | time | CPU | steps/s | bytes/step | load |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     results = ROOT / "bench" / "RESULTS-vision.md"
     notes = ""

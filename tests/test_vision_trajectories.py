@@ -217,6 +217,16 @@ def test_episodes_without_recorded_steps_are_dropped_and_counted(tmp_path):
     assert stats(tmp_path / "o.jsonl")["dropped"] == [{"filter": "format", "reason": "no recorded steps", "count": 1}]
 
 
+def test_an_episode_that_is_only_a_sent_message_is_dropped_and_counted(tmp_path):
+    """Typing sent with Enter in a chat becomes the episode's reply: no action is left to show."""
+    s = SessionFiles(tmp_path / "s" / "20260101T000000Z-chat", task="Greet Jo", size=(800, 600))
+    s.window(0.1, "Chat - Chromium", "chromium")
+    s.add_frame(1.0, frame_image((800, 600), "Chat"), reason="before")
+    s.type(1.5, "Hi Jo\n")
+    output = build(tmp_path, s.save().parent, "opencua")
+    assert stats(output)["dropped"] == [{"filter": "format", "reason": "no steps", "count": 1}]
+
+
 def test_dataset_info_json_gets_this_file_s_entry_and_keeps_the_others(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "dataset_info.json").write_text(json.dumps({"alpaca_en": {"file_name": "alpaca.json"}}))

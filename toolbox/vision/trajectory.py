@@ -131,10 +131,12 @@ class Exporter:
         reason) when it has none, a step has no screenshot, or a point cannot be exported."""
         metadata = episode.metadata
         raw = metadata.get("steps") or []
-        if not raw or not metadata.get("session_path"):
+        if not metadata.get("session_path"):
             raise FormatError(
                 "only episodes made from recorded sessions have steps with screenshots", reason="no recorded steps"
             )
+        if not raw:
+            raise FormatError("the episode shows no action (its typing became the reply)", reason="no steps")
         folder = Path(metadata["session_path"])
         steps = [Step.model_validate(s) for s in raw]
         exported = [self._exported(step, folder) for step in steps]
