@@ -99,6 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=int, default=60)
     parser.add_argument("--ocr", default="tesseract", help="OCR engine for the episodes, or 'none'")
+    parser.add_argument("--label", default="this version", help="what code this run measures (first column)")
     args = parser.parse_args()
     folder = make_session(WORK, args.minutes)
     ocr = None if args.ocr == "none" else args.ocr
@@ -111,7 +112,7 @@ def main() -> None:
         r = export(name, options, made, OUT / name / "out.jsonl")
         per_step = r["bytes"] / r["steps"] / 1024
         line = (
-            f"| {label} | {len(made) - r['dropped']} | {r['steps']} | {r['rows']} | {r['images']} | "
+            f"| {args.label} | {label} | {len(made) - r['dropped']} | {r['steps']} | {r['rows']} | {r['images']} | "
             f"{r['seconds']:.1f} s | {r['cpu']:.1f} s | {r['steps'] / r['seconds']:.1f} | {per_step:.0f} KiB | "
             f"{r['load']:.1f} |"
         )
@@ -129,14 +130,15 @@ def main() -> None:
         "validated (which reads each image's size back) and written. Bytes per step: the JSONL plus the images",
         "folder, over the steps (actions) exported.",
         "",
-        "| format | episodes | steps | rows | images | time | CPU | steps/s | bytes/step | load |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| code | format | episodes | steps | rows | images | time | CPU | steps/s | bytes/step | load |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     results = ROOT / "bench" / "RESULTS-vision.md"
-    notes = ""
-    if results.exists() and "\nNotes" in results.read_text():
-        notes = results.read_text()[results.read_text().index("\nNotes") :]
-    results.write_text("\n".join(header + lines) + "\n" + notes)
+    text = results.read_text() if results.exists() else ""
+    earlier = [line for line in text.splitlines() if line.startswith("| ") and line.count("|") == lines[0].count("|")]
+    earlier = [line for line in earlier if not line.startswith(("| code ", "| --- "))]
+    notes = text[text.index("\nNotes") :] if "\nNotes" in text else ""
+    results.write_text("\n".join(header + earlier + lines) + "\n" + notes)
 
 
 if __name__ == "__main__":

@@ -54,12 +54,14 @@ class LlamaFactoryVisionFormat(Format):
 
     def encode_rows(self, episode: Episode) -> list[dict[str, Any]]:
         trajectory = self.exporter.trajectory(episode)
-        session = str(episode.metadata.get("session") or "session")
+        self.exporter.prepare_images(
+            trajectory, self.options.images_dir, str(episode.metadata.get("session") or "session")
+        )
         steps = trajectory.steps
         rows = []
         for index, current in enumerate([*steps, trajectory.final]):
             shown = [*history_window(steps, index, self.options.history_images), current]
-            images = [self.exporter.image_file(s.shot, self.options.images_dir, session) for s in shown]
+            images = [self.exporter.image(s.shot) for s in shown]
             prompt = step_prompt(trajectory, index, self.options.history_images, self.exporter.convention)
             grounding = self.exporter.grounding(
                 [(len(shown) - 1, p, current.shot) for p in current.points], self.syntax

@@ -78,6 +78,7 @@ class OpenAIVisionFormat(Format):
 
     def encode_rows(self, episode: Episode) -> list[dict[str, Any]]:
         trajectory = self.exporter.trajectory(episode)
+        self.exporter.prepare_images(trajectory, images_dir=None)
         steps = trajectory.steps
         rows = []
         for index, current in enumerate([*steps, trajectory.final]):
@@ -85,7 +86,7 @@ class OpenAIVisionFormat(Format):
             text = step_prompt(trajectory, index, self.options.history_images, self.exporter.convention)
             content: list[dict[str, Any]] = [{"type": "text", "text": text}]
             for item in shown:
-                url = self.exporter.image_url(item.shot)
+                url = self.exporter.image(item.shot)
                 content.append({"type": "image_url", "image_url": {"url": url, "detail": self.options.image_detail}})
             row = {
                 "messages": [

@@ -40,7 +40,9 @@ class OpenCUAFormat(Format):
 
     def encode(self, episode: Episode) -> dict[str, Any]:
         trajectory = self.exporter.trajectory(episode)
-        session = str(episode.metadata.get("session") or "session")
+        self.exporter.prepare_images(
+            trajectory, self.options.images_dir, str(episode.metadata.get("session") or "session")
+        )
         traj, located = [], []
         previous = None
         for index, current in enumerate([*trajectory.steps, trajectory.final]):
@@ -49,7 +51,7 @@ class OpenCUAFormat(Format):
             traj.append(
                 {
                     "index": index,
-                    "image": self.exporter.image_file(current.shot, self.options.images_dir, session),
+                    "image": self.exporter.image(current.shot),
                     "value": {
                         "observation": (previous.observation if previous else None) or "",
                         "thought": step.thought or "",

@@ -44,7 +44,7 @@ def resized(frame: Path, size: Size, frame_size: Size | None = None, rgb: bool =
 def encoded(image: Image.Image, fmt: ImageFormat) -> bytes:
     buffer = io.BytesIO()
     if fmt == "png":
-        image.save(buffer, format="PNG", compress_level=6)
+        image.save(buffer, format="PNG", compress_level=3)  # level 6 costs ~50% more time for -10..+20% size
     else:
         image.save(buffer, format=fmt.upper(), quality=QUALITY)
     return buffer.getvalue()

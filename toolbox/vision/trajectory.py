@@ -14,13 +14,15 @@ sizing asks for (a wrongly sized image makes pixel coordinates point elsewhere).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
 from pydantic import Field, field_validator, model_validator
 
 from toolbox.core.format import FormatError
@@ -122,7 +124,8 @@ class Exporter:
         )
         self.names: dict[str, str] = dict(self.family.actions) if self.family else dict(OWN_NAMES)
         self.sizing: str = self.family.name if self.family else self.convention
-        self._data_urls = lru_cache(maxsize=16)(self._data_url)
+        self._pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+        self._prepared: dict[Shot, str] = {}
 
     # -- an episode ---------------------------------------------------------------------------
 
@@ -192,30 +195,36 @@ class Exporter:
 
     # -- images -------------------------------------------------------------------------------
 
-    def image_file(self, shot: Shot, images_dir: str, session: str) -> str:
-        """The shot written under `images_dir` (once per build); its path relative to the output's folder."""
+    def prepare_images(self, trajectory: Trajectory, images_dir: str | None, session: str = "session") -> None:
+        """Make the trajectory's screenshots, several at once (Pillow lets go of the GIL while it
+        decodes, resizes and encodes): files under `images_dir` beside the output, written once
+        per build, or, with `images_dir` None, data URLs (RGB, as OpenAI requires)."""
+        shots = list(dict.fromkeys(s.shot for s in [*trajectory.steps, trajectory.final]))
+        fmt = self.options.image_format
+        if images_dir is None:
+            urls = list(self._pool.map(lambda shot: data_url(self._image(shot, rgb=True), fmt), shots))
+            self._prepared = dict(zip(shots, urls))
+            self.count("images", len(urls))
+            self.count("image_bytes", sum(len(url) for url in urls))
+            return
         assert self.folder is not None, "start(output) was not called"
-        name = f"{shot.frame.stem}-{shot.size[0]}x{shot.size[1]}.{self.options.image_format}"
-        relative = Path(images_dir) / _safe(session) / name
-        target = self.folder / relative
-        if target not in self.written:
-            image = self._image(shot)
-            self.count("image_bytes", write_image(image, target, self.options.image_format))
-            self.count("images")
-            self.written.add(target)
-        return relative.as_posix()
+        folder = self.folder
+        relative = {
+            shot: Path(images_dir) / _safe(session) / f"{shot.frame.stem}-{shot.size[0]}x{shot.size[1]}.{fmt}"
+            for shot in shots
+        }
+        todo = [(folder / path, shot) for shot, path in relative.items() if folder / path not in self.written]
+        written = list(self._pool.map(lambda item: write_image(self._image(item[1]), item[0], fmt), todo))
+        self.written.update(target for target, _ in todo)
+        self._prepared = {shot: path.as_posix() for shot, path in relative.items()}
+        self.count("images", len(written))
+        self.count("image_bytes", sum(written))
 
-    def image_url(self, shot: Shot) -> str:
-        """The shot as a data URL (RGB, as OpenAI requires)."""
-        return self._data_urls(shot)
+    def image(self, shot: Shot) -> str:
+        """A prepared shot: its path relative to the output's folder, or its data URL."""
+        return self._prepared[shot]
 
-    def _data_url(self, shot: Shot) -> str:
-        url = data_url(self._image(shot, rgb=True), self.options.image_format)
-        self.count("images")
-        self.count("image_bytes", len(url))
-        return url
-
-    def _image(self, shot: Shot, rgb: bool = False) -> Any:
+    def _image(self, shot: Shot, rgb: bool = False) -> Image.Image:
         try:
             return resized(shot.frame, shot.size, shot.frame_size, rgb=rgb)
         except VisionError as exc:
