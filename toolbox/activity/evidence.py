@@ -18,7 +18,7 @@ from typing import Any
 from toolbox.activity.actions import ActionSettings, CompiledAction, compile_actions
 from toolbox.activity.intervals import IntervalSettings, IntervalSlice, cut_intervals
 from toolbox.activity.models import Action, FrameRef, Interval
-from toolbox.activity.screen import ObservationLimits, observation, readable, text_at
+from toolbox.activity.screen import ObservationLimits, observation, readable, target_at
 from toolbox.activity.session_frames import RegionMode, SessionFrames, session_frames
 from toolbox.activity.titles import short_title
 from toolbox.core.models import EpisodeEvidence, EvidenceAction, EvidenceFrame
@@ -202,7 +202,8 @@ def _read(
         point = action.frame_before.to_frame(action.x, action.y)
         if action.kind != "scroll":
             reach = round(settings.target_reach * max(action.frame_before.scale, 0.25))
-            action.target = text_at(readable(before), *point, reach=reach)
+            found = target_at(readable(before), *point, reach=reach)
+            action.target, action.target_box = found or (None, None)
     copied = _copied(action)
     after = action.frame_after
     if after is None or after.path not in words:

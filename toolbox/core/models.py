@@ -119,6 +119,36 @@ class EvidenceWord(BaseModel):
     mid: tuple[float, float]  # normalized midpoint: x / width, y / height
 
 
+StepAction = Literal[
+    "click", "double_click", "right_click", "drag", "scroll", "type", "hotkey", "paste", "wait", "terminate"
+]
+
+
+class Step(BaseModel):
+    """One action of an episode as a vision-language agent's trajectory step (README "Vision
+    trajectories"): its screenshots, the action in the step action space and where it pointed.
+    Frames are named inside the session folder (`EpisodeEvidence.session_path`); points are
+    pixels of `frame_before` (the recorder's multi-monitor and HiDPI mapping applied), and the
+    same point as 0-1 fractions of its monitor. Texts are as redacted as the episode's."""
+
+    action: StepAction
+    t: float
+    frame_before: str | None = None  # the screen the action was taken on
+    frame_after: str | None = None  # the screen it led to
+    frame_size: tuple[int, int] | None = None  # frame_before's (width, height)
+    point: tuple[int, int] | None = None  # where it pointed (a drag's press)
+    point_norm: tuple[float, float] | None = None
+    to_point: tuple[int, int] | None = None  # a drag's release
+    to_point_norm: tuple[float, float] | None = None
+    target: str | None = None  # the label under the pointer (OCR)
+    target_box: tuple[int, int, int, int] | None = None  # its box (x0, y0, x1, y1), when the point is inside it
+    text: str | None = None  # typed (or pasted) text
+    keys: list[str] = Field(default_factory=list)  # hotkey, paste
+    scroll: tuple[int, int] | None = None  # (dx, dy) wheel notches; dy > 0 is up
+    observation: str | None = None  # screen text that appeared after the action
+    thought: str | None = None  # why, when a transcriber wrote it
+
+
 class EpisodeEvidence(BaseModel):
     """What an episode made from recorded intervals shows beside its conversation: where and
     when it was recorded, its frames, actions and screen words. The interval task builds it per
@@ -144,6 +174,7 @@ class EpisodeEvidence(BaseModel):
     frame_blackout: dict[str, list[tuple[int, int, int, int]]] = Field(default_factory=dict)
     redactions: dict[str, int] = Field(default_factory=dict)  # placeholders made, per kind
     task: str | None = None  # the person's label for the task
+    steps: list[Step] = Field(default_factory=list)  # set by transcribers: one per action the episode shows
 
     def as_metadata(self) -> dict[str, Any]:
         """The fields set, as JSON-ready `Episode.metadata` entries."""
@@ -173,6 +204,7 @@ class EpisodeEvidence(BaseModel):
                 "actions": [a for p in parts for a in p.actions],
                 "frame_blackout": {k: v for p in parts for k, v in p.frame_blackout.items()},
                 "redactions": dict(sorted(redactions.items())),
+                "steps": [s for p in parts for s in p.steps],
             }
         )
 
@@ -204,6 +236,7 @@ __all__ = [
     "EvidenceWord",
     "LoggedEpisode",
     "Source",
+    "Step",
     "ToolCall",
     "ToolSpec",
     "Turn",
