@@ -19,6 +19,7 @@ from toolbox.core.io import make_private, private_umask
 from toolbox.core.progress import on_terminal
 from toolbox.core.registry import register_command
 from toolbox.report import read_stats
+from toolbox.vision.embed import embed_images
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
@@ -60,9 +61,6 @@ def _parser() -> argparse.ArgumentParser:
         "--embed-images", action="store_true", help="vision formats: put the screenshots' bytes in (datasets.Image)"
     )
     return parser
-
-
-from toolbox.vision.embed import embed_images
 
 
 @register_command("export")
