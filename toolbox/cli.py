@@ -18,7 +18,7 @@ from rich.table import Table
 
 from toolbox.commands.report import report_after_build
 from toolbox.core import registry
-from toolbox.core.config import ConfigError, load_config
+from toolbox.core.config import ConfigError, PluginRef, load_config
 from toolbox.core.io import write_atomic
 from toolbox.core.pipeline import make_pipeline, run
 from toolbox.core.plugin import BuildStats
@@ -86,7 +86,7 @@ def build(args: argparse.Namespace) -> int:
         output.with_name(output.name + ".stats.json"), orjson.dumps(stats.to_dict(), option=orjson.OPT_INDENT_2)
     )
     if not args.quiet:
-        print_summary(stats, output, config.format, time.perf_counter() - started)
+        print_summary(stats, output, PluginRef.model_validate(config.format).name, time.perf_counter() - started)
     return 0
 
 

@@ -44,7 +44,7 @@ class ExperimentConfig(BaseModel):
     datasets: list[PluginRef] = Field(min_length=1)
     tasks: list[PluginRef] = Field(default_factory=list)
     filters: list[PluginRef] = Field(default_factory=list)
-    format: str = "openai"
+    format: str | PluginRef = "openai"  # a name, or a mapping with the name and its options
     output: str = "out/data.jsonl"
     seed: int = 0
     max_length: int | None = Field(default=None, gt=0)

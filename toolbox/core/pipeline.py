@@ -152,19 +152,20 @@ def run(pipeline: Pipeline, output: Path) -> BuildStats:
     the build context's finish callbacks run (e.g. the LLM metrics, the HTML report)."""
     stats = pipeline.stats
     log_file = atomic_writer(pipeline.episodes_log) if pipeline.episodes_log else contextlib.nullcontext()
+    pipeline.format.start(output)
     with atomic_writer(output) as handle, log_file as log:
         pipeline._log = EpisodesLog(log, stats) if log is not None else None
         for episode in filtered(pipeline, episodes(pipeline)):
             try:
-                row = pipeline.format.encode(episode)
+                rows = pipeline.format.encode_rows(episode)
             except FormatError as exc:
-                _drop(pipeline, episode, "format", "cannot be written in this format", str(exc))
+                _drop(pipeline, episode, "format", exc.reason, str(exc))
                 continue
-            problems = pipeline.format.validate(row)
+            problems = [problem for row in rows for problem in pipeline.format.validate(row)]
             if problems:
                 _drop(pipeline, episode, "format", "invalid row", problems[0])
                 continue
-            handle.write(orjson.dumps(row) + b"\n")
+            handle.write(b"".join(orjson.dumps(row) + b"\n" for row in rows))
             stats.written += 1
             tokens = episode_tokens(episode)
             stats.tokens += tokens
