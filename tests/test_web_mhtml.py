@@ -175,3 +175,13 @@ def test_a_build_writes_a_llama2d_row_per_page(site: Site) -> None:
     xy = row["screen"]["words"][texts.index(f"[{footer_tag.n}]")]["xy"]
     assert xy == pytest.approx([footer_tag.center[0] / 1280, footer_tag.center[1] / page.height], abs=1e-4)
     assert main(["validate", str(site.root / "out" / "pages.jsonl"), "--format", "llama2d"]) == 0
+
+
+def test_a_file_that_is_not_an_mhtml_page_is_counted_and_the_rest_read(site: Site, tmp_path: Path) -> None:
+    (tmp_path / "pages").mkdir()
+    shutil.copy(site.pages / "fresh.mhtml", tmp_path / "pages" / "fresh.mhtml")
+    (tmp_path / "pages" / "broken.mhtml").write_text("Subject: not a page\n\njust text\n")
+    ctx = BuildContext(base_dir=tmp_path, cache_dir=site.root / "cache")
+    dataset = instantiate("datasets", PluginRef.model_validate({"name": "mhtml", "path": "pages"}), "d", ctx)
+    assert [Path(p.path).name for p in dataset.records()] == ["fresh.mhtml"]  # type: ignore[attr-defined]
+    assert ctx.stats.skipped == {"pages": 1} and "broken.mhtml: not an MHTML page" in ctx.stats.problems[0]

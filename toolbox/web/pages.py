@@ -93,8 +93,7 @@ class PageReader:
         stream = iter(requests)
         while batch := list(islice(stream, self.options.batch)):
             done = [(r, page) for r in batch if (page := self._render(r)) is not None]
-            problem = lambda message: self.ctx.stats.problem("pages", message)  # noqa: E731
-            words = self.ocr().read([OcrRequest(page.screenshot) for _, page in done], problem)
+            words = self.ocr().read([OcrRequest(page.screenshot) for _, page in done], self._problem)
             for request, page in done:
                 found = words.get(OcrRequest(page.screenshot))
                 if found is None:
@@ -102,12 +101,15 @@ class PageReader:
                 page.words = found
                 yield request.item, page
 
+    def _problem(self, message: str) -> None:
+        self.ctx.stats.problem("pages", message)
+
     def _render(self, request: PageRequest[T]) -> WebPage | None:
         path = request.path
         try:
             data = path.read_bytes()
         except OSError as exc:
-            self.ctx.stats.problem("pages", f"{path}: cannot read ({exc.strerror or exc}); skipped")
+            self._problem(f"{path}: cannot read ({exc.strerror or exc}); skipped")
             return None
         what = [RENDER_VERSION, hashlib.sha1(data).hexdigest(), self.settings.model_dump(exclude={"timeout"})]
         what.append([request.target.model_dump() if request.target else None, self.max_distance])
@@ -123,10 +125,10 @@ class PageReader:
                 archive = read_archive(data)
                 rendered = self.renderer.render(archive, request.target, self.max_distance)
             except ArchiveError as exc:
-                self.ctx.stats.problem("pages", f"{path}: not an MHTML page ({exc}); skipped")
+                self._problem(f"{path}: not an MHTML page ({exc}); skipped")
                 return None
             except Exception as exc:  # noqa: BLE001 - Playwright raises its own kinds (timeouts, a crashed page)
-                self.ctx.stats.problem("pages", f"{path}: cannot render ({str(exc).splitlines()[0][:160]}); skipped")
+                self._problem(f"{path}: cannot render ({str(exc).splitlines()[0][:160]}); skipped")
                 return None
             cached = _Cached(
                 url=archive.url,
