@@ -113,9 +113,9 @@ def mind2web(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def build(root: Path, data: str, name: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def build(root: Path, data: str, name: str, options: str = "") -> tuple[list[dict[str, Any]], dict[str, Any]]:
     (root / f"{name}.yaml").write_text(
-        f"datasets: [{{name: mind2web, path: {data}, mhtml_dir: raw}}]\ntasks: [web_screens]\n"
+        f"datasets: [{{name: mind2web, path: {data}, mhtml_dir: raw{options}}}]\ntasks: [web_screens]\n"
         f"format: llama2d\noutput: out/{name}.jsonl\ncache_dir: cache\n"
     )
     assert main(["--config", str(root / f"{name}.yaml"), "-q"]) == 0
@@ -156,7 +156,7 @@ def test_parquet_and_one_row_per_action_layouts_read_the_same(mind2web: Path) ->
     tasks = [{**t, "actions": [{**a, "operation": json.dumps(a["operation"])} for a in t["actions"]]} for t in TASKS]
     (mind2web / "parquet").mkdir(exist_ok=True)
     pq.write_table(pa.Table.from_pylist(tasks), mind2web / "parquet" / "train.parquet")
-    from_parquet, _ = build(mind2web, "parquet", "parquet")
+    from_parquet, _ = build(mind2web, "parquet", "parquet", ", batch: 3")  # OCR'd while the next batch renders
     assert from_parquet == rows
     # Multimodal-Mind2Web's layout: one row per action, the task's fields beside it
     per_action = [

@@ -2,18 +2,20 @@
 build's cache, OCR the screenshots.
 
 Pages go in batches: a batch is rendered one page after another in one browser, then its
-screenshots are OCR'd together, so the OCR runner reads them in parallel (one process per
-core) and caches the words. A rendered page is cached by the archive's bytes, the render
-settings and the target, so a rebuild neither renders nor reads anything again.
+screenshots are OCR'd together (the OCR runner reads them in parallel, one process per core,
+and caches the words) while the browser renders the next batch. A rendered page is cached by
+the archive's bytes, the render settings and the target, so a rebuild neither renders nor
+reads anything again.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import orjson
 from pydantic import BaseModel, Field, field_validator
@@ -89,15 +91,31 @@ class PageReader:
         return self._ocr
 
     def pages(self, requests: Iterable[PageRequest[T]]) -> Iterator[tuple[T, WebPage]]:
-        """Each readable request's item and page, in order; unreadable ones are counted problems."""
+        """Each readable request's item and page, in order; unreadable ones are counted problems.
+        A batch is OCR'd in a thread while the browser renders the next one (Playwright stays on
+        this thread), so both cores work."""
         stream = iter(requests)
-        while batch := list(islice(stream, self.options.batch)):
-            done = [(r, page) for r in batch if (page := self._render(r)) is not None]
-            words = self.ocr().read([OcrRequest(page.screenshot) for _, page in done], self._problem)
-            for request, page in done:
-                found = words.get(OcrRequest(page.screenshot))
-                if found is None:
-                    continue
+        with ThreadPoolExecutor(max_workers=1) as ocr_thread:
+            reading: tuple[list[tuple[PageRequest[T], WebPage]], Future[dict[OcrRequest, Any]]] | None = None
+            while True:
+                batch = list(islice(stream, self.options.batch))
+                done = [(r, page) for r in batch if (page := self._render(r)) is not None]
+                if reading is not None:
+                    yield from self._with_words(reading[0], reading[1].result())
+                if not batch:
+                    return
+                reading = (
+                    done,
+                    ocr_thread.submit(self.ocr().read, [OcrRequest(p.screenshot) for _, p in done], self._problem),
+                )
+
+    @staticmethod
+    def _with_words(
+        done: list[tuple[PageRequest[T], WebPage]], words: dict[OcrRequest, Any]
+    ) -> Iterator[tuple[T, WebPage]]:
+        for request, page in done:
+            found = words.get(OcrRequest(page.screenshot))
+            if found is not None:  # None: the screenshot did not decode (a counted problem)
                 page.words = found
                 yield request.item, page
 
