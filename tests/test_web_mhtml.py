@@ -185,3 +185,13 @@ def test_a_file_that_is_not_an_mhtml_page_is_counted_and_the_rest_read(site: Sit
     dataset = instantiate("datasets", PluginRef.model_validate({"name": "mhtml", "path": "pages"}), "d", ctx)
     assert [Path(p.path).name for p in dataset.records()] == ["fresh.mhtml"]  # type: ignore[attr-defined]
     assert ctx.stats.skipped == {"pages": 1} and "broken.mhtml: not an MHTML page" in ctx.stats.problems[0]
+
+
+def test_an_ocr_engine_that_cannot_run_costs_the_pages_not_the_build(site: Site) -> None:
+    ctx = BuildContext(base_dir=site.root, cache_dir=site.root / "cache")
+    ocr = {"name": "tesseract", "binary": "no-such-tesseract"}
+    dataset = instantiate(
+        "datasets", PluginRef.model_validate({"name": "mhtml", "path": "pages", "ocr": ocr}), "d", ctx
+    )
+    assert list(dataset.records()) == []  # type: ignore[attr-defined]
+    assert ctx.stats.skipped == {"pages": 1} and "OCR failed (OcrEngineError" in ctx.stats.problems[0]

@@ -101,7 +101,7 @@ class PageReader:
                 batch = list(islice(stream, self.options.batch))
                 done = [(r, page) for r in batch if (page := self._render(r)) is not None]
                 if reading is not None:
-                    yield from self._with_words(reading[0], reading[1].result())
+                    yield from self._with_words(*reading)
                 if not batch:
                     return
                 reading = (
@@ -109,10 +109,14 @@ class PageReader:
                     ocr_thread.submit(self.ocr().read, [OcrRequest(p.screenshot) for _, p in done], self._problem),
                 )
 
-    @staticmethod
     def _with_words(
-        done: list[tuple[PageRequest[T], WebPage]], words: dict[OcrRequest, Any]
+        self, done: list[tuple[PageRequest[T], WebPage]], reading: Future[dict[OcrRequest, Any]]
     ) -> Iterator[tuple[T, WebPage]]:
+        try:
+            words = reading.result()
+        except Exception as exc:  # noqa: BLE001 - an engine failure costs these pages, not the build
+            self._problem(f"OCR failed ({type(exc).__name__}: {str(exc)[:160]}); {len(done)} pages skipped")
+            return
         for request, page in done:
             found = words.get(OcrRequest(page.screenshot))
             if found is not None:  # None: the screenshot did not decode (a counted problem)
