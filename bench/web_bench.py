@@ -14,10 +14,13 @@ of the page's visible words that OCR read.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import random
 import re
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -101,55 +104,96 @@ def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def read_pages(folder: Path, cache: Path, workers: int, ocr: dict[str, Any]) -> tuple[float, list[Any]]:
-    ctx = BuildContext(base_dir=folder, cache_dir=cache)
-    ref = PluginRef.model_validate({"name": "mhtml", "path": "pages", "ocr_workers": workers, "ocr": ocr})
-    dataset = instantiate("datasets", ref, "datasets[0]", ctx)
+RUNS: dict[str, dict[str, Any]] = {  # name -> the mhtml dataset's options (the first renders only)
+    "render + tag + screenshot": {},
+    "render + tag + OCR, cold, 1 OCR process": {"ocr_workers": 1},
+    "render + tag + OCR, cold, 2 OCR processes": {"ocr_workers": 2},
+    "render + tag + OCR, cold, 2 OCR processes, tesseract upscale 1.0": {
+        "ocr_workers": 2,
+        "ocr": {"name": "tesseract", "upscale": 1.0},
+    },
+}
+
+
+def measure(folder: Path, run: str, cache: str) -> dict[str, Any]:
+    """One run, in this (child) process: seconds, pages and what they hold."""
+    expected = json.loads((folder / "expected.json").read_text())
     started = time.perf_counter()
-    pages = list(dataset.records())  # type: ignore[attr-defined]
-    return time.perf_counter() - started, pages
+    if run == "render + tag + screenshot":
+        with Renderer(RenderSettings()) as renderer:
+            rendered = [renderer.render(read_archive(f.read_bytes())) for f in sorted((folder / "pages").glob("*"))]
+        tags = sum(len(r.tags) for r in rendered) / sum(e["interactables"] for e in expected.values())
+        heights = [r.height for r in rendered]
+        return {"seconds": time.perf_counter() - started, "pages": len(rendered), "tags": tags, "heights": heights}
+    ctx = BuildContext(base_dir=folder, cache_dir=folder / cache)
+    ref = PluginRef.model_validate({"name": "mhtml", "path": "pages", **RUNS[run]})
+    pages = list(instantiate("datasets", ref, "datasets[0]", ctx).records())  # type: ignore[attr-defined]
+    seconds = time.perf_counter() - started
+    found = sum(
+        sum((Counter(w.text for w in p.words) & Counter(expected[Path(p.path).stem]["words"])).values()) for p in pages
+    )
+    wanted = sum(sum(e["words"].values()) for e in expected.values())
+    per_page = sum(len(p.words) + len(p.tags) for p in pages) / max(len(pages), 1)
+    return {"seconds": seconds, "pages": len(pages), "recall": found / wanted, "per_page": per_page}
 
 
-def word_recall(pages: list[Any], expected: dict[str, dict[str, Any]]) -> float:
-    found = sum(sum((Counter(w.text for w in p.words) & expected[Path(p.path).stem]["words"]).values()) for p in pages)
-    return found / sum(sum(e["words"].values()) for e in expected.values())
+def child(folder: Path, run: str, cache: str) -> tuple[dict[str, Any], float]:
+    """`measure` in a child process, and the CPU seconds it and every process it started used
+    (Chromium, OCR workers, tesseract): a figure the machine's load does not change much."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(
+        [sys.executable, __file__, "--measure", run, "--folder", str(folder), "--cache", cache],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return json.loads(out.splitlines()[-1]), cpu
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pages", type=int, default=24)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS-web.md")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--cache", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    rows: list[tuple[str, str, str]] = []
+    if args.measure:
+        print(json.dumps(measure(args.folder, args.measure, args.cache)))
+        return
+    rows: list[tuple[str, str, str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         expected = capture_pages(folder, args.pages)
-        files = sorted((folder / "pages").glob("*.mhtml"))
-        archives = [read_archive(f.read_bytes()) for f in files]
-        with Renderer(RenderSettings()) as renderer:
-            started = time.perf_counter()
-            renderer.render(archives[0])
-            rows.append(("first page, browser start included (s)", f"{time.perf_counter() - started:.2f}", load()))
-            started = time.perf_counter()
-            rendered = [renderer.render(a) for a in archives]
-            seconds = time.perf_counter() - started
-        rows.append(("render + tag + screenshot (pages/s)", f"{len(files) / seconds:.2f}", load()))
-        runs = [(1, "tesseract"), (2, "tesseract"), (2, {"name": "tesseract", "upscale": 1.0})]
-        for i, (workers, ocr) in enumerate(runs):
-            seconds, pages = read_pages(folder, folder / f"cache{i}", workers, ocr)
-            what = f"{workers} OCR process{'es' if workers > 1 else ''}" + (", upscale 1.0" if i == 2 else "")
-            rows.append((f"render + tag + OCR, cold, {what} (pages/s)", f"{len(pages) / seconds:.2f}", load()))
-            rows.append(
-                (f"... OCR word recall (visible words read), {what}", f"{word_recall(pages, expected):.3f}", "")
+        (folder / "expected.json").write_text(json.dumps(expected))
+        results = {}
+        for i, run in enumerate(RUNS):
+            result, cpu = child(folder, run, f"cache{i}")
+            results[run] = result
+            pps = result["pages"] / result["seconds"]
+            rows.append((f"{run} (pages/s)", f"{pps:.2f}", f"{cpu / result['pages']:.2f}", load()))
+        warm, cpu = child(folder, list(RUNS)[2], "cache2")
+        rows.append(
+            (
+                "the same pages again, warm cache (pages/s)",
+                f"{warm['pages'] / warm['seconds']:.1f}",
+                f"{cpu / warm['pages']:.2f}",
+                load(),
             )
-        seconds, pages = read_pages(folder, folder / "cache1", 2, "tesseract")
-        rows.append(("the same pages again, warm cache (pages/s)", f"{len(pages) / seconds:.1f}", load()))
-        tags = sum(len(r.tags) for r in rendered) / sum(e["interactables"] for e in expected.values())
-        heights = [r.height for r in rendered]
-        per_page = sum(len(p.words) + len(p.tags) for p in pages) / len(pages)
-        rows.append(("tag recall (links, buttons, inputs, selects tagged)", f"{tags:.3f}", ""))
-        rows.append(("page height, min-max (px; the screen's height)", f"{min(heights)}-{max(heights)}", ""))
-        rows.append(("words and tags per page (mean)", f"{per_page:.0f}", ""))
+        )
+    render = results["render + tag + screenshot"]
+    for run, result in results.items():
+        if "recall" in result:
+            rows.append(
+                (f"OCR word recall (visible words read), {run.split(', ', 2)[-1]}", f"{result['recall']:.3f}", "", "")
+            )
+    rows.append(("tag recall (links, buttons, inputs, selects tagged)", f"{render['tags']:.3f}", "", ""))
+    rows.append(
+        ("page height, min-max (px; the screen's height)", f"{min(render['heights'])}-{max(render['heights'])}", "", "")
+    )
+    rows.append(("words and tags per page (mean)", f"{warm['per_page']:.0f}", "", ""))
     lines = [
         "# Web pages as screens",
         "",
@@ -157,11 +201,13 @@ def main() -> None:
         f"(shared with other jobs), Python {platform.python_version()}, Chromium (Debian), tesseract 5; "
         f"{time.strftime('%Y-%m-%d')}.",
         "Synthetic shop pages captured as MHTML (see the script's docstring), 1280 px viewport, full page up to "
-        "3,240 px. Load average (1, 5, 15 min) beside each timing.",
+        "3,240 px. Each run is a fresh process (browser start included); CPU is the seconds of CPU per page used "
+        "by it and every process it started (Chromium, OCR workers, tesseract). Load average (`cat /proc/loadavg`: "
+        "1, 5, 15 min) beside each timing.",
         "",
-        "| what | measured | load |",
-        "| --- | --- | --- |",
-        *(f"| {what} | {value} | {where} |" for what, value, where in rows),
+        "| what | measured | CPU s/page | load |",
+        "| --- | --- | --- | --- |",
+        *(f"| {what} | {value} | {cpu} | {where} |" for what, value, cpu, where in rows),
         "",
     ]
     args.out.write_text("\n".join(lines))
