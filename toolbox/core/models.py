@@ -102,11 +102,15 @@ class EvidenceAction(BaseModel):
     frame_y: int | None = None
     x2: int | None = None
     y2: int | None = None
+    frame_x2: int | None = None  # the drag's end on `frame_before`
+    frame_y2: int | None = None
     text: str | None = None
     title: str | None = None
     shortcut: str | None = None
     keys: list[str] = Field(default_factory=list)
     result: str | None = None  # the screen text the action led to (what grounding may trace a value to)
+    dx: int = 0  # a scroll's wheel notches (dy > 0 is up)
+    dy: int = 0
 
 
 class EvidenceWord(BaseModel):
@@ -169,6 +173,9 @@ class EpisodeEvidence(BaseModel):
     main_frame: str | None = None  # the frame `ocr` was read on
     actions: list[EvidenceAction] = Field(default_factory=list)
     ocr: list[EvidenceWord] = Field(default_factory=list)
+    # the words of each action's frame before, by frame path: the screen each step was taken on
+    # (core/screens.py: a recorded episode as screen steps)
+    screens: dict[str, list[EvidenceWord]] = Field(default_factory=dict)
     # per frame path: what to black out before a model sees the frame (coordinates only, no
     # text: safe to keep); a frame not named here was never checked and is not sent
     frame_blackout: dict[str, list[tuple[int, int, int, int]]] = Field(default_factory=dict)
@@ -203,6 +210,7 @@ class EpisodeEvidence(BaseModel):
                 "frames": [f for p in parts for f in p.frames],
                 "actions": [a for p in parts for a in p.actions],
                 "frame_blackout": {k: v for p in parts for k, v in p.frame_blackout.items()},
+                "screens": {k: v for p in parts for k, v in p.screens.items()},
                 "redactions": dict(sorted(redactions.items())),
                 "steps": [s for p in parts for s in p.steps],
             }
