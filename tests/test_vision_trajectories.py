@@ -94,6 +94,7 @@ def test_a_build_never_writes_a_point_that_does_not_come_back(tmp_path):
             "coordinates": "pixels",
             "image_max_side": 256,
         },
+        exit_code=3,  # nothing written
     )
     assert output.read_text() == ""
     assert stats(output)["dropped"] == [{"filter": "format", "reason": "point does not round-trip", "count": 1}]
@@ -166,9 +167,10 @@ def test_hidpi_second_monitor_clicks_map_onto_the_downscaled_frame(tmp_path):
     )
     (episode,) = task.run(read_session(root / "20260101T000000Z-hidpi"))
     steps = [Step.model_validate(step) for step in episode.metadata["steps"]]
+    # the frame at 3.0 s came after the typing and the paste began: only the paste's screen
     assert [(s.action, s.frame_before, s.frame_after) for s in steps] == [
-        ("click", "frames/000000.png", "frames/000001.png"),
-        ("type", "frames/000000.png", "frames/000001.png"),
+        ("click", "frames/000000.png", None),
+        ("type", "frames/000000.png", None),
         ("paste", "frames/000000.png", "frames/000001.png"),
     ]
     assert (steps[0].frame_size, steps[0].point, steps[0].point_norm) == (
@@ -213,7 +215,7 @@ def test_episodes_without_recorded_steps_are_dropped_and_counted(tmp_path):
         "output": str(tmp_path / "o.jsonl"),
     }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
-    assert main(["--config", str(tmp_path / "c.yaml"), "-q"]) == 0
+    assert main(["--config", str(tmp_path / "c.yaml"), "-q"]) == 3  # nothing written
     assert stats(tmp_path / "o.jsonl")["dropped"] == [{"filter": "format", "reason": "no recorded steps", "count": 1}]
 
 
@@ -223,7 +225,7 @@ def test_an_episode_that_is_only_a_sent_message_is_dropped_and_counted(tmp_path)
     s.window(0.1, "Chat - Chromium", "chromium")
     s.add_frame(1.0, frame_image((800, 600), "Chat"), reason="before")
     s.type(1.5, "Hi Jo\n")
-    output = build(tmp_path, s.save().parent, "opencua")
+    output = build(tmp_path, s.save().parent, "opencua", exit_code=3)
     assert stats(output)["dropped"] == [{"filter": "format", "reason": "no steps", "count": 1}]
 
 

@@ -48,8 +48,11 @@ def click_session(root: Path, size: tuple[int, int], clicks: list[tuple[int, int
     return s.save()
 
 
-def build(tmp: Path, sessions: Path, fmt: str | dict[str, Any], ocr: str | None = None, name: str = "out") -> Path:
-    """A real build (the CLI, a YAML config) of every session under `sessions`; the output."""
+def build(
+    tmp: Path, sessions: Path, fmt: str | dict[str, Any], ocr: str | None = None, name: str = "out", exit_code: int = 0
+) -> Path:
+    """A real build (the CLI, a YAML config) of every session under `sessions`; the output.
+    `exit_code`: 3 where the build is expected to write nothing."""
     config = {
         "datasets": [{"name": "sessions", "path": str(sessions)}],
         "tasks": [{"name": "interval_episodes", "ocr": ocr}],
@@ -59,7 +62,7 @@ def build(tmp: Path, sessions: Path, fmt: str | dict[str, Any], ocr: str | None 
     }
     path = tmp / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config))
-    assert main(["--config", str(path), "-q"]) == 0
+    assert main(["--config", str(path), "-q"]) == exit_code
     return tmp / "out" / f"{name}.jsonl"
 
 
