@@ -23,6 +23,7 @@ import toolbox
 from toolbox.commands.report import report_after_build
 from toolbox.core import registry
 from toolbox.core.config import ConfigError, ExperimentConfig, load_config
+from toolbox.core.executor import executor_ref
 from toolbox.core.io import write_atomic
 from toolbox.core.pipeline import BuildFailed, Pipeline, make_pipeline, prepare_outputs, run, stats_path
 from toolbox.core.plugin import BuildStats, log
@@ -66,6 +67,12 @@ def build_parser(prog: str = "build_data.py") -> argparse.ArgumentParser:
     parser.add_argument(
         "--use-vision", action="store_true", default=None, help="LLM transcribers also send the frames as images"
     )
+    parser.add_argument(
+        "--executor",
+        choices=registry.names("executors"),
+        help="where sessions are processed: local processes or a Ray cluster; replaces the YAML's executor",
+    )
+    parser.add_argument("--workers", type=int, help="shards (sessions, files) processed at once (default 1)")
     parser.add_argument("--list", action="store_true", help="list every registered plugin and exit")
     parser.add_argument("-q", "--quiet", action="store_true", help="no summary table")
     return parser
@@ -188,6 +195,8 @@ def build(args: argparse.Namespace) -> int:
         "tokenizer": args.tokenizer and str(Path(args.tokenizer).resolve()),
     }
     config, base_dir = load_config(args.config, overrides, FLAGS)
+    if args.executor or args.workers is not None:
+        config = config.model_copy(update={"executor": executor_ref(config.executor, args.executor, args.workers)})
     pipeline = make_pipeline(config, base_dir)
     if config.use_vision:
         check_use_vision(pipeline, "--use-vision" if args.use_vision else f"{args.config}: use_vision")

@@ -54,6 +54,7 @@ class ExperimentConfig(BaseModel):
     report: str | None = None
     use_vision: bool = False
     tokenizer: str | None = None  # a local HF tokenizer folder: token counts as the trainer counts them
+    executor: PluginRef = Field(default_factory=lambda: PluginRef(name="local"))  # local | ray, with options
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

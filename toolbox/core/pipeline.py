@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 from tqdm import tqdm
@@ -18,7 +18,7 @@ from tqdm import tqdm
 from toolbox.core import registry
 from toolbox.core.config import ConfigError, ExperimentConfig, PluginRef, plugin_options
 from toolbox.core.dataset import Dataset
-from toolbox.core.filter import Dropped, Filter, FunctionFilter
+from toolbox.core.filter import Dropped, Filter, FunctionFilter, worker_filters
 from toolbox.core.format import Format, FormatError
 from toolbox.core.io import atomic_writer, remove_stale_temps
 from toolbox.core.models import Episode, LoggedEpisode
@@ -36,6 +36,10 @@ class BuildFailed(Exception):
     """The build's output could not be written; one line for the user."""
 
 
+if TYPE_CHECKING:
+    from toolbox.core.executor import Executor
+
+
 @dataclass
 class Pipeline:
     datasets: list[Dataset]
@@ -43,6 +47,8 @@ class Pipeline:
     filters: list[Filter]
     format: Format
     ctx: BuildContext
+    executor: Executor  # where the per-record part runs (core/executor.py)
+    config: ExperimentConfig  # what workers make their own pipelines from
     # When set, run() also writes every episode it saw, kept or dropped (with the drop reason),
     # one JSON object a line, to this file: the full episodes the HTML report renders.
     episodes_log: Path | None = None
@@ -133,8 +139,9 @@ def prepare_outputs(pipeline: Pipeline, outputs: dict[str, Path], inputs: dict[s
         remove_stale_temps(path)
 
 
-def make_pipeline(config: ExperimentConfig, base_dir: Path) -> Pipeline:
-    """Load the user's plugins, then look up and configure every step named in the config."""
+def make_pipeline(config: ExperimentConfig, base_dir: Path, provided: dict[type, Any] | None = None) -> Pipeline:
+    """Load the user's plugins, then look up and configure every step named in the config.
+    `provided`: shared objects put into the context first (`BuildContext.provide`)."""
     for spec in config.plugins:
         try:
             registry.load_plugin(spec, base_dir)
@@ -147,6 +154,8 @@ def make_pipeline(config: ExperimentConfig, base_dir: Path) -> Pipeline:
         limit=config.limit,
         use_vision=config.use_vision,
     )
+    for kind, obj in (provided or {}).items():
+        ctx.provide(kind, obj)
     filters = list(config.filters)
     if config.max_length is not None:
         # the top-level max_length sets (or adds) the max_length filter
@@ -163,6 +172,8 @@ def make_pipeline(config: ExperimentConfig, base_dir: Path) -> Pipeline:
         filters=[instantiate("filters", r, f"filters[{i}]", ctx) for i, r in enumerate(filters)],  # type: ignore[misc]
         format=instantiate("formats", config.format, "format", ctx),  # type: ignore[arg-type]
         ctx=ctx,
+        executor=instantiate("executors", config.executor, "executor", ctx),  # type: ignore[arg-type]
+        config=config,
         episodes_log=episodes_log_path(ctx.path(config.output)) if config.report else None,
     )
     counter = token_counter(ctx.path(config.tokenizer) if config.tokenizer else None, pipeline.format)
@@ -239,13 +250,13 @@ def episodes(pipeline: Pipeline) -> Iterator[Episode]:
                 pipeline.stats.problem(f"task {task.plugin_name} failed", message)
 
 
-def filtered(pipeline: Pipeline, stream: Iterator[Episode]) -> Iterator[Episode]:
-    for flt in pipeline.filters:
-        stream = _drop_counted(pipeline, _apply(pipeline, flt, stream))
+def filtered(pipeline: Pipeline, stream: Iterator[Episode], filters: list[Filter] | None = None) -> Iterator[Episode]:
+    for flt in pipeline.filters if filters is None else filters:
+        stream = _drop_counted(pipeline, apply_filter(pipeline, flt, stream))
     return stream
 
 
-def _apply(pipeline: Pipeline, flt: Filter, stream: Iterator[Episode]) -> Iterator[Episode | Dropped]:
+def apply_filter(pipeline: Pipeline, flt: Filter, stream: Iterator[Episode]) -> Iterator[Episode | Dropped]:
     """A filter that checks one episode at a time is applied one episode at a time, so an error
     in its `check` drops that episode only (warned, and shown with the reason `failed`). A
     filter that sees the whole stream (dedupe, the LLM judge) handles its own errors."""
@@ -262,6 +273,15 @@ def _apply(pipeline: Pipeline, flt: Filter, stream: Iterator[Episode]) -> Iterat
             yield Dropped(episode, flt.plugin_name, "failed", f"{type(exc).__name__}: {str(exc)[:200]}")
             continue
         yield from verdicts
+
+
+def built(pipeline: Pipeline, output: Path) -> Iterator[Episode]:
+    """The episodes that pass every filter, in input order. The executor runs the per-record part
+    (read, tasks, `worker_filters`) on shards of the input; the other filters run here."""
+    workers_run = len(worker_filters(pipeline.filters))
+    with pipeline.executor.shared(pipeline) as provided:
+        stream = _drop_counted(pipeline, pipeline.executor.verdicts(pipeline, output, provided))
+        yield from filtered(pipeline, stream, pipeline.filters[workers_run:])
 
 
 def _drop_counted(pipeline: Pipeline, stream: Iterator[Episode | Dropped]) -> Iterator[Episode]:
@@ -311,7 +331,7 @@ def run(pipeline: Pipeline, output: Path) -> BuildStats:
     try:
         with atomic_writer(output) as handle, log_file as log_handle:
             pipeline._log = EpisodesLog(log_handle, stats) if log_handle is not None else None
-            for episode in filtered(pipeline, episodes(pipeline)):
+            for episode in built(pipeline, output):
                 encoded = _encode(pipeline, episode)
                 if encoded is None:
                     continue

@@ -19,6 +19,8 @@ def normalized(text: str) -> str:
 class ExactDedupe(Filter):
     """Drop episodes whose normalized text (case and whitespace folded) was seen before."""
 
+    whole_stream = True  # remembers every episode before
+
     class Options(Options):
         include_system: bool = False
 

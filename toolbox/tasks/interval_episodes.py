@@ -52,7 +52,7 @@ class IntervalEpisodes(Task):
         ocr: PluginRef | None = Field(default_factory=lambda: PluginRef(name=DEFAULT_ENGINE))  # null: no OCR
         ocr_region: Literal["window", "pointer", "full"] = "window"  # what part of a frame to read
         ocr_scale: float = Field(default=1.0, ge=0.5, le=4.0)  # upscale the whole region before reading
-        ocr_workers: int = Field(default=0, ge=0)  # processes for OCR; 0 = one per CPU core
+        ocr_workers: int = Field(default=0, ge=0)  # processes for OCR; 0 = one per CPU core (of a worker's share)
         # reuse the words of text that did not change (full-resolution bands, ocr_engines/changes.py);
         # false: read every frame whole
         ocr_reuse: bool = True
@@ -122,7 +122,7 @@ class IntervalEpisodes(Task):
                     engine=ref.name,
                     engine_options=ref.options,
                     scale=self.options.ocr_scale,
-                    workers=self.options.ocr_workers,
+                    workers=self.options.ocr_workers or self.ctx.cpus or 0,  # 0: every core
                     reuse=self.options.ocr_reuse,
                 ),
                 cache_dir=self.ctx.cache_dir,
