@@ -38,8 +38,8 @@ def good_session(root: Path, name: str = "20260101T000000Z-good") -> DrawnSessio
     s.frame(2.0, RESULTS_PAGE, reason="after")
     t = s.type(3.0, "llama")
     s.keys(t, "enter")
-    s.frame(t + 1, RESULTS_PAGE, reason="after")
-    s.save()
+    s.frame(t + 1, RESULTS_PAGE + [(40, 280, "1 result for llama")], reason="after")  # no two frames alike:
+    s.save()  # a failed read is not served by another frame's read of the same pixels
     return s
 
 

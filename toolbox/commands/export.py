@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from toolbox.commands.validate import detect_format, read_rows
 from toolbox.core.card import dataset_card
-from toolbox.core.progress import on_terminal
 from toolbox.core.io import make_private, private_umask
+from toolbox.core.progress import on_terminal
 from toolbox.core.registry import register_command
 from toolbox.report import read_stats
+from toolbox.vision.embed import embed_images
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
@@ -56,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
         help="also split off a validation set: a fraction (0.1) or a number of rows (200)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the train/validation split (default 0)")
+    parser.add_argument(
+        "--embed-images", action="store_true", help="vision formats: put the screenshots' bytes in (datasets.Image)"
+    )
     return parser
 
 
@@ -67,7 +71,13 @@ def export_command(argv: list[str]) -> int:
         targets = export_targets(args.to, args.push_to_hub)
         if not args.file.is_file():
             raise ExportError(f"{args.file}: no such file")
-        data = split(load(args.file, offline=args.push_to_hub is None), args.val_size, args.seed)
+        data = load(args.file, offline=args.push_to_hub is None)
+        if args.embed_images:
+            try:
+                data = embed_images(data, args.file.resolve().parent)
+            except (OSError, ValueError) as exc:
+                raise ExportError(f"{args.file}: cannot embed images ({exc})") from None
+        data = split(data, args.val_size, args.seed)
         stats = read_stats(args.file.with_name(args.file.name + ".stats.json"), [])
         fmt = _format_of(args.file, stats)
         for target in targets:

@@ -81,8 +81,10 @@ def detect_format(rows: list[tuple[int, Any]]) -> tuple[str | None, dict[str, in
 
 
 def validate_file(path: Path, format_name: str) -> tuple[int, list[str]]:
-    """(rows read, one line per bad row: `path:line: reason`)."""
+    """(rows read, one line per bad row: `path:line: reason`). Vision formats also find the
+    images and grounding beside the file and round-trip every point (toolbox/vision/trajectory.py)."""
     fmt = registry.get("formats", format_name)()
+    fmt.start(path)
     problems: list[str] = []
     rows = 0
     for number, row in read_jsonl(path):

@@ -4,6 +4,7 @@ check rows against the format's rules."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -13,7 +14,12 @@ from toolbox.core.plugin import Plugin
 
 
 class FormatError(ValueError):
-    """The episode cannot be written in this format, or a row is not valid in it."""
+    """The episode cannot be written in this format, or a row is not valid in it. `reason` is
+    what the build summary counts the dropped episode under (the message is its detail)."""
+
+    def __init__(self, message: str, reason: str = "cannot be written in this format") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def trained_turns(episode: Episode) -> list[Turn]:
@@ -47,8 +53,18 @@ class Format(Plugin):
             rendered = self._rendered_tools[key] = render(tools)
         return rendered
 
+    def start(self, output: Path) -> None:
+        """Called with the output file's path before the first row is encoded (by a build) or
+        checked (by `validate`): formats whose rows come with files beside the output (images,
+        a sidecar) write or find them there. Most formats need nothing."""
+
     def encode(self, episode: Episode) -> dict[str, Any]:
         raise NotImplementedError
+
+    def encode_rows(self, episode: Episode) -> list[dict[str, Any]]:
+        """The rows an episode becomes: one (`encode`) for most formats; a trajectory format
+        writes one per step."""
+        return [self.encode(episode)]
 
     def decode(self, row: dict[str, Any], episode_id: str, source: Any) -> Episode:
         raise NotImplementedError

@@ -298,17 +298,17 @@ def _drop(pipeline: Pipeline, episode: Episode, filter_name: str, reason: str, d
         pipeline._log.write(episode, drop=(filter_name, reason, detail))
 
 
-def _encode(pipeline: Pipeline, episode: Episode) -> tuple[dict[str, Any], bytes] | None:
-    """The episode's row and its output line, validated; None (and a drop) if it cannot be
-    written."""
+def _encode(pipeline: Pipeline, episode: Episode) -> tuple[list[dict[str, Any]], bytes] | None:
+    """The episode's rows (one, or one per step for trajectory formats) and their output lines,
+    validated; None (and a drop) if it cannot be written."""
     fmt = pipeline.format
     try:
-        row = fmt.encode(episode)
-        problems = fmt.validate(row)
+        rows = fmt.encode_rows(episode)
+        problems = [problem for row in rows for problem in fmt.validate(row)]
         if not problems:
-            return row, orjson.dumps(row) + b"\n"
+            return rows, b"".join(orjson.dumps(row) + b"\n" for row in rows)
     except FormatError as exc:
-        _drop(pipeline, episode, "format", "cannot be written in this format", str(exc))
+        _drop(pipeline, episode, "format", exc.reason, str(exc))
         return None
     except FATAL:
         raise
@@ -327,6 +327,7 @@ def run(pipeline: Pipeline, output: Path) -> BuildStats:
     stats = pipeline.stats
     log_path = pipeline.episodes_log
     log_file = atomic_writer(log_path) if log_path else contextlib.nullcontext()
+    pipeline.format.start(output)
     try:
         with atomic_writer(output) as handle, log_file as log_handle:
             pipeline._log = EpisodesLog(log_handle, stats) if log_handle is not None else None
@@ -334,10 +335,12 @@ def run(pipeline: Pipeline, output: Path) -> BuildStats:
                 encoded = _encode(pipeline, episode)
                 if encoded is None:
                     continue
-                row, line = encoded
-                handle.write(line)
+                rows, lines = encoded
+                handle.write(lines)
                 stats.written += 1
-                tokens = pipeline.ctx.shared(TokenCounter, TokenCounter).count(episode, row)
+                tokens = pipeline.ctx.shared(TokenCounter, TokenCounter).count(
+                    episode, rows[0] if len(rows) == 1 else None
+                )
                 stats.tokens += tokens
                 if pipeline._log is not None:
                     pipeline._log.write(episode, tokens=tokens)

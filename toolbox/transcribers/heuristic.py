@@ -19,6 +19,7 @@ from toolbox.core.plugin import Options
 from toolbox.core.registry import register_transcriber
 from toolbox.ocr_engines.words import OcrWord, text_lines
 from toolbox.transcribers.base import Transcriber
+from toolbox.vision.steps import trajectory_steps
 
 _POINT = {
     "x": {"type": "integer", "description": "Screen x in pixels."},
@@ -184,7 +185,9 @@ class HeuristicTranscriber(Transcriber):
                 path=interval.session_path,
             ),
             metadata={
-                **interval.metadata.as_metadata(),
+                **interval.metadata.model_copy(
+                    update={"steps": trajectory_steps(actions, interval.session_path)}
+                ).as_metadata(),
                 "transcriber": self.plugin_name,
                 "answer_source": answer.source if answer else "none",
             },

@@ -27,6 +27,7 @@ from toolbox.privacy.passwords import blackout
 from toolbox.privacy.redactor import RedactionMap, Redactor
 from toolbox.privacy.session import frame_boxes
 from toolbox.transcribers.base import Transcriber
+from toolbox.vision.steps import trajectory_steps
 
 INSTRUCTIONS = """\
 You write training data for a tool-using AI assistant from a recording of a person working on their computer.
@@ -315,7 +316,13 @@ class OpenAITranscriber(Transcriber):
             return outcome
         grounding.kept_ungrounded = bool(grounding.ungrounded)
         metadata = {
-            **EpisodeEvidence.joined([iv.metadata for iv in group.intervals]).as_metadata(),
+            **EpisodeEvidence.joined([iv.metadata for iv in group.intervals])
+            .model_copy(
+                update={
+                    "steps": trajectory_steps([a for iv in group.intervals for a in iv.actions], first.session_path)
+                }
+            )
+            .as_metadata(),
             "transcriber": "openai",
             "model": self.client.model,
             "evidence": evidence,
