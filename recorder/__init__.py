@@ -2,5 +2,6 @@
 
 Layout: `inputs` (pynput listeners that only enqueue), `core` (the one processing thread that
 turns input into events and decides when to take frames), `frames` (grab + hash, and an encoder
-worker that may drop frames but never input), `window` (focused window), `writer` (the
-crash-safe session folder), `status` (the live line), `cli` (record.py's arguments)."""
+worker that may drop frames but never input), `window` (focused window), `clipboard` (the
+CLIPBOARD's text on each copy), `writer` (the crash-safe session folder), `status` (the live
+line), `cli` (record.py's arguments)."""

@@ -63,6 +63,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--pause-hotkey", default="ctrl+alt+p", help="toggle pause (default ctrl+alt+p; '' to disable)")
     p.add_argument("--stop-hotkey", default="ctrl+alt+q", help="stop recording (default ctrl+alt+q; '' to disable)")
+    p.add_argument(
+        "--no-clipboard",
+        dest="clipboard",
+        action="store_false",
+        help="do not record the text of copies and cuts (recorded by default on X11, like typed text)",
+    )
     status = p.add_mutually_exclusive_group()
     status.add_argument(
         "--status", dest="status", action="store_true", default=None, help="always show the status line"
@@ -87,6 +93,7 @@ def build_config(args: argparse.Namespace) -> RecorderConfig:
         idle=args.idle,
         pause_hotkey=args.pause_hotkey,
         stop_hotkey=args.stop_hotkey,
+        clipboard=args.clipboard,
         status=args.status,
     )
 

@@ -76,6 +76,7 @@ class RecorderConfig(BaseModel):
     frame_queue: int = Field(default=4, ge=1, description="frames waiting for the encoder before drops")
     pause_hotkey: str = "ctrl+alt+p"
     stop_hotkey: str = "ctrl+alt+q"
+    clipboard: bool = True  # record the CLIPBOARD's text on each copy (X11)
     status: bool | None = None  # None: only when stdout is a TTY
 
     @field_validator("exclude_window")

@@ -9,7 +9,13 @@ Frame policy (docs/session-format.md, "Frames"):
 - `window` shortly after a focus or title change, `idle_end` when input resumes after `idle`
   s, `resume` after a pause, `start` and `end`.
 Within `min_frame_interval` of the last grab on that monitor the last frame is reused; a grab
-identical to the monitor's previous frame is not stored again (FramePipeline)."""
+identical to the monitor's previous frame is not stored again (FramePipeline).
+
+Hotkeys never reach the log: a modifier press waits until the next key shows whether it starts
+a pause or stop chord (then it is dropped with the chord), and whenever keys stop being logged
+(pause, an excluded window, the end) the log gets a release for each modifier it still holds.
+Clipboard text (clipboard.py) is written as a `clipboard` event, a copy or cut when ctrl+c or
+ctrl+x came just before it."""
 
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ import os
 import platform
 import queue
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +34,7 @@ from typing import Any
 
 from toolbox.core.session import SCHEMA_VERSION, SessionMeta
 
+from .clipboard import ClipboardWatcher
 from .config import Hotkey, RecorderConfig
 from .frames import FramePipeline, Grab, Screen
 from .keys import MODIFIER_GROUP, describe
@@ -38,6 +46,9 @@ TIMINGS_ENV = "DATAMAKR_RECORDER_TIMINGS"  # bench: file to write input-callback
 PREGRAB_INTERVAL = 1.0  # seconds between unstored grabs while active
 PRE_MAX_AGE = 1.5  # a pre-grab older than this is not used as a 'before' frame
 WINDOW_FRAME_DELAY = 0.3  # let a newly focused window paint before grabbing it
+CLIPBOARD_HOLD = 0.3  # a clipboard change waits this long for its ctrl+c / ctrl+x to be processed
+COPY_KEY_WINDOW = 2.0  # a ctrl+c / ctrl+x at most this long before a clipboard change made it
+COPY_KEYS = {"c": "copy", "x": "cut"}
 
 
 def label_os_threads() -> None:
@@ -88,6 +99,7 @@ class Recorder:
         self.writer: SessionWriter | None = None
         self.frames: FramePipeline | None = None
         self.listeners = None
+        self.clipboard: ClipboardWatcher | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
@@ -117,12 +129,31 @@ class Recorder:
 
             self.listeners = InputListeners(self.inputs, measure=bool(os.environ.get(TIMINGS_ENV)))
             self.listeners.start()
+            if self.cfg.clipboard:
+                self._watch_clipboard()
         label_os_threads()
         return self.writer.path
+
+    def _watch_clipboard(self) -> None:
+        if not (sys.platform.startswith("linux") and os.environ.get("DISPLAY")):
+            return  # X11 only (docs/session-format.md)
+        watcher = ClipboardWatcher(self.inputs, self._clipboard_allowed)
+        try:
+            watcher.start()
+        except RuntimeError as exc:
+            print(f"record.py: clipboard not recorded ({exc})", file=sys.stderr)
+            return
+        self.clipboard = watcher
+
+    def _clipboard_allowed(self, focused: WindowInfo) -> bool:
+        """Asked by the clipboard thread before it reads the clipboard, with the window focused now."""
+        return not self.paused and not self._is_excluded(focused)
 
     def stop(self) -> None:
         """Finish: stop listening, let the processing thread drain and take the last frame,
         wait for the encoder, then write ended_at."""
+        if self.clipboard is not None:
+            self.clipboard.stop()
         if self.listeners is not None:
             stopper = threading.Thread(target=self.listeners.stop, daemon=True)
             stopper.start()
@@ -194,6 +225,10 @@ class Recorder:
         self._pos: tuple[int, int] | None = None
         self._held_mods: set[str] = set()
         self._swallow: set[str] = set()  # key releases not to record (hotkeys, unrecorded presses)
+        self._mod_presses: list[tuple[dict[str, Any], int, bool]] = []  # waiting: (event, monitor, idle_end)
+        self._logged_mods: set[str] = set()  # modifiers the log holds down (pressed, not yet released)
+        self._copy_keys: list[tuple[float, str]] = []  # recent ctrl+c / ctrl+x: (t, "copy" | "cut")
+        self._clips: list[tuple[float, str]] = []  # clipboard text waiting for its copy key: (t, text)
         self._last_grab: dict[int, tuple[float, str | None]] = {}
         self._pre: dict[int, Grab] = {}  # latest grab per monitor, stored or not
         self._last_action = 0.0  # t of the last action event (click, key, scroll)
@@ -215,11 +250,14 @@ class Recorder:
             except queue.Empty:
                 break
         self._flush_move()
+        self._flush_clips(time.time(), wait=False)
         if not (self.paused or self.excluded):
+            self._flush_mod_presses()
             self._close_group(capture=True)
             self._capture(self._window_monitor(), "end", force=True, unique=True)
         else:
             self._close_group(capture=False)
+        self._stop_logging_keys(time.time())
 
     def _shutdown(self) -> None:
         assert self.writer is not None and self.frames is not None
@@ -250,6 +288,8 @@ class Recorder:
     # events -----------------------------------------------------------------------------
     def _emit(self, event: dict[str, Any]) -> None:
         event["t"] = round(event["t"], 3)
+        if event["type"] == "key" and event["key"] in MODIFIER_GROUP:
+            (self._logged_mods.add if event["pressed"] else self._logged_mods.discard)(event["key"])
         self.writer.append({k: v for k, v in event.items() if v is not None})
 
     def _handle(self, item: tuple[Any, ...]) -> None:
@@ -264,6 +304,11 @@ class Recorder:
             self._check_window(t)
         if self.excluded:
             return
+        if kind == "clipboard":
+            self._clips.append((t, item[2]))
+            return
+        if kind != "move":
+            self._flush_mod_presses()  # ctrl+click: the modifier is logged before the click
         idle_end = t - self._last_input >= self.cfg.idle
         self._last_input = t
         if kind == "move":
@@ -305,6 +350,7 @@ class Recorder:
             for hotkey, action in ((self._stop_key, self._hotkey_stop), (self._pause_key, self._toggle_pause)):
                 if hotkey is not None and hotkey.matches(self._held_mods, name):
                     self._swallow.add(name.lower())
+                    self._drop_mod_presses()  # the chord's modifiers are not logged either
                     action(t)
                     return
         if self.paused:
@@ -321,7 +367,44 @@ class Recorder:
         self._last_input = t
         event = {"t": t, "type": "key", "key": name, "char": char if pressed else None, "pressed": pressed}
         monitor = self.screen.monitor_at(*self._pos) if self._pos else self._window_monitor()
+        if group and pressed:  # wait: it may be the start of a hotkey chord
+            self._mod_presses.append((event, monitor, idle_end))
+            return
+        self._flush_mod_presses()
+        if pressed and name.lower() in COPY_KEYS and self._held_mods & {"ctrl", "cmd"}:
+            self._copy_keys.append((t, COPY_KEYS[name.lower()]))
         self._action("key", event, monitor, new_group=False, idle_end=idle_end)
+
+    def _flush_mod_presses(self) -> None:
+        """Log the waiting modifier presses: the key that came next is not a hotkey."""
+        presses, self._mod_presses = self._mod_presses, []
+        for event, monitor, idle_end in presses:
+            self._action("key", event, monitor, new_group=False, idle_end=idle_end)
+
+    def _drop_mod_presses(self) -> None:
+        for event, _, _ in self._mod_presses:
+            self._swallow.add(event["key"].lower())
+        self._mod_presses = []
+
+    def _stop_logging_keys(self, t: float) -> None:
+        """Keys stop being logged (pause, excluded window, end): release in the log every
+        modifier it holds, so nothing typed later reads as a shortcut. The real releases that
+        come later are not logged."""
+        self._drop_mod_presses()
+        for name in sorted(self._logged_mods):
+            self._emit({"t": t, "type": "key", "key": name, "pressed": False})
+            self._swallow.add(name.lower())
+        self._logged_mods.clear()
+
+    def _flush_clips(self, now: float, wait: bool = True) -> None:
+        """Write clipboard changes that waited CLIPBOARD_HOLD for the ctrl+c / ctrl+x that made them."""
+        while self._clips and (not wait or now - self._clips[0][0] >= CLIPBOARD_HOLD):
+            t, text = self._clips.pop(0)
+            made_by = [(k, op) for k, op in self._copy_keys if t - COPY_KEY_WINDOW <= k <= t + CLIPBOARD_HOLD]
+            if made_by:  # each key makes one copy
+                self._copy_keys = [(k, o) for k, o in self._copy_keys if k > made_by[-1][0]]
+            self._emit({"t": t, "type": "clipboard", "op": made_by[-1][1] if made_by else "change", "text": text})
+        self._copy_keys = [(k, o) for k, o in self._copy_keys if k >= now - COPY_KEY_WINDOW - CLIPBOARD_HOLD]
 
     def _action(self, kind: str, event: dict[str, Any], monitor: int, *, new_group: bool, idle_end: bool) -> None:
         self._flush_move()
@@ -368,6 +451,7 @@ class Recorder:
             self._close_group(capture=not (self.paused or self.excluded))
         if now - self._window_checked >= self.cfg.window_poll:
             self._check_window(now)
+        self._flush_clips(now)
         if self._window_frame_at is not None and now >= self._window_frame_at:
             self._window_frame_at = None
             if not (self.paused or self.excluded):
@@ -382,7 +466,9 @@ class Recorder:
     def _toggle_pause(self, t: float) -> None:
         if not self.paused:
             self._flush_move()
+            self._flush_clips(t, wait=False)
             self._close_group(capture=False)
+            self._stop_logging_keys(t)
             self._window_frame_at = None
             self._pre.clear()
             self.paused = True
@@ -405,11 +491,12 @@ class Recorder:
         if info.key() == self.window.key():
             return
         self.window = info
-        excluded = any(p.search(info.title) or p.search(info.app) for p in self._patterns)
-        if excluded:
+        if self._is_excluded(info):
             if not self.excluded:
                 self._flush_move()
+                self._flush_clips(now, wait=False)  # read while a window that is not excluded had the focus
                 self._close_group(capture=False)  # the screen may already show the excluded window
+                self._stop_logging_keys(now)
                 self._window_frame_at = None
                 self._pre.clear()
                 self._emit({"t": now, "type": "marker", "kind": "redacted", "text": "excluded window focused"})
@@ -427,6 +514,9 @@ class Recorder:
         )
         if schedule_frame:
             self._window_frame_at = now + WINDOW_FRAME_DELAY
+
+    def _is_excluded(self, info: WindowInfo) -> bool:
+        return any(p.search(info.title) or p.search(info.app) for p in self._patterns)
 
     def _window_monitor(self) -> int:
         b = self.window.bounds
@@ -468,11 +558,11 @@ class Recorder:
         self._pre[grab.monitor] = grab
 
     def _pregrab(self, now: float) -> None:
-        """While the person is active (not idle, paused or excluded, no action open), keep a
+        """While the person is active (not idle, paused or excluded, no action open or waiting), keep a
         grab at most PREGRAB_INTERVAL old in memory: the 'before' frame for the next key or
         scroll. Not stored unless used."""
-        if self.paused or self._group is not None or now - self._last_input >= self.cfg.idle:
-            return
+        if self.paused or self._group is not None or self._mod_presses or now - self._last_input >= self.cfg.idle:
+            return  # (a waiting modifier press will want the grab taken before it)
         latest = max((g.t for g in self._pre.values()), default=0.0)
         if now - latest < PREGRAB_INTERVAL:
             return

@@ -7,7 +7,7 @@ from typing import Any
 
 # Keys whose press types text even though pynput gives them no `char`.
 _TYPED = {"space": " ", "enter": "\n", "tab": "\t"}
-_KEYPAD = {  # X11 keypad keysyms pynput reports as bare vk codes
+_BARE_VK = {  # X11 keysyms pynput reports as bare vk codes: the keypad, Meta
     0xFF8D: ("kp_enter", "\n"),
     0xFFAA: ("*", "*"),
     0xFFAB: ("+", "+"),
@@ -15,6 +15,9 @@ _KEYPAD = {  # X11 keypad keysyms pynput reports as bare vk codes
     0xFFAE: (".", "."),
     0xFFAF: ("/", "/"),
     **{0xFFB0 + i: (str(i), str(i)) for i in range(10)},
+    # X keymaps give Alt with shift held as Meta: ctrl+shift+alt+p is still ctrl, shift, alt, p
+    0xFFE7: ("alt", None),
+    0xFFE8: ("alt_r", None),
 }
 MODIFIER_GROUP = {
     "shift": "shift",
@@ -50,8 +53,8 @@ def describe(key: Any) -> tuple[str, str | None]:
             return "delete", None
         return char, char
     vk = getattr(key, "vk", None)
-    if vk in _KEYPAD:
-        return _KEYPAD[vk]
+    if vk in _BARE_VK:
+        return _BARE_VK[vk]
     if vk is not None:
         return f"vk_{vk}", None
     return "unknown", None

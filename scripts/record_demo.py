@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Record the bundled sample session: a scripted scenario on a private Xvfb (1024x768) with
 openbox, two real xterms driven by xdotool (typed shell commands with Enter, a typo corrected
-with backspace, clicks that move the focus, a note typed in a second window), recorded by
-record.py with a task label. The session lands in examples/sessions/<id>/ (or --out).
+with backspace, clicks that move the focus, a line of output selected with a triple click and
+copied with ctrl+shift+c, a note typed in a second window with the copied text pasted into it
+with ctrl+shift+v), recorded by record.py with a task label. The session lands in examples/sessions/<id>/ (or --out).
 
     python scripts/record_demo.py [--out examples/sessions] [--keep-old]
 """
@@ -24,6 +25,12 @@ sys.path.insert(0, str(ROOT))
 from tests.x11 import XServer, wait_for  # noqa: E402
 from toolbox.core.session import read_session  # noqa: E402
 
+# xterm as GNOME Terminal and others bind it: ctrl+shift+c / ctrl+shift+v copy to and paste from the CLIPBOARD
+CLIPBOARD_KEYS = (
+    "XTerm*VT100.translations: #override \\n"
+    "Ctrl Shift <Key>C: copy-selection(CLIPBOARD) \\n"
+    "Ctrl Shift <Key>V: insert-selection(CLIPBOARD)"
+)
 TASK = "Make a folder with a greeting file, check what it contains, and note the result"
 LIMIT = 2_000_000
 
@@ -49,6 +56,16 @@ def click(xs: XServer, x: int, y: int) -> None:
     xs.xdotool("mousemove", "--sync", str(x), str(y))
     time.sleep(0.3)
     xs.xdotool("click", "1")
+    time.sleep(1.0)
+
+
+def copy_line(xs: XServer, x: int, y: int) -> None:
+    """Select a terminal line with a triple click and copy it with ctrl+shift+c."""
+    xs.xdotool("mousemove", "--sync", str(x), str(y))
+    time.sleep(0.3)
+    xs.xdotool("click", "--repeat", "3", "--delay", "90", "1")
+    time.sleep(0.6)
+    xs.xdotool("key", "ctrl+shift+c")
     time.sleep(1.0)
 
 
@@ -82,6 +99,8 @@ def main() -> int:
                 "black",
                 "-xrm",
                 "XTerm*allowTitleOps: false",
+                "-xrm",
+                CLIPBOARD_KEYS,
                 "-e",
                 *env_prefix,
                 *shell_cmd,
@@ -105,6 +124,8 @@ def main() -> int:
                 "black",
                 "-xrm",
                 "XTerm*allowTitleOps: false",
+                "-xrm",
+                CLIPBOARD_KEYS,
                 "-e",
                 "sh",
                 "-c",
@@ -150,9 +171,13 @@ def main() -> int:
             type_line(xs, "mkdir -p greetings && cd greetings")
             type_line(xs, 'echo "Hello, world" > hello.txt')
             type_line(xs, "cat hello.txt", typo=(4, "hlel"))
+            copy_line(xs, 60, 101)  # the output line "Hello, world"
             type_line(xs, "ls -l")
             click(xs, 700, 600)  # focus moves to the notes window
-            type_line(xs, "greetings/hello.txt says: Hello, world")
+            xs.xdotool("type", "--delay", "70", "greetings/hello.txt says: ")
+            time.sleep(0.4)
+            xs.xdotool("key", "ctrl+shift+v")  # pastes "Hello, world" and the line's end
+            time.sleep(1.5)
             click(xs, 300, 120)  # back to the shell
             type_line(xs, "wc -c hello.txt")
             time.sleep(1.0)

@@ -135,3 +135,43 @@ output: out/judged.jsonl
         assert proc.returncode == 0, proc.stderr
         assert len(server.requests) == 6 and len(output.read_text().splitlines()) == 6
         assert re.search(r"llm_cache_hits\s+│\s+3", proc.stdout)
+
+
+def test_the_judge_has_its_own_model_and_endpoint_and_sees_the_grounding_trace(tmp_path, monkeypatch):
+    """The transcriber's endpoint comes from the environment; the judge's YAML names another
+    server and model. The judge reads the grounding trace; its verdict and reason stay."""
+    from llm_replies import INVENTED, from_evidence
+    from test_llm_transcriber import interval
+
+    from toolbox.core.config import PluginRef, plugin_options
+
+    with FakeLLMServer(from_evidence) as small, FakeLLMServer() as judge_server:
+        judge_server.responder = lambda body: Reply.json(
+            {"score": 2 if "NOT FOUND" in body["messages"][-1]["content"] else 5, "reason": "checked the trace"}
+        )
+        monkeypatch.setenv("OPENAI_BASE_URL", small.url)
+        monkeypatch.setenv("OPENAI_MODEL", "small-model")
+        ctx = BuildContext(base_dir=tmp_path, cache_dir=tmp_path / "cache")
+        plugin, options = plugin_options(
+            "transcribers", PluginRef.model_validate({"name": "openai", "on_ungrounded": "keep"}), "transcriber"
+        )
+        transcriber = plugin(options, ctx)
+        [grounded] = list(transcriber.transcribe([interval(0)]))
+        small.responder = lambda body: Reply.json(INVENTED)
+        [invented] = list(transcriber.transcribe([interval(1)]))
+        judge = LLMJudge(LLMJudge.Options(model="big-judge", base_url=judge_server.url, api_key="k"), ctx)
+        out = list(judge.apply(iter([grounded, invented])))
+
+    assert {r.body["model"] for r in small.requests} == {"small-model"}
+    assert {r.body["model"] for r in judge_server.requests} == {"big-judge"} and len(judge_server.requests) == 2
+    seen = [r.messages[-1]["content"] for r in judge_server.requests]
+    good = next(text for text in seen if "NOT FOUND" not in text)
+    assert re.search(r"GROUNDING: (\d+) of \1 checked values found in the evidence", good)
+    assert '- "llama-7b 0" (call 1 do_the_work.text): typed, interval 0' in good
+    assert "): screen, frame frames/000000.webp, interval 0" in good
+    bad = next(text for text in seen if "NOT FOUND" in text)
+    assert '- "llama2" (call 1 search_wandb_training_run.model_name): NOT FOUND' in bad
+    kept, dropped = out
+    assert kept.metadata["llm_judge"] == {"score": 5, "reason": "checked the trace", "model": "big-judge"}
+    assert kept.metadata["grounding"]["share"] == 1.0
+    assert isinstance(dropped, Dropped) and dropped.episode.metadata["llm_judge"]["score"] == 2

@@ -127,7 +127,8 @@ def test_same_inputs_and_seed_give_byte_identical_output(tmp_path):
     write_glaive(tmp_path / "in.jsonl", n=20, bad_rows=False)
     config = write_config(
         tmp_path,
-        "datasets:\n  - {name: file, path: in.jsonl}\nfilters: [exact_dedupe, near_dedupe, quality]\nformat: sharegpt\noutput: a.jsonl\nseed: 7\n",
+        "datasets:\n  - {name: file, path: in.jsonl}\nfilters: [exact_dedupe, near_dedupe, quality]\n"
+        "format: sharegpt\noutput: a.jsonl\nseed: 7\n",
     )
     assert cli("--config", str(config)).returncode == 0
     assert cli("--config", str(config), "--output-file", str(tmp_path / "b.jsonl")).returncode == 0
@@ -141,26 +142,30 @@ def test_limit_builds_from_the_first_records_only(tmp_path):
     assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 4
 
 
-def test_a_crash_mid_build_leaves_no_partial_output(tmp_path):
+def test_a_killed_build_leaves_no_partial_output_and_the_next_one_cleans_up(tmp_path):
     write_glaive(tmp_path / "in.jsonl", n=5, bad_rows=False)
-    (tmp_path / "boom.py").write_text(
+    (tmp_path / "kill.py").write_text(
+        "import os, signal\n"
         "from toolbox.core.registry import register_filter\n"
         "seen = []\n"
-        "@register_filter('boom')\n"
-        "def boom(episode):\n"
+        "@register_filter('kill_at_3')\n"
+        "def kill_at_3(episode):\n"
         "    seen.append(1)\n"
         "    if len(seen) == 3:\n"
-        "        raise RuntimeError('disk on fire')\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     (tmp_path / "out.jsonl").write_text("previous build\n")
-    config = write_config(
-        tmp_path,
-        "datasets:\n  - {name: file, path: in.jsonl}\nfilters: [boom]\nplugins: [boom.py]\noutput: out.jsonl\n",
-    )
-    result = cli("--config", str(config))
-    assert result.returncode != 0 and "disk on fire" in result.stderr
+    body = "datasets:\n  - {name: file, path: in.jsonl}\nplugins: [kill.py]\noutput: out.jsonl\n"
+    result = cli("--config", str(write_config(tmp_path, body + "filters: [kill_at_3]\n")))
+    assert result.returncode == -9
     assert (tmp_path / "out.jsonl").read_text() == "previous build\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["boom.py", "exp.yaml", "in.jsonl", "out.jsonl"]
+    assert [p.name for p in tmp_path.glob(".out.jsonl.*.tmp")], "the killed build left its temp file"
+    again = cli("--config", str(write_config(tmp_path, body)))
+    assert again.returncode == 0, again.stderr
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 5
+    left = {p.name for p in tmp_path.iterdir()} - {"__pycache__"}
+    trainer_files = {"dataset_info.json", "out.jsonl.axolotl.yaml"}  # LLaMA-Factory's entry, axolotl's snippet
+    assert left == {"exp.yaml", "in.jsonl", "kill.py", "out.jsonl", "out.jsonl.stats.json", *trainer_files}
 
 
 def readme_filter_example() -> str:
@@ -329,3 +334,188 @@ def test_a_dataset_path_that_does_not_exist_is_an_error_not_an_empty_build(tmp_p
     result = cli("--config", str(write_config(tmp_path, f"datasets: [{dataset}]\noutput: out.jsonl\n")))
     assert result.returncode == 2 and message in result.stderr
     assert not (tmp_path / "out.jsonl").exists()
+
+
+SESSIONS = ROOT / "examples/sessions"
+
+
+def session_config(folder: Path, tasks: str, extra: str = "") -> Path:
+    """The sample session (OCR from the repository's cache) with the given `tasks:` YAML."""
+    return write_config(
+        folder,
+        f"datasets: [{{name: sessions, path: {SESSIONS}}}]\ntasks:\n{tasks}output: out.jsonl\n"
+        f"cache_dir: {ROOT / '.cache/datamakr'}\n{extra}",
+    )
+
+
+PRIVATE_TASK = (
+    "  - name: interval_episodes\n    ocr: tesseract\n    exclude_windows: ['notes\\.txt']\n"
+    "    transcriber: {name: heuristic, per: interval}\n"
+)
+NOOP_TASK = (
+    "from toolbox.core.registry import register_task\nfrom toolbox.core.task import Task\n"
+    "from toolbox.core.session import Session\n"
+    "@register_task('noop')\nclass Noop(Task):\n    '''Makes nothing.'''\n    accepts = (Session,)\n"
+    "    def run(self, record):\n        return iter(())\n"
+)
+
+
+def test_tasks_flag_selects_the_yaml_tasks_with_their_options(tmp_path):
+    config = session_config(tmp_path, PRIVATE_TASK)
+    result = cli("--config", str(config), "--tasks", "interval_episodes")
+    assert result.returncode == 0, result.stderr
+    stats = json.loads((tmp_path / "out.jsonl.stats.json").read_text())
+    # the sample's note is written in one interval (notes.txt): dropped by the YAML's exclusion
+    assert {"filter": "interval_episodes", "reason": "excluded window", "count": 1} in stats["dropped"]
+    assert "notes" not in (tmp_path / "out.jsonl").read_text()
+    whole = cli("--config", str(config), "--output-file", str(tmp_path / "all.jsonl"))
+    assert whole.returncode == 0 and (tmp_path / "all.jsonl").read_bytes() == (tmp_path / "out.jsonl").read_bytes()
+
+
+def test_tasks_flag_never_drops_the_yaml_options_silently(tmp_path):
+    (tmp_path / "noop.py").write_text(NOOP_TASK)
+    config = session_config(tmp_path, PRIVATE_TASK, "plugins: [noop.py]\n")
+    result = cli("--config", str(config), "--tasks", "noop")
+    assert result.returncode == 2 and not (tmp_path / "out.jsonl").exists()
+    (line,) = result.stderr.strip().splitlines()
+    assert "'noop'" in line and "tasks[0] (interval_episodes): ocr, exclude_windows, transcriber" in line
+    # with no options in the YAML's tasks, nothing is lost: the named task runs with its defaults
+    plain = session_config(tmp_path, "  - interval_episodes\n", "plugins: [noop.py]\n")
+    assert cli("--config", str(plain), "--tasks", "noop", "-q").returncode == 3  # ran, made nothing (not exit 2)
+
+
+@pytest.mark.parametrize("dedupe", ["exact_dedupe", "near_dedupe"])
+def test_the_same_session_read_twice_is_written_once(tmp_path, dedupe):
+    config = write_config(
+        tmp_path,
+        f"datasets:\n  - {{name: sessions, path: {SESSIONS}}}\n  - {{name: sessions, path: {SESSIONS}}}\n"
+        f"tasks: [{{name: interval_episodes, ocr: tesseract}}]\nfilters: [{dedupe}]\noutput: out.jsonl\n"
+        f"cache_dir: {ROOT / '.cache/datamakr'}\n",
+    )
+    result = cli("--config", str(config))
+    assert result.returncode == 0, result.stderr
+    stats = json.loads((tmp_path / "out.jsonl.stats.json").read_text())
+    assert stats["episodes"] == 2 and stats["written"] == 1
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 1
+
+
+def test_formats_take_options_and_come_from_the_registry_everywhere(tmp_path):
+    write_glaive(tmp_path / "in.jsonl", bad_rows=False)
+    (tmp_path / "fmt.py").write_text(
+        "from toolbox import Options, register_format\nfrom toolbox.formats.openai import OpenAIFormat\n"
+        "@register_format('openai_system')\nclass OpenAISystem(OpenAIFormat):\n"
+        "    '''openai rows with a system prompt of one's choosing.'''\n"
+        "    class Options(Options):\n        system: str = 'You help.'\n"
+        "    def encode(self, episode):\n"
+        "        return super().encode(episode.model_copy(update={'system': self.options.system}))\n"
+    )
+    body = "datasets: [{name: file, path: in.jsonl}]\nplugins: [fmt.py]\noutput: out.jsonl\n"
+    config = write_config(tmp_path, body + "format: {name: openai_system, system: Be brief.}\n")
+    assert cli("--config", str(config), "-q").returncode == 0
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [row["messages"][0] for row in rows] == [{"role": "system", "content": "Be brief."}] * 3
+    wrong = cli("--config", str(write_config(tmp_path, body + "format: {name: openai_system, sytem: x}\n")))
+    assert wrong.returncode == 2 and "format (openai_system).sytem: unknown key; did you mean 'system'?" in wrong.stderr
+    plain = write_config(tmp_path, body + "format: {name: openai}\n")
+    assert cli("--config", str(plain), "--format", "sharegpt", "-q").returncode == 0  # the flag picks any format
+    assert "conversations" in (tmp_path / "out.jsonl").read_text()
+
+
+def test_use_vision_without_a_transcriber_that_sends_frames_is_an_error(tmp_path):
+    result = cli("--config", "configs/demo.yaml", "--use-vision", "--output-file", str(tmp_path / "v.jsonl"))
+    assert result.returncode == 2 and not (tmp_path / "v.jsonl").exists()
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: --use-vision:") and "heuristic" in line
+    audit = cli("audit", "--config", "configs/demo.yaml", "--use-vision")
+    assert audit.returncode == 2 and len(audit.stderr.strip().splitlines()) == 1 and "--use-vision:" in audit.stderr
+
+
+def test_build_and_list_are_subcommands_too(tmp_path):
+    listed = cli("list")
+    assert listed.returncode == 0 and re.search(r"^\s+exact_dedupe\s+\S", listed.stdout, re.M)
+    built = cli("build", "--config", "configs/demo.yaml", "--output-file", str(tmp_path / "d.jsonl"), "-q")
+    assert built.returncode == 0 and (tmp_path / "d.jsonl").stat().st_size > 0
+
+
+def test_validate_detects_the_format(tmp_path):
+    for name in ("glaive", "sharegpt", "openai"):
+        fmt = registry.get("formats", name)()
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(fmt.encode(sample_episode(i))) + "\n" for i in range(3)))
+        result = cli("validate", str(path))
+        assert result.returncode == 0 and result.stdout.endswith(f"3 rows, 0 invalid ({name}, detected)\n")
+    (tmp_path / "broken.jsonl").write_text('{"messages": [{"role": "user", "content": "a"}]}\n' * 2)
+    broken = cli("validate", str(tmp_path / "broken.jsonl"))
+    assert broken.returncode == 2 and "--format" in broken.stderr  # nothing valid: it cannot guess, it says so
+
+
+def test_validate_says_what_a_file_that_is_not_jsonl_is(tmp_path):
+    import gzip
+    import zipfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = '{"chat": "USER: hi"}\n'
+    pq.write_table(pa.table({"chat": ["x"]}), tmp_path / "data.parquet")
+    (tmp_path / "data.jsonl.gz").write_bytes(gzip.compress(rows.encode()))
+    with zipfile.ZipFile(tmp_path / "data.zip", "w") as archive:
+        archive.writestr("data.jsonl", rows)
+    (tmp_path / "page.jsonl").write_text("<!DOCTYPE html>\n<html><body>Sign in</body></html>\n")
+    (tmp_path / "table.csv").write_text("a,b\n1,2\n")
+    expected = {
+        "data.parquet": "a Parquet file",
+        "data.jsonl.gz": "gzip-compressed",
+        "data.zip": "a zip archive",
+        "page.jsonl": "an HTML page",
+        "table.csv": "text with no JSON",
+    }
+    for name, what in expected.items():
+        result = cli("validate", str(tmp_path / name))
+        assert result.returncode == 2 and result.stdout == "", name
+        (line,) = result.stderr.strip().splitlines()
+        assert f"{name} is {what}" in line and line.endswith("not JSONL")
+
+
+def on_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
+    """Run a command with a pseudo-terminal (120 columns) as its stdin, stdout and stderr."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = subprocess.Popen(args, cwd=cwd, stdin=slave, stdout=slave, stderr=slave, env={**os.environ})
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return proc.wait(timeout=300), b"".join(chunks).decode(errors="replace")
+
+
+def test_llm_steps_show_a_bar_with_total_and_eta_on_a_terminal_only(fake_llm, tmp_path):
+    from fake_llm_server import Reply
+
+    fake_llm.responder = lambda body: Reply.json({"score": 5, "reason": "fine"}, delay=0.3)
+    write_glaive(tmp_path / "in.jsonl", n=6, bad_rows=False)
+    config = write_config(
+        tmp_path,
+        "datasets: [{name: file, path: in.jsonl}]\n"
+        f"filters: [{{name: llm_judge, model: m, base_url: {fake_llm.url}, api_key: k, concurrency: 2}}]\n"
+        "output: out.jsonl\n",
+    )
+    code, screen = on_terminal([sys.executable, str(ROOT / "build_data.py"), "--config", str(config)], tmp_path)
+    assert code == 0, screen
+    assert re.search(r"LLM judge: +\d+%\|[^|]*\| [1-5]/6 \[\d\d:\d\d<\d\d:\d\d", screen), (
+        screen
+    )  # done/total [spent<left
+    piped = cli("--config", str(config), "--output-file", str(tmp_path / "again.jsonl"))
+    assert piped.returncode == 0 and "LLM judge" not in piped.stderr + piped.stdout  # a log gets no bar

@@ -201,6 +201,8 @@ def write_config(root: Path, url: str, vision: bool = True) -> Path:
                     "base_url": url,
                     "api_key": "test-key",
                     "vision": vision,
+                    "per": "interval",  # many requests
+                    "on_ungrounded": "keep",  # the echoing model's text is not all evidence; leaks are the point here
                     "max_images": 2,
                     "image_max_side": SIZE[0],
                     "concurrency": 4,

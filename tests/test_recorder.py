@@ -4,6 +4,7 @@ the pipeline's own reader."""
 
 from __future__ import annotations
 
+import json
 import resource
 import select
 import signal
@@ -17,6 +18,7 @@ import pytest
 from PIL import Image, ImageChops
 
 from tests.x11 import XServer, wait_for
+from toolbox.activity.typed_text import Shortcut, produced_text, read_keys
 from toolbox.core.session import Session, read_session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +90,20 @@ def typed(events) -> str:
 
 def of(events, kind: str):
     return [e for e in events if e.type == kind]
+
+
+def clipboard(path: Path) -> list[tuple[str, str]]:
+    """(op, text) of the session's clipboard events, read from events.jsonl as written."""
+    lines = (json.loads(line) for line in (path / "events.jsonl").read_text().splitlines())
+    return [(e["op"], e["text"]) for e in lines if e["type"] == "clipboard"]
+
+
+def set_clipboard(xs: XServer, text: str) -> None:
+    """Another program takes the CLIPBOARD (xclip stays in the background to serve it)."""
+    proc = subprocess.Popen(
+        ["xclip", "-selection", "clipboard", "-i"], stdin=subprocess.PIPE, env=xs.env, stdout=subprocess.DEVNULL
+    )
+    proc.communicate(text.encode(), timeout=10)
 
 
 def test_typing_clicks_and_frames_then_ctrl_c(x11: XServer, rec_factory) -> None:
@@ -252,6 +268,7 @@ def test_stop_hotkey_ends_cleanly(x11: XServer, rec_factory) -> None:
     assert code == 0, err
     s = rec.session()
     assert s.meta.ended_at is not None
+    assert of(s.events, "key") == []  # the stop chord is not a keystroke, not even its modifiers
     end = of(s.events, "frame")[-1]
     assert end.reason == "end"
     # the default: grayscale frames at 0.75 of the screen, and the event says so.
@@ -298,3 +315,101 @@ def test_disk_full_mid_recording_stops_cleanly(x11: XServer, rec_factory) -> Non
     assert len(lines) == 1 and "cannot write" in lines[0] and "recording stopped" in lines[0], err
     s = rec.session()  # what was saved still reads
     assert typed(s.events).startswith("a, long")
+
+
+def test_copy_in_a_browser_and_paste_in_an_editor(x11: XServer, rec_factory, tmp_path: Path) -> None:
+    page = tmp_path / "order.html"
+    page.write_text(
+        "<title>Order 4471 - Shop</title><body style='font-size:22px'><p>Tracking id:</p>"
+        "<input value='ZX-9048-QT' style='font-size:22px' autofocus></body>"
+    )
+    browser = x11.chromium(page.as_uri(), "^Order 4471", tmp_path / "profile", (0, 0, 600, 400))
+    reply = tmp_path / "reply.txt"
+    reply.write_text("")
+    editor = x11.mousepad(reply, tmp_path / "home")
+    x11.xdotool("windowmove", editor, "420", "300")
+    rec = rec_factory()
+    x11.focus(browser)
+    x11.xdotool("key", "--delay", "150", "ctrl+a", "ctrl+c")
+    rec.wait_events(lambda ev: any(k.type == "key" and k.key == "c" and not k.pressed for k in ev), "ctrl+c logged")
+    x11.focus(editor)
+    x11.xdotool("type", "--delay", "40", "id: ")
+    x11.xdotool("key", "--delay", "150", "ctrl+v", "ctrl+s")
+    wait_for(lambda: reply.read_text() == "id: ZX-9048-QT", what="the editor to save the pasted id")
+    code, _, err = rec.stop()
+    assert code == 0, err
+    assert clipboard(rec.path) == [("copy", "ZX-9048-QT")]
+    events = [json.loads(line) for line in (rec.path / "events.jsonl").read_text().splitlines()]
+    copy_t = next(e["t"] for e in events if e["type"] == "clipboard")
+    presses = {e["key"]: e["t"] for e in events if e["type"] == "key" and e["pressed"] and e["key"] in "cv"}
+    assert presses["c"] <= copy_t < presses["v"]
+
+
+def test_clipboard_of_excluded_windows_is_never_read(x11: XServer, rec_factory, tmp_path: Path) -> None:
+    vault, notes = tmp_path / "vault.txt", tmp_path / "notes.txt"
+    vault.write_text("hunter2")
+    notes.write_text("")
+    vault_win = x11.mousepad(vault, tmp_path / "home1")
+    notes_win = x11.mousepad(notes, tmp_path / "home2")
+    rec = rec_factory("--exclude-window", "vault")
+    x11.focus(vault_win)
+    time.sleep(0.5)  # the recorder sees the excluded window
+    x11.xdotool("key", "--delay", "150", "ctrl+a", "ctrl+c")  # a copy in the excluded window
+    set_clipboard(x11, "s3cret-token")  # another program copies while the excluded window has the focus
+    time.sleep(0.5)
+    x11.focus(notes_win)
+    x11.xdotool("type", "--delay", "40", "draft")
+    x11.xdotool("key", "--delay", "150", "ctrl+a", "ctrl+x")
+    rec.wait_events(lambda ev: any(k.type == "key" and k.key == "x" for k in ev), "ctrl+x logged")
+    time.sleep(0.5)
+    set_clipboard(x11, "from a menu")  # a copy without ctrl+c
+    time.sleep(1.0)
+    code, _, err = rec.stop()
+    assert code == 0, err
+    assert clipboard(rec.path) == [("cut", "draft"), ("change", "from a menu")]
+    log = (rec.path / "events.jsonl").read_text()
+    assert "hunter2" not in log and "s3cret" not in log
+
+
+def test_no_clipboard_flag(x11: XServer, rec_factory) -> None:
+    x11.xterm("shell")
+    rec = rec_factory("--no-clipboard")
+    set_clipboard(x11, "not recorded")
+    x11.xdotool("type", "--delay", "40", "ok")
+    rec.wait_events(lambda ev: typed(ev) == "ok", "typing")
+    time.sleep(0.5)
+    code, _, err = rec.stop()
+    assert code == 0, err
+    assert clipboard(rec.path) == []
+    assert rec.session().meta.recorder["clipboard"] is False
+
+
+def test_pause_and_resume_leave_no_modifier_held(x11: XServer, rec_factory) -> None:
+    """The pause chord is not logged, and a modifier the log holds at the pause is released in
+    the log before the pause marker: `pwd` typed after resume reads as plain keys."""
+    wid = x11.xterm("shell")
+    rec = rec_factory()
+    x11.xdotool("type", "--window", wid, "--delay", "40", "one")
+    x11.xdotool("keydown", "shift", "key", "a")  # shift still held when the pause chord comes
+    rec.wait_events(lambda ev: typed(ev) == "oneA", "typing before the pause")
+    x11.xdotool("key", "ctrl+alt+p")
+    rec.wait_events(lambda ev: any(m.type == "marker" and m.kind == "pause" for m in ev), "pause marker")
+    x11.xdotool("keyup", "shift")
+    x11.xdotool("key", "ctrl+alt+p")
+    rec.wait_events(lambda ev: any(m.type == "marker" and m.kind == "resume" for m in ev), "resume marker")
+    x11.xdotool("type", "--window", wid, "--delay", "40", "pwd")
+    rec.wait_events(lambda ev: typed(ev).endswith("pwd"), "typing after resume")
+    code, _, err = rec.stop()
+    assert code == 0, err
+    s = rec.session()
+    keys = of(s.events, "key")
+    assert not [k for k in keys if k.key.startswith(("ctrl", "alt"))]  # the chord's keys are not in the log
+    assert [k.key for k in keys if k.key == "p"] == ["p", "p"]  # only pwd's p (press and release)
+    pause = next(m for m in of(s.events, "marker") if m.kind == "pause")
+    held: set[str] = set()
+    for k in keys:
+        if k.t <= pause.t and k.key.startswith("shift"):
+            (held.add if k.pressed else held.discard)(k.key)
+    assert held == set(), "the log still holds shift at the pause"
+    assert not any(isinstance(seg, Shortcut) for seg in read_keys(keys))
+    assert produced_text(keys) == "oneApwd"

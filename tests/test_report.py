@@ -126,7 +126,9 @@ def test_drops_made_before_an_episode_existed_are_logged(tmp_path: Path) -> None
     assert logged[0].episode.metadata == {}
     stats = orjson.loads((tmp_path / "out.jsonl.stats.json").read_bytes())
     assert (
-        stats["written"] == 1 and stats["skipped"] == {"report": 1} and "metadata is not JSON" in stats["problems"][0]
+        stats["written"] == 1
+        and stats["skipped"] == {"episode metadata": 1}
+        and "metadata is not JSON" in stats["problems"][0]
     )
     data = page_data(tmp_path / "r.html")
     dropped = [e for e in data["episodes"] if e["status"] == "dropped"]

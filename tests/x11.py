@@ -11,6 +11,7 @@ Use the `x11` fixture (conftest.py) or `XServer` directly:
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
-NEEDED = ("Xvfb", "xdotool", "openbox", "xterm", "xprop")
+NEEDED = ("Xvfb", "xdotool", "openbox", "xterm", "xprop", "mousepad", "xclip")
 
 
 def missing_tools() -> list[str]:
@@ -92,8 +93,10 @@ class XServer:
             )
         return self
 
-    def spawn(self, cmd: list[str], **kw) -> subprocess.Popen:
-        proc = subprocess.Popen(cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+    def spawn(self, cmd: list[str], env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            cmd, env={**self.env, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw
+        )
         self._procs.append(proc)
         return proc
 
@@ -136,6 +139,48 @@ class XServer:
             lambda: self.run("xdotool", "search", "--name", f"^{title}$", check=False).split(),
             what=f"xterm {title!r} to appear",
         )[0]
+        self.focus(wid)
+        return wid
+
+    def window(self, name_regex: str, timeout: float = 30.0) -> str:
+        """The id of the first visible window whose title matches, once there is one."""
+        return wait_for(
+            lambda: self.run("xdotool", "search", "--onlyvisible", "--name", name_regex, check=False).split(),
+            timeout=timeout,
+            what=f"a window named {name_regex!r}",
+        )[0]
+
+    def mousepad(self, path: Path, home: Path) -> str:
+        """Mousepad (Xfce's GTK text editor) editing `path`, with default settings kept in memory
+        and its state under `home`; focused; returns its window id. Its title is
+        "<path> - Mousepad", with a leading "*" once modified."""
+        env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "GSETTINGS_BACKEND": "memory"}
+        env |= {"NO_AT_BRIDGE": "1", "XDG_RUNTIME_DIR": str(home)}
+        self.spawn(["mousepad", "--disable-server", str(path)], env=env)
+        wid = self.window(re.escape(path.name) + " - Mousepad$")
+        self.focus(wid)
+        return wid
+
+    def chromium(self, url: str, title_regex: str, profile: Path, geometry: tuple[int, int, int, int]) -> str:
+        """Chromium showing `url` as an app window (no tabs or address bar) at (x, y, width,
+        height); focused; returns its window id once the page's title matches."""
+        x, y, w, h = geometry
+        self.spawn(
+            [
+                "chromium",
+                "--no-sandbox",  # tests run as root
+                "--test-type",  # no infobar about that flag over the page
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--disable-gpu",
+                "--password-store=basic",
+                f"--user-data-dir={profile}",
+                f"--window-position={x},{y}",
+                f"--window-size={w},{h}",
+                f"--app={url}",
+            ]
+        )
+        wid = self.window(title_regex, timeout=60)
         self.focus(wid)
         return wid
 

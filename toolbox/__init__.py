@@ -17,6 +17,8 @@ from toolbox.core.registry import (
 )
 from toolbox.core.task import Task
 
+__version__ = "0.1.0"  # the `datamakr` distribution's version (pyproject.toml reads it from here)
+
 __all__ = [
     "BuildContext",
     "Dataset",

@@ -278,7 +278,7 @@ def _window(event: Window, index: int, state: _State, out: list[CompiledAction],
     ):
         keys = previous.action.keys
         if previous.action.kind == "hotkey" and keys[-1:] == ["tab"] and ("alt" in keys or "cmd" in keys):
-            previous.action = Action(kind="switch_window", t=previous.action.t, title=event.title)
+            previous.action = Action(kind="switch_window", t=previous.action.t, title=event.title, keys=keys)
             previous.app = event.app
             return
         if previous.action.kind in ("click", "double_click", "right_click", "drag"):

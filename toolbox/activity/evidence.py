@@ -18,10 +18,10 @@ from typing import Any
 from toolbox.activity.actions import ActionSettings, CompiledAction, compile_actions
 from toolbox.activity.intervals import IntervalSettings, IntervalSlice, cut_intervals
 from toolbox.activity.models import Action, FrameRef, Interval
-from toolbox.activity.screen import ObservationLimits, observation, readable, text_at
+from toolbox.activity.screen import ObservationLimits, observation, readable, target_at
 from toolbox.activity.session_frames import RegionMode, SessionFrames, session_frames
 from toolbox.activity.titles import short_title
-from toolbox.core.models import EpisodeEvidence, EvidenceAction, EvidenceFrame
+from toolbox.core.models import EpisodeEvidence, EvidenceAction, EvidenceFrame, EvidenceWord
 from toolbox.core.session import Click, Key, Marker, Scroll, Session, Window
 from toolbox.ocr_engines.runner import OcrRequest, OcrRunner
 from toolbox.ocr_engines.words import OcrWord
@@ -128,6 +128,11 @@ def _interval(
         frames=sorted(used.values(), key=lambda f: f.t),
     )
     interval.metadata = report_metadata(interval, frames, main, piece)
+    interval.metadata.screens = {
+        frames.relative(a.frame_before): [EvidenceWord.model_validate(w) for w in words[a.frame_before.path]]
+        for a in actions
+        if a.frame_before is not None and a.frame_before.path in words
+    }
     return interval
 
 
@@ -202,7 +207,8 @@ def _read(
         point = action.frame_before.to_frame(action.x, action.y)
         if action.kind != "scroll":
             reach = round(settings.target_reach * max(action.frame_before.scale, 0.25))
-            action.target = text_at(readable(before), *point, reach=reach)
+            found = target_at(readable(before), *point, reach=reach)
+            action.target, action.target_box = found or (None, None)
     copied = _copied(action)
     after = action.frame_after
     if after is None or after.path not in words:
@@ -286,9 +292,11 @@ def report_metadata(
 
 def _action_row(action: Action, rel: Callable[[FrameRef | None], str | None]) -> EvidenceAction:
     """x, y are virtual-screen pixels; frame_x, frame_y the same point on the frame before."""
-    frame_x, frame_y = None, None
+    frame_x, frame_y, frame_x2, frame_y2 = None, None, None, None
     if action.x is not None and action.y is not None and action.frame_before is not None:
         frame_x, frame_y = action.frame_before.to_frame(action.x, action.y)
+    if action.x2 is not None and action.y2 is not None and action.frame_before is not None:
+        frame_x2, frame_y2 = action.frame_before.to_frame(action.x2, action.y2)
     return EvidenceAction(
         kind=action.kind,
         t=action.t,
@@ -301,8 +309,13 @@ def _action_row(action: Action, rel: Callable[[FrameRef | None], str | None]) ->
         frame_y=frame_y,
         x2=action.x2,
         y2=action.y2,
+        frame_x2=frame_x2,
+        frame_y2=frame_y2,
         text=action.text,
         title=action.title,
         shortcut=action.shortcut,
         keys=action.keys,
+        result=action.result,
+        dx=action.dx,
+        dy=action.dy,
     )

@@ -63,6 +63,7 @@ class Action(BaseModel):
     dy: int = 0
     title: str | None = None  # window title (switch_window), or the window the action happened in
     target: str | None = None  # the screen text under the pointer, when OCR has it
+    target_box: tuple[int, int, int, int] | None = None  # the target's box on frame_before, when the point is in it
     shortcut: str | None = None  # a hotkey's name when known: "copy", "paste", "switch_app"
     frame_before: FrameRef | None = None
     frame_after: FrameRef | None = None

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from toolbox.ocr_engines.words import OcrWord, is_noise, text_lines
+from toolbox.ocr_engines.words import Box, OcrWord, is_noise, text_lines
 
 MAX_TARGET_WORDS = 6
 
@@ -23,6 +23,13 @@ def _distance(word: OcrWord, x: int, y: int) -> float:
 def text_at(words: list[OcrWord], x: int, y: int, reach: int = 24) -> str | None:
     """The label under a point (frame pixels): the nearest word within `reach` pixels, grown to
     the words beside it on its line that sit close together (a button's or link's caption)."""
+    found = target_at(words, x, y, reach)
+    return found[0] if found else None
+
+
+def target_at(words: list[OcrWord], x: int, y: int, reach: int = 24) -> tuple[str, Box | None] | None:
+    """`text_at`'s label and the box around its words (frame pixels); the box only when the point
+    is inside it (edges included): a label merely near the pointer is not the clicked target."""
     if not words:
         return None
     hit = min(words, key=lambda w: _distance(w, x, y))
@@ -41,7 +48,15 @@ def text_at(words: list[OcrWord], x: int, y: int, reach: int = 24) -> str | None
         and right - left + 1 < MAX_TARGET_WORDS
     ):
         right += 1
-    return " ".join(w.text for w in line[left : right + 1])
+    label = line[left : right + 1]
+    box = (
+        min(w.box[0] for w in label),
+        min(w.box[1] for w in label),
+        max(w.box[2] for w in label),
+        max(w.box[3] for w in label),
+    )
+    inside = box[0] <= x <= box[2] and box[1] <= y <= box[3]
+    return " ".join(w.text for w in label), box if inside else None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from toolbox.activity.models import FrameRef, WindowState
-from toolbox.core.session import Click, Frame, MouseMove, Scroll, Session, Window
+from toolbox.core.session import Click, Frame, FrameFileError, MouseMove, Scroll, Session, Window
 from toolbox.ocr_engines.words import Box
 
 RegionMode = Literal["window", "pointer", "full"]
@@ -73,7 +73,6 @@ def session_frames(
     monitors = {m.index: m for m in session.meta.monitors}
     frames = SessionFrames(session=session)
     problems: list[str] = []
-    base = session.path.resolve()
     seen: set[str] = set()
     window = WindowState()
     pointer: tuple[int, int] | None = None
@@ -83,12 +82,13 @@ def session_frames(
         elif isinstance(event, (MouseMove, Click, Scroll)):
             pointer = (event.x, event.y)
         elif isinstance(event, Frame):
-            path = base / event.file
             if event.file in seen:
                 continue
             seen.add(event.file)
-            if not path.is_file():
-                problems.append(f"{session.path / 'events.jsonl'}: frame file {event.file} is missing; frame skipped")
+            try:
+                path = session.frame_path(event)
+            except FrameFileError as exc:
+                problems.append(f"{session.path / 'events.jsonl'}: {exc}; frame skipped")
                 continue
             monitor = monitors.get(event.monitor)
             scale = event.width / monitor.width if monitor and monitor.width else 1.0

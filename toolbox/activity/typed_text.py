@@ -74,6 +74,7 @@ SHORTCUT_NAMES = {
     ("c",): "copy",
     ("v",): "paste",
     ("shift", "v"): "paste",  # a terminal's paste (elsewhere: paste as plain text)
+    ("shift", "c"): "copy",  # a terminal's copy (ctrl+c interrupts there)
     ("x",): "cut",
     ("a",): "select_all",
     ("z",): "undo",
@@ -151,6 +152,7 @@ class KeyboardReader:
     _t0: float | None = None
     _t1: float = 0.0
     _presses: int = 0
+    _anchor: int | None = None  # the selection's other end (shift + caret keys), as editors keep it
 
     def feed(self, event: KeyLike) -> list[Segment]:
         key = canonical_key(event.key)
@@ -173,6 +175,9 @@ class KeyboardReader:
         if key in ("enter", "tab"):
             self._touch(event.t)
             return self._end_run(ended_by=key)
+        if key in ("backspace", "delete") and self._delete_selection():
+            self._touch(event.t)
+            return []
         if key == "backspace":
             if self._caret > 0:
                 del self._buffer[self._caret - 1]
@@ -185,21 +190,49 @@ class KeyboardReader:
             self._touch(event.t)
             return []
         if key in CARET_KEYS and self._t0 is not None:
-            self._caret = {
-                "left": max(0, self._caret - 1),
-                "right": min(len(self._buffer), self._caret + 1),
-                "home": 0,
-                "end": len(self._buffer),
-            }[key]
+            self._move_caret(key)
             self._touch(event.t)
             return []
         char = self._char(key, event.char)
         if char is None:  # a key that types nothing: esc, f5, up, page_down, a lone caret key ...
             return [*self.flush(), Shortcut(keys=[key], t=event.t)]
+        self._delete_selection()  # typing over a selection replaces it
         self._buffer.insert(self._caret, char)
         self._caret += 1
         self._touch(event.t)
         return []
+
+    def _move_caret(self, key: str) -> None:
+        """Shift extends the selection from where it started; without shift left and right
+        first collapse a selection to its start or end (GTK, browsers, Qt and Windows agree)."""
+        selected = self._selection()
+        if "shift" not in self.held:
+            self._anchor = None
+            if selected and key in ("left", "right"):
+                self._caret = selected[0] if key == "left" else selected[1]
+                return
+        elif self._anchor is None:
+            self._anchor = self._caret
+        self._caret = {
+            "left": max(0, self._caret - 1),
+            "right": min(len(self._buffer), self._caret + 1),
+            "home": 0,
+            "end": len(self._buffer),
+        }[key]
+
+    def _selection(self) -> tuple[int, int] | None:
+        if self._anchor is None or self._anchor == self._caret:
+            return None
+        return min(self._anchor, self._caret), max(self._anchor, self._caret)
+
+    def _delete_selection(self) -> bool:
+        selected = self._selection()
+        self._anchor = None
+        if selected is None:
+            return False
+        del self._buffer[selected[0] : selected[1]]
+        self._caret = selected[0]
+        return True
 
     def flush(self) -> list[Segment]:
         """End the current run (focus may have moved); modifier state is kept."""
@@ -255,7 +288,7 @@ class KeyboardReader:
         if self._t0 is None:
             return []
         run = TextRun(text="".join(self._buffer), t=self._t0, t_end=self._t1, ended_by=ended_by, keys=self._presses)
-        self._buffer, self._caret, self._t0, self._presses = [], 0, None, 0
+        self._buffer, self._caret, self._t0, self._presses, self._anchor = [], 0, None, 0, None
         if not run.text and ended_by is None:
             return []  # typed and erased everything: nothing was produced
         return [run]

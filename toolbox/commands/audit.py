@@ -1,7 +1,8 @@
 """`build_data.py audit --config configs/llm.yaml [--session ID] [--limit N]`: print exactly what
 a build would send to the LLM for a session (each request's messages, after redaction, and which
-frames go as images, blacked out), with redactions marked. Sends nothing: the transcriber's LLM
-client is never made, the filters are not made, and datasets that ask an LLM are not read.
+frames go as images, blacked out, with the share of each that is black), with redactions marked.
+Sends nothing: the transcriber's LLM client is never made, the filters are not made, and datasets
+that ask an LLM are not read.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from toolbox.cli import check_use_vision
 from toolbox.core import registry
 from toolbox.core.config import ConfigError, ExperimentConfig, load_config
 from toolbox.core.pipeline import Pipeline, make_pipeline
@@ -26,6 +28,7 @@ from toolbox.core.session import Session
 from toolbox.llm.config import LLMOptions
 from toolbox.privacy.intervals import blacked_out_frame
 from toolbox.privacy.options import KINDS
+from toolbox.privacy.passwords import black_share
 from toolbox.privacy.redactor import RedactionMap
 from toolbox.tasks.interval_episodes import IntervalEpisodes
 
@@ -34,7 +37,7 @@ PLACEHOLDER = re.compile(r"\[(?:{})(?:_\d+)?\]".format("|".join(KINDS.values()))
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="build_data.py audit",
+        prog="datamakr audit",
         description="Print what a build would send to the LLM for a session: every request's messages after redaction "
         "(placeholders such as [EMAIL_1] and [PASSWORD] mark what was removed) and the frames sent as images, "
         "written blacked out to a private folder. Nothing is sent.",
@@ -53,12 +56,13 @@ def _parser() -> argparse.ArgumentParser:
 
 @register_command("audit")
 def audit_command(argv: list[str]) -> int:
+    """Print what a build would send to an LLM, after redaction; sends nothing."""
     args = _parser().parse_args(argv)
     console = Console(highlight=False, soft_wrap=True)
     try:
         return audit(args, console)
     except (ConfigError, registry.PluginError) as exc:
-        Console(stderr=True).print(f"error: {exc}", markup=False)
+        Console(stderr=True, soft_wrap=True).print(f"error: {exc}", markup=False)
         return 2
 
 
@@ -66,6 +70,8 @@ def audit(args: argparse.Namespace, console: Console) -> int:
     config, base_dir = load_config(args.config, {"use_vision": args.use_vision})
     with _stand_in_api_key():  # the audit never sends, so it needs no key
         pipeline = make_pipeline(config.model_copy(update={"filters": [], "max_length": None}), base_dir)
+    if config.use_vision:
+        check_use_vision(pipeline, "--use-vision" if args.use_vision else f"{args.config}: use_vision")
     tasks = [task for task in pipeline.tasks if isinstance(task, IntervalEpisodes)]
     if not tasks:
         raise ConfigError(
@@ -128,14 +134,14 @@ def _audit_session(
         console.print("redaction is OFF (redact: false): text is sent as recorded", style="bold red")
     model = transcriber.options.model or "(model from OPENAI_MODEL)"
     count = 0
+    shares: list[float] = []
     for group in transcriber.groups(intervals):
         if limit is not None and count >= limit:
             break
         problems: list[str] = []
         sent: list[Any] = []
         messages = transcriber.request_messages(group, problems, sent)
-        ids = ", ".join(iv.id for iv in group)
-        console.rule(f"request {count + 1}: {ids} -> {model}")
+        console.rule(f"request {count + 1}: {group.ids} -> {model}")
         marks: Counter[str] = Counter()
         images = iter(sent)
         for message in messages:
@@ -150,22 +156,31 @@ def _audit_session(
                     rendered.highlight_regex(PLACEHOLDER, "reverse bold")
                     console.print(rendered)
                 else:
-                    console.print(_image_line(next(images, None), task, frames_dir), markup=False)
+                    console.print(_image_line(next(images, None), task, frames_dir, shares), markup=False)
         summary = ", ".join(f"{p} x{n}" if n > 1 else p for p, n in sorted(marks.items()))
         console.print(f"redacted in this request: {summary or 'nothing'}", markup=False)
         for problem in problems:
             console.print(f"not sent: {problem}", markup=False)
         count += 1
+    if shares:
+        console.print(
+            f"black share of the {len(shares)} frame(s) shown: mean {sum(shares) / len(shares):.1%}, "
+            f"max {max(shares):.1%}",
+            markup=False,
+        )
     return count
 
 
-def _image_line(sent: Any, task: IntervalEpisodes, frames_dir: Path) -> str:
+def _image_line(sent: Any, task: IntervalEpisodes, frames_dir: Path, shares: list[float]) -> str:
     if sent is None:
         return "[image]"
     interval, frame, boxes = sent
     copy = blacked_out_frame(frame, [], task.redactor, RedactionMap(), frames_dir / interval.session_id, boxes=boxes)
+    share = black_share(boxes, (frame.width, frame.height))
+    shares.append(share)
     return (
-        f"[image: {frame.path}, {frame.width}x{frame.height}, {len(boxes)} area(s) blacked out; as sent: {copy.path}]"
+        f"[image: {frame.path}, {frame.width}x{frame.height}, {len(boxes)} area(s) blacked out; as sent: {copy.path}; "
+        f"black: {share:.1%}]"
     )
 
 

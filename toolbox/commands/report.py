@@ -50,10 +50,12 @@ def report_after_build(pipeline: Pipeline, report: Path, output: Path) -> None:
 
 @register_command("report")
 def report_command(argv: list[str]) -> int:
+    """Write a static HTML report of a build: its summary and every episode, kept or dropped."""
     parser = argparse.ArgumentParser(
-        prog="build_data.py report",
-        description="Write a static HTML report of a build (opens from file://, no network). Uses OUTPUT.stats.json and, "
-        "when the build ran with --report, OUTPUT.episodes.jsonl (full episodes with frames, kept and dropped); "
+        prog="datamakr report",
+        description="Write a static HTML report of a build (opens from file://, no network). Uses "
+        "OUTPUT.stats.json and, when the build ran with --report, OUTPUT.episodes.jsonl (full episodes with "
+        "frames, kept and dropped); "
         "otherwise the episodes are read back from OUTPUT itself.",
     )
     parser.add_argument("output", type=Path, help="the build's output JSONL (glaive, sharegpt or openai)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 from toolbox.core.models import Episode
 from toolbox.core.plugin import Plugin
@@ -30,7 +31,13 @@ Verdict = Episode | Drop
 
 
 class Filter(Plugin):
-    """Override `check` (one episode at a time) or `apply` (the whole stream, e.g. dedupe)."""
+    """Override `check` (one episode at a time) or `apply` (the whole stream, e.g. dedupe).
+
+    A filter whose `check` remembers earlier episodes (exact dedupe) sets `whole_stream`: like
+    one that overrides `apply`, it then sees every episode of the build, in input order, in
+    one process; other filters may run on parts of the input in parallel (core/executor.py)."""
+
+    whole_stream: ClassVar[bool] = False
 
     def check(self, episode: Episode) -> Verdict:
         return episode
@@ -42,6 +49,18 @@ class Filter(Plugin):
                 yield Dropped(episode, self.plugin_name, verdict.reason, verdict.detail)
             else:
                 yield verdict
+
+
+def needs_whole_stream(flt: Filter) -> bool:
+    return flt.whole_stream or type(flt).apply is not Filter.apply
+
+
+def worker_filters(filters: list[Filter]) -> list[Filter]:
+    """The leading filters that look at one episode at a time: they run in the workers, on parts
+    of the input. From the first that needs the whole stream on, filters run in the driver, in
+    order (a later per-episode filter may see fewer episodes there, so it cannot go earlier)."""
+    count = next((i for i, flt in enumerate(filters) if needs_whole_stream(flt)), len(filters))
+    return filters[:count]
 
 
 class FunctionFilter(Filter):

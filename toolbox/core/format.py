@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -14,7 +15,12 @@ from toolbox.core.plugin import Plugin
 
 
 class FormatError(ValueError):
-    """The episode cannot be written in this format, or a row is not valid in it."""
+    """The episode cannot be written in this format, or a row is not valid in it. `reason` is
+    what the build summary counts the dropped episode under (the message is its detail)."""
+
+    def __init__(self, message: str, reason: str = "cannot be written in this format") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def parse_json(text: str) -> Any:
@@ -70,8 +76,18 @@ class Format(Plugin):
             tools = self._decoded_tools[text] = parse(text)
         return list(tools)
 
+    def start(self, output: Path) -> None:
+        """Called with the output file's path before the first row is encoded (by a build) or
+        checked (by `validate`): formats whose rows come with files beside the output (images,
+        a sidecar) write or find them there. Most formats need nothing."""
+
     def encode(self, episode: Episode) -> dict[str, Any]:
         raise NotImplementedError
+
+    def encode_rows(self, episode: Episode) -> list[dict[str, Any]]:
+        """The rows an episode becomes: one (`encode`) for most formats; a trajectory format
+        writes one per step."""
+        return [self.encode(episode)]
 
     def decode(self, row: dict[str, Any], episode_id: str, source: Any) -> Episode:
         raise NotImplementedError
@@ -79,3 +95,14 @@ class Format(Plugin):
     def validate(self, row: Any) -> list[str]:
         """Every rule the row breaks (empty if valid)."""
         raise NotImplementedError
+
+    # -- hand-off to trainers (toolbox/core/trainers.py writes these beside every build) ----------
+
+    def llamafactory_dataset(self, file_name: str, columns: set[str]) -> dict[str, Any] | None:
+        """This format's entry in LLaMA-Factory's dataset_info.json for a file whose rows have the
+        keys `columns` (it reads a named column that no row has as an error); None: it cannot read it."""
+        return None
+
+    def axolotl_dataset(self, path: str) -> dict[str, Any] | None:
+        """This format as an item of axolotl's `datasets:` list (None: it cannot read it)."""
+        return None

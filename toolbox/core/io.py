@@ -5,10 +5,13 @@ Private folders, and one tolerant JSONL reader."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import glob
 import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -17,11 +20,14 @@ import orjson
 
 @contextlib.contextmanager
 def atomic_writer(path: str | Path, mode: str = "wb", fsync: bool = True) -> Iterator[IO]:
-    """`fsync`: also survive a power cut, not only a killed process (costs a disk flush)."""
+    """`fsync`: also survive a power cut, not only a killed process (costs a disk flush).
+    The temp file (`.<name>.<random>.tmp`) is locked while it is written, so
+    `remove_stale_temps` can tell one a killed build left from one being written."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released when the process ends, however it ends
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
@@ -32,6 +38,29 @@ def atomic_writer(path: str | Path, mode: str = "wb", fsync: bool = True) -> Ite
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def remove_stale_temps(path: str | Path) -> int:
+    """Delete the temp files of `path` that a killed writer left beside it (atomic_writer's
+    names, no process holding their lock); how many were deleted."""
+    target = Path(path)
+    removed = 0
+    with contextlib.suppress(OSError):
+        for tmp in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+            try:
+                fd = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # a live writer holds it
+                continue
+            else:
+                tmp.unlink(missing_ok=True)
+                removed += 1
+            finally:
+                os.close(fd)
+    return removed
 
 
 def write_atomic(path: str | Path, data: bytes, fsync: bool = True) -> None:
@@ -61,20 +90,55 @@ class BadLine:
     truncated: bool
 
 
-def read_jsonl(path: str | Path) -> Iterator[tuple[int, Any | BadLine]]:
+MAX_LINE_BYTES = 64 * 2**20  # a longer JSONL line is skipped without being held in memory
+
+
+def read_jsonl(path: str | Path, max_line: int = MAX_LINE_BYTES) -> Iterator[tuple[int, Any | BadLine]]:
     """(line number, parsed value or BadLine) for every non-blank line, streamed. One reader
-    for every JSONL input (events, data files, logs), so each reports bad lines the same way."""
+    for every JSONL input (events, data files, logs), so each reports bad lines the same way.
+    A line longer than `max_line` bytes is a BadLine, skipped as it is read."""
     pending: tuple[int, str] | None = None  # a bad line: truncated only if no line follows it
     with Path(path).open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
+        for number, raw in enumerate(iter(partial(handle.readline, max_line + 1), b""), start=1):
+            if len(raw) > max_line:  # no newline within max_line bytes: skip the rest of the line unread
+                if not raw.endswith(b"\n"):
+                    while (rest := handle.readline(2**20)) and not rest.endswith(b"\n"):
+                        pass
+                raw = None
+            elif not raw.strip():
                 continue
             if pending is not None:
                 yield pending[0], BadLine(pending[1], truncated=False)
                 pending = None
+            if raw is None:
+                yield number, BadLine(f"line longer than {max_line:,} bytes", truncated=False)
+                continue
             try:
                 yield number, orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
                 pending = (number, str(exc).splitlines()[0][:160])
     if pending is not None:
         yield pending[0], BadLine(pending[1], truncated=True)
+
+
+def make_private(path: str | Path) -> None:
+    """A file 0600, or a folder and everything in it 0700 / 0600 (e.g. what a library wrote)."""
+    target = Path(path)
+    if not target.is_dir():
+        os.chmod(target, 0o600)
+        return
+    for folder, _, files in os.walk(target):
+        os.chmod(folder, PRIVATE_DIR_MODE)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o600)
+
+
+@contextlib.contextmanager
+def private_umask() -> Iterator[None]:
+    """Files and folders made inside are 0600 / 0700 whatever the user's umask (for writers,
+    such as a library's, that take no mode)."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)

@@ -102,10 +102,15 @@ class EvidenceAction(BaseModel):
     frame_y: int | None = None
     x2: int | None = None
     y2: int | None = None
+    frame_x2: int | None = None  # the drag's end on `frame_before`
+    frame_y2: int | None = None
     text: str | None = None
     title: str | None = None
     shortcut: str | None = None
     keys: list[str] = Field(default_factory=list)
+    result: str | None = None  # the screen text the action led to (what grounding may trace a value to)
+    dx: int = 0  # a scroll's wheel notches (dy > 0 is up)
+    dy: int = 0
 
 
 class EvidenceWord(BaseModel):
@@ -116,6 +121,36 @@ class EvidenceWord(BaseModel):
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 in frame pixels
     conf: float
     mid: tuple[float, float]  # normalized midpoint: x / width, y / height
+
+
+StepAction = Literal[
+    "click", "double_click", "right_click", "drag", "scroll", "type", "hotkey", "paste", "wait", "terminate"
+]
+
+
+class Step(BaseModel):
+    """One action of an episode as a vision-language agent's trajectory step (README "Vision
+    trajectories"): its screenshots, the action in the step action space and where it pointed.
+    Frames are named inside the session folder (`EpisodeEvidence.session_path`); points are
+    pixels of `frame_before` (the recorder's multi-monitor and HiDPI mapping applied), and the
+    same point as 0-1 fractions of its monitor. Texts are as redacted as the episode's."""
+
+    action: StepAction
+    t: float
+    frame_before: str | None = None  # the screen the action was taken on
+    frame_after: str | None = None  # the screen it led to
+    frame_size: tuple[int, int] | None = None  # frame_before's (width, height)
+    point: tuple[int, int] | None = None  # where it pointed (a drag's press)
+    point_norm: tuple[float, float] | None = None
+    to_point: tuple[int, int] | None = None  # a drag's release
+    to_point_norm: tuple[float, float] | None = None
+    target: str | None = None  # the label under the pointer (OCR)
+    target_box: tuple[int, int, int, int] | None = None  # its box (x0, y0, x1, y1), when the point is inside it
+    text: str | None = None  # typed (or pasted) text
+    keys: list[str] = Field(default_factory=list)  # hotkey, paste
+    scroll: tuple[int, int] | None = None  # (dx, dy) wheel notches; dy > 0 is up
+    observation: str | None = None  # screen text that appeared after the action
+    thought: str | None = None  # why, when a transcriber wrote it
 
 
 class EpisodeEvidence(BaseModel):
@@ -138,11 +173,15 @@ class EpisodeEvidence(BaseModel):
     main_frame: str | None = None  # the frame `ocr` was read on
     actions: list[EvidenceAction] = Field(default_factory=list)
     ocr: list[EvidenceWord] = Field(default_factory=list)
+    # the words of each action's frame before, by frame path: the screen each step was taken on
+    # (core/screens.py: a recorded episode as screen steps)
+    screens: dict[str, list[EvidenceWord]] = Field(default_factory=dict)
     # per frame path: what to black out before a model sees the frame (coordinates only, no
     # text: safe to keep); a frame not named here was never checked and is not sent
     frame_blackout: dict[str, list[tuple[int, int, int, int]]] = Field(default_factory=dict)
     redactions: dict[str, int] = Field(default_factory=dict)  # placeholders made, per kind
     task: str | None = None  # the person's label for the task
+    steps: list[Step] = Field(default_factory=list)  # set by transcribers: one per action the episode shows
 
     def as_metadata(self) -> dict[str, Any]:
         """The fields set, as JSON-ready `Episode.metadata` entries."""
@@ -171,7 +210,9 @@ class EpisodeEvidence(BaseModel):
                 "frames": [f for p in parts for f in p.frames],
                 "actions": [a for p in parts for a in p.actions],
                 "frame_blackout": {k: v for p in parts for k, v in p.frame_blackout.items()},
+                "screens": {k: v for p in parts for k, v in p.screens.items()},
                 "redactions": dict(sorted(redactions.items())),
+                "steps": [s for p in parts for s in p.steps],
             }
         )
 
@@ -203,6 +244,7 @@ __all__ = [
     "EvidenceWord",
     "LoggedEpisode",
     "Source",
+    "Step",
     "ToolCall",
     "ToolSpec",
     "Turn",

@@ -19,7 +19,15 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TypeVar
 
-KINDS = ("datasets", "tasks", "filters", "formats", "transcribers", "ocr_engines")  # the plugin kinds of a build
+KINDS = (
+    "datasets",
+    "tasks",
+    "filters",
+    "formats",
+    "transcribers",
+    "ocr_engines",
+    "executors",
+)  # a build's plugin kinds
 COMMANDS = "commands"  # `build_data.py SUBCOMMAND`: a function taking the arguments, returning the exit code
 ENTRY_POINT_GROUP = "datamakr.plugins"
 
@@ -64,6 +72,7 @@ register_filter = _decorator("filters")
 register_format = _decorator("formats")
 register_transcriber = _decorator("transcribers")
 register_ocr_engine = _decorator("ocr_engines")
+register_executor = _decorator("executors")
 register_command = _decorator(COMMANDS)
 
 

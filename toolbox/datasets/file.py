@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import orjson
+from pydantic import field_validator
 
 from toolbox.core import registry
 from toolbox.core.config import ConfigError
@@ -33,19 +34,35 @@ class EpisodeFile(Dataset):
 
     class Options(Options):
         path: str
-        format: Literal["auto", "glaive", "sharegpt", "openai"] = "auto"
+        format: str = "auto"  # auto: told per row from its keys; or any registered format
+
+        @field_validator("format")
+        @classmethod
+        def _registered(cls, value: str) -> str:
+            if value != "auto" and value not in registry.names("formats"):
+                try:
+                    registry.get("formats", value)
+                except registry.PluginError as exc:  # its message names the close ones
+                    raise ValueError(str(exc).removeprefix("formats: ")) from None
+            return value
 
     def records(self) -> Iterator[Episode]:
+        for shard in self.shards():
+            yield from self.shard_records(shard)
+
+    def shards(self) -> list[str]:
+        """One per file the path (or glob) names (no digest: reading a file again is cheap)."""
         pattern = self.options.path
         files = (
             sorted(self.ctx.base_dir.glob(pattern)) if any(c in pattern for c in "*?[") else [self.ctx.path(pattern)]
         )
-        if not files or not all(f.is_file() for f in files):
-            raise ConfigError(
-                f"datasets ({self.plugin_name}).path: no such file: {self.ctx.path(pattern) if not files else next(f for f in files if not f.is_file())}"
-            )
-        for file in files:
-            yield from self._read(file)
+        missing = next((f for f in files if not f.is_file()), None) if files else self.ctx.path(pattern)
+        if missing is not None:
+            raise ConfigError(f"datasets ({self.plugin_name}).path: no such file: {missing}")
+        return [str(file) for file in files]
+
+    def shard_records(self, shard: str) -> Iterator[Episode]:
+        return self._read(Path(shard))
 
     def _read(self, file: Path) -> Iterator[Episode]:
         stats = self.ctx.stats

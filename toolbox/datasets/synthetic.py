@@ -166,7 +166,7 @@ class Synthetic(Dataset):
         batches = [range(start, min(start + o.batch_size, o.samples)) for start in range(0, o.samples, o.batch_size)]
         saved = {b: outcomes for b in range(len(batches)) if (outcomes := self._load(b)) is not None}
         pending = [i for b, indices in enumerate(batches) if b not in saved for i in indices]
-        generated = self.client.map(self.sample, pending)
+        generated = self.client.map(self.sample, pending, desc="synthetic samples")
         for b, indices in enumerate(batches):
             outcomes = saved.get(b)
             fresh = outcomes is None

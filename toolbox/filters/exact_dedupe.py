@@ -16,15 +16,22 @@ def normalized(text: str) -> str:
 class ExactDedupe(Filter):
     """Drop episodes whose normalized text (case and whitespace folded) was seen before."""
 
+    whole_stream = True  # remembers every episode before
+
     class Options(Options):
         include_system: bool = False
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self.seen: dict[bytes, str] = {}
+        self.seen: dict[bytes, str] = {}  # text digest -> id of the episode kept with that text
 
     def check(self, episode: Episode) -> Verdict:
+        """Decided on the text alone: the same session read twice gives episodes with the same id
+        and the same text, and the second is a duplicate like any other."""
         text = episode.text() + ("\n" + (episode.system or "") if self.options.include_system else "")
         key = hashlib.blake2b(normalized(text).encode(), digest_size=16).digest()
-        first = self.seen.setdefault(key, episode.id)
-        return episode if first == episode.id else Drop("exact duplicate", f"same text as {first}")
+        first = self.seen.get(key)
+        if first is not None:
+            return Drop("exact duplicate", f"same text as {first}")
+        self.seen[key] = episode.id
+        return episode

@@ -32,9 +32,10 @@ class OpenAIFormat(Format):
                     {"role": "tool", "tool_call_id": turn.tool_call_id or "", "content": turn.content or ""}
                 )
             else:
-                message: dict[str, Any] = {"role": "assistant"}
-                if turn.content is not None or not turn.tool_calls:
-                    message["content"] = turn.content or ""
+                # a message that only calls tools has `"content": null`, as the API writes it (and
+                # LLaMA-Factory's openai converter reads `content` from every message)
+                content = turn.content or (None if turn.tool_calls else "")
+                message: dict[str, Any] = {"role": "assistant", "content": content}
                 if turn.tool_calls:
                     message["tool_calls"] = [
                         {
@@ -53,6 +54,32 @@ class OpenAIFormat(Format):
                 episode.tools, lambda tools: [{"type": "function", "function": spec.model_dump()} for spec in tools]
             )
         return row
+
+    def llamafactory_dataset(self, file_name: str, columns: set[str]) -> dict[str, Any]:
+        return {
+            "file_name": file_name,
+            "formatting": "openai",
+            "columns": {"messages": "messages", **({"tools": "tools"} if "tools" in columns else {})},
+            "tags": {
+                "role_tag": "role",
+                "content_tag": "content",
+                "user_tag": "user",
+                "assistant_tag": "assistant",
+                "observation_tag": "tool",
+                "system_tag": "system",
+            },
+        }
+
+    def axolotl_dataset(self, path: str) -> dict[str, Any]:
+        return {
+            "path": path,
+            "ds_type": "json",
+            "type": "chat_template",
+            "field_messages": "messages",
+            "field_tools": "tools",
+            "message_property_mappings": {"role": "role", "content": "content"},
+            "roles_to_train": ["assistant"],
+        }
 
     def decode(self, row: dict[str, Any], episode_id: str, source: Source) -> Episode:
         problems = self.validate(row)

@@ -67,6 +67,10 @@ class ShareGPTFormat(Format):
             )
         return row
 
+    def llamafactory_dataset(self, file_name: str, columns: set[str]) -> dict[str, Any]:
+        optional = {name: name for name in ("system", "tools") if name in columns}
+        return {"file_name": file_name, "formatting": "sharegpt", "columns": {"messages": "conversations", **optional}}
+
     def decode(self, row: dict[str, Any], episode_id: str, source: Source) -> Episode:
         problems = self.validate(row)
         if problems:

@@ -12,15 +12,17 @@ the server does. A server's token counts are trusted only up to what was asked f
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Generic, TypeVar
 
 from toolbox.core.plugin import BuildContext
+from toolbox.core.progress import progress
 from toolbox.core.tokens import count_tokens
 from toolbox.llm.budget import BudgetReached
 from toolbox.llm.cache import CachedReply, ReplyCache, request_key
@@ -42,6 +44,7 @@ IMAGE_TOKENS = 1500  # budget estimate per image part (a 2048 px high-detail ima
 MAX_PROMPT_OVERCOUNT = 4
 PROMPT_TEMPLATE_TOKENS = 1000
 TRANSIENT_STATUS = {408, 409, 429}
+SLOT_LEASE_MARGIN = 30.0  # seconds beyond twice the request deadline before a held slot counts as abandoned
 RETRY_AFTER_MAX = 120.0  # seconds: a longer Retry-After is a quota that will not come back during the build
 NOT_PER_ITEM = {"budget reached", "interrupted"}  # said once (the budget) or by the user (Ctrl+C), not per item
 FEEDBACK = "Your reply could not be used: {error}\nReply again with only a JSON object that matches the schema."
@@ -149,9 +152,28 @@ class LLMClient:
     def prepare_messages(self, messages: Messages) -> Messages:
         return self._prepare(messages) if self._prepare is not None else messages
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-        """`fn` over `items` with `concurrency` requests in flight, results in input order."""
-        return ordered_map(fn, items, self.options.concurrency, self.runtime.stop)
+    def map(self, fn: Callable[[T], R], items: Iterable[T], desc: str | None = None) -> Iterator[R]:
+        """`fn` over `items` with `concurrency` requests in flight, results in input order. With
+        `desc`, a progress bar on a terminal: its total is len(items), or for a stream the items
+        read so far."""
+        if desc is None:
+            return ordered_map(fn, items, self.options.concurrency, self.runtime.stop)
+        return self._map_with_progress(fn, items, desc)
+
+    def _map_with_progress(self, fn: Callable[[T], R], items: Iterable[T], desc: str) -> Iterator[R]:
+        sized = isinstance(items, Sized)
+        with progress(total=len(items) if sized else 0, desc=desc, unit="item") as bar:
+
+            def counted() -> Iterator[T]:
+                for item in items:
+                    if not sized:
+                        bar.total += 1
+                        bar.refresh()
+                    yield item
+
+            for result in ordered_map(fn, counted(), self.options.concurrency, self.runtime.stop):
+                bar.update()
+                yield result
 
     def ask(
         self, messages: Messages, parser: Parser[T], *, item: str, response_format: dict[str, Any] | None = None
@@ -246,9 +268,13 @@ class LLMClient:
             if self.runtime.stop.is_set():
                 raise RequestFailed("interrupted", "the build was interrupted")
             reservation = self.runtime.budget.reserve(estimate, self.options.budget_usd)
-            started = time.perf_counter()
             try:
-                body_bytes = self._create(body)
+                with self._slot():
+                    started = time.perf_counter()
+                    body_bytes = self._create(body)
+            except InterruptedError:
+                self.runtime.budget.settle(reservation, 0.0)
+                raise RequestFailed("interrupted", "the build was interrupted") from None
             except openai.OpenAIError as exc:
                 latency = time.perf_counter() - started
                 transient = _is_transient(exc)
@@ -327,6 +353,12 @@ class LLMClient:
         with request_deadline(self.options.timeout):
             raw = self.client.chat.completions.with_raw_response.create(**kwargs, extra_body=extra_body)
             return raw.http_response.content
+
+    def _slot(self) -> contextlib.AbstractContextManager[None]:
+        """One of the build's `concurrency` request slots of this plugin, shared by every worker;
+        a slot whose worker died is free again once the request's deadline has long passed."""
+        lease = self.options.timeout * 2 + SLOT_LEASE_MARGIN
+        return self.runtime.budget.slot(self.purpose, self.options.concurrency, lease, self.runtime.stop)
 
     def _reply(self, completion: Completion, prompt_estimate: int) -> CachedReply:
         content = completion.content

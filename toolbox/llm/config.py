@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dotenv import dotenv_values
 from pydantic import Field, SecretStr
 
 from toolbox.core.config import ConfigError
@@ -60,6 +59,8 @@ class Endpoint:
 
 
 def _dotenv(base_dir: Path) -> dict[str, str]:
+    from dotenv import dotenv_values  # the `llm` extra: imported where an LLM plugin is made
+
     for folder in (base_dir, Path.cwd()):
         file = folder / ".env"
         if file.is_file():

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from toolbox.core.models import Episode, Source, ToolCall, ToolSpec, Turn
@@ -39,6 +38,8 @@ class FunctionReply(BaseModel):
     def _parameters(cls, value: dict[str, Any]) -> dict[str, Any]:
         if value.get("type") != "object":
             raise ValueError('parameters must be a JSON schema with "type": "object"')
+        import jsonschema  # the `llm` extra: imported where replies are checked
+
         try:
             jsonschema.Draft202012Validator.check_schema(value)
         except jsonschema.SchemaError as exc:
@@ -47,6 +48,8 @@ class FunctionReply(BaseModel):
 
 
 def _check_arguments(function: FunctionReply, arguments: dict[str, Any]) -> None:
+    import jsonschema
+
     errors = sorted(jsonschema.Draft202012Validator(function.parameters).iter_errors(arguments), key=str)
     if errors:
         where = "/".join(str(p) for p in errors[0].absolute_path) or "(top level)"

@@ -14,6 +14,16 @@ from pydantic import BaseModel
 from toolbox.core.io import write_atomic
 
 Outcome = Literal["ok", "invalid", "transient", "error", "cached"]
+TOTALS = ("requests", "cache_hits", "retries", "prompt_tokens", "completion_tokens", "items_ok")
+# the keys `summary()` gives, which the runtime copies into the build's counts
+PUBLISHED = (
+    *(f"llm_{k}" for k in TOTALS),
+    "llm_items_failed",
+    "llm_cost_usd",
+    "llm_latency_mean_s",
+    "llm_latency_p95_s",
+    "llm_failures",
+)
 
 
 class RequestRecord(BaseModel):
@@ -68,16 +78,29 @@ class Metrics:
         """Totals as flat `llm_*` scalars (the build summary prints them) plus failure reasons."""
         with self._lock:
             latencies = sorted(r.latency_s for r in self.records if r.outcome != "cached")
-            out: dict[str, Any] = {
-                f"llm_{k}": self.totals[k]
-                for k in ("requests", "cache_hits", "retries", "prompt_tokens", "completion_tokens", "items_ok")
-            }
+            out: dict[str, Any] = {f"llm_{k}": self.totals[k] for k in TOTALS}
             out["llm_items_failed"] = sum(self.item_failures.values())
             out["llm_cost_usd"] = round(sum(r.cost_usd for r in self.records), 6)
             out["llm_latency_mean_s"] = round(statistics.fmean(latencies), 3) if latencies else 0.0
             out["llm_latency_p95_s"] = round(latencies[int(0.95 * (len(latencies) - 1))], 3) if latencies else 0.0
             out["llm_failures"] = dict(self.item_failures)
             return out
+
+    def state(self) -> dict[str, Any]:
+        """Every request and item outcome, JSON-ready (`merge_state` adds them to other metrics)."""
+        with self._lock:
+            return {
+                "records": [r.model_dump() for r in self.records],
+                "items_ok": self.totals["items_ok"],
+                "item_failures": dict(self.item_failures),
+            }
+
+    def merge_state(self, state: dict[str, Any]) -> None:
+        for record in state["records"]:
+            self.add(RequestRecord.model_validate(record))
+        with self._lock:
+            self.totals["items_ok"] += state["items_ok"]
+            self.item_failures.update(state["item_failures"])
 
     def write(self, path: Path) -> None:
         summary = self.summary()

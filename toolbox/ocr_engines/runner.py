@@ -16,9 +16,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
+import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -47,6 +50,7 @@ from toolbox.ocr_engines.changes import (
 from toolbox.ocr_engines.words import Box, OcrWord, reading_order, same_line
 
 _WORDS = TypeAdapter(list[OcrWord])
+log = logging.getLogger("datamakr")
 DEFAULT_ENGINE = "tesseract"  # best word recall per second in bench/RESULTS-ocr.md
 POOL_MIN_FRAMES = 4  # fewer reads than this are done in-process
 REUSE_VERSION = "changes-v3"  # part of the cache key: v1 (thumbnail) results may hide typed text; v3 reads
@@ -120,6 +124,7 @@ class OcrRunner:
         self.local_engine: OcrEngine | None = None
         self._digests: dict[str, str] = {}
         self._private_dirs: set[Path] = set()
+        self._cache_broken = False  # a cache write failed (full disk): the rest of the build does not try
         self.stats = OcrRunStats()
         root = self._root()
         if root is not None and root.is_dir():
@@ -154,20 +159,34 @@ class OcrRunner:
         if not todo:
             return out
         results: dict[str, list[OcrWord]] = {}  # words of each read (whole frame or band) by its cache key
+        errors: dict[str, str] = {}  # read key -> what went wrong
 
         def done(key: str, words: list[OcrWord]) -> None:  # stored at once: an interrupted build keeps its work
             results[key] = words
+            errors.pop(key, None)  # frames with the same pixels share a key: one good read serves all
             self._store(key, words)
 
-        with _Reads(self, len(todo), done) as reads:  # reads start while later frames are still planned
+        def failed(key: str, exc: BaseException) -> None:
+            if key not in results:
+                errors[key] = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:160]}"
+
+        with _Reads(self, len(todo), done, failed) as reads:  # reads start while later frames are still planned
             plans = self._plan(todo, out, problem, reads, results)
+        again: list[_Plan] = []  # frames built on a failed read: read whole instead
         for plan in plans:  # in order: a base is always planned (and so finished) before its users
             if plan.base is None:
+                if plan.key in errors:
+                    self._failed(plan.request, errors[plan.key], out, problem)
+                    continue
                 words = results[plan.key]
                 self.stats.read += 1
             else:
-                base_words = out[plan.base] or []
-                bands = [(box, results[self._band_key(plan.request, box)]) for box in plan.boxes]
+                band_keys = [self._band_key(plan.request, box) for box in plan.boxes]
+                base_words = out.get(plan.base)
+                if base_words is None or any(k in errors for k in band_keys):
+                    again.append(_Plan(plan.request, plan.key))
+                    continue
+                bands = [(box, results.get(k, [])) for box, k in zip(plan.boxes, band_keys)]
                 words = merge_bands(base_words, bands, plan.shift, plan.region, plan.frame_height, plan.pinned)
                 if plan.spans:
                     self.stats.read += 1
@@ -177,7 +196,53 @@ class OcrRunner:
                     self.stats.near_duplicates += 1
                 self._store(plan.key, words)
             out[plan.request] = words
+        if again:
+            with _Reads(self, len(again), done, failed) as reads:
+                for plan in again:
+                    decoded = self._decode(plan.request, problem)
+                    if decoded is None:
+                        out[plan.request] = None
+                    else:
+                        _, engine_pixels, frame_size = decoded
+                        origin = plan.request.region[:2] if plan.request.region else (0, 0)
+                        reads.submit(_Job(plan.key, engine_pixels, origin, frame_size))
+            for plan in again:
+                if plan.key in results:
+                    out[plan.request] = results[plan.key]
+                    self.stats.read += 1
+                elif plan.request not in out:
+                    self._failed(plan.request, errors.get(plan.key, "no result"), out, problem)
         return out
+
+    def _failed(
+        self,
+        request: OcrRequest,
+        error: str,
+        out: dict[OcrRequest, list[OcrWord] | None],
+        problem: Callable[[str], None],
+    ) -> None:
+        """One frame the engine could not read: it has no screen text; the others keep theirs."""
+        problem(f"{request.path}: OCR failed ({error}); frame has no screen text")
+        out[request] = None
+        self.stats.failed += 1
+
+    def _decode(
+        self, request: OcrRequest, problem: Callable[[str], None]
+    ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]] | None:
+        """The region's gray pixels, its pixels in the engine's image mode and the frame's size;
+        None (reported, counted) for a frame that does not decode."""
+        try:
+            with Image.open(request.path) as image:
+                image.load()
+                crop = image.crop(request.region) if request.region else image
+                pixels = gray(crop)
+                mode = self.engine.image_mode
+                engine_pixels = pixels if mode == "L" else np.asarray(crop.convert(mode))
+                return pixels, engine_pixels, image.size
+        except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for broken files
+            problem(f"{request.path}: frame does not decode ({type(exc).__name__}: {str(exc)[:100]}); frame skipped")
+            self.stats.failed += 1
+            return None
 
     # -- planning -------------------------------------------------------------------------------
 
@@ -192,24 +257,14 @@ class OcrRunner:
         """Decode each frame once (a broken image is reported here), decide how it is read, and
         hand the pixels to read (the region, or its changed bands) to `reads` at once."""
         plans: list[_Plan] = []
-        mode = self.engine.image_mode
         # frames of this run that will have words, the latest few per region (a window comes back after alt+tab)
         recent: dict[Box | None, list[tuple[OcrRequest, np.ndarray]]] = {}
         for request, key in todo:
-            try:
-                with Image.open(request.path) as image:
-                    image.load()
-                    crop = image.crop(request.region) if request.region else image
-                    pixels = gray(crop)
-                    engine_pixels = pixels if mode == "L" else np.asarray(crop.convert(mode))
-                    frame_size = image.size
-            except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for broken files
-                problem(
-                    f"{request.path}: frame does not decode ({type(exc).__name__}: {str(exc)[:100]}); frame skipped"
-                )
+            decoded = self._decode(request, problem)
+            if decoded is None:
                 out[request] = None
-                self.stats.failed += 1
                 continue
+            pixels, engine_pixels, frame_size = decoded
             seen = recent.pop(request.region, [])
             plan = self._plan_one(request, key, pixels, frame_size[1], seen)
             plans.append(plan)
@@ -283,7 +338,8 @@ class OcrRunner:
     def _digest(self, path: str) -> str:
         digest = self._digests.get(path)
         if digest is None:
-            digest = hashlib.sha1(Path(path).read_bytes()).hexdigest()
+            with open(path, "rb") as handle:  # streamed: memory stays flat whatever the file's size
+                digest = hashlib.file_digest(handle, "sha1").hexdigest()
             self._digests[path] = digest
         return digest
 
@@ -314,11 +370,19 @@ class OcrRunner:
 
     def _store(self, key: str, words: list[OcrWord]) -> None:
         file = self._file(key)
-        if file is None:
+        if file is None or self._cache_broken:
             return
-        self._private_dir(file.parent)
-        # 0600 temp file + rename; no fsync: a lost entry is only read again
-        write_atomic(file, orjson.dumps([w.model_dump() for w in words]), fsync=False)
+        try:
+            self._private_dir(file.parent)
+            # 0600 temp file + rename; no fsync: a lost entry is only read again
+            write_atomic(file, orjson.dumps([w.model_dump() for w in words]), fsync=False)
+        except OSError as exc:  # a full disk: the words are still used, only not kept for the next build
+            self._cache_broken = True
+            log.warning(
+                "%s: cannot write the OCR cache (%s); screen text is still read, but not cached for the next build",
+                exc.filename or file.parent,
+                exc.strerror or exc,
+            )
 
     def _private_dir(self, folder: Path) -> None:
         if folder in self._private_dirs:
@@ -441,11 +505,18 @@ class _Reads:
     """Where the reads of one `OcrRunner.read` run: a process pool (one engine per worker,
     loaded once; started at the first read), or this process for a handful of frames.
     Reads are handed over as they are planned; at most a few per worker wait, so the pixels
-    waiting stay few. `done(key, words)` gets each result in this process."""
+    waiting stay few. `done(key, words)` gets each result in this process, or `failed(key, exc)`
+    what went wrong: one failed read (an engine error, a worker that died) costs that read only."""
 
-    def __init__(self, runner: OcrRunner, frames: int, done: Callable[[str, list[OcrWord]], None]) -> None:
+    def __init__(
+        self,
+        runner: OcrRunner,
+        frames: int,
+        done: Callable[[str, list[OcrWord]], None],
+        failed: Callable[[str, BaseException], None],
+    ) -> None:
         settings = runner.settings
-        self.runner, self.done, self.scale = runner, done, settings.scale
+        self.runner, self.done, self.failed, self.scale = runner, done, failed, settings.scale
         workers = settings.workers or os.cpu_count() or 1
         self.workers = min(workers, max(1, frames // 2)) if frames >= POOL_MIN_FRAMES else 1
         self.pool: ProcessPoolExecutor | None = None
@@ -472,22 +543,38 @@ class _Reads:
             if runner.local_engine is None:
                 # one thread, as in the pool: multi-threaded tesseract (OpenMP) is slower on a busy machine
                 runner.local_engine = make_engine(runner.settings.engine, runner.settings.engine_options, threads=1)
-            self.done(job.key, read_pixels(runner.local_engine, job.pixels, job.origin, job.frame_size, self.scale))
+            try:
+                words = read_pixels(runner.local_engine, job.pixels, job.origin, job.frame_size, self.scale)
+            except Exception as exc:  # noqa: BLE001 - engines and PIL raise many kinds
+                self.failed(job.key, exc)
+            else:
+                self.done(job.key, words)
             self.bar.update()
             return
         if self.pool is None:
             s = self.runner.settings
             self.pool = ProcessPoolExecutor(
-                max_workers=self.workers, initializer=_init_worker, initargs=(s.engine, s.engine_options)
+                max_workers=self.workers, initializer=_init_worker, initargs=(s.engine, s.engine_options, os.getpid())
             )
         if len(self.waiting) >= 4 * self.workers:
             self._collect(wait(self.waiting, return_when=FIRST_COMPLETED).done)
-        future = self.pool.submit(_worker_read, job.pixels, job.origin, job.frame_size, self.scale)
+        try:
+            future = self.pool.submit(_worker_read, job.pixels, job.origin, job.frame_size, self.scale)
+        except Exception as exc:  # noqa: BLE001 - BrokenProcessPool: a worker died; this read fails
+            self.failed(job.key, exc)
+            self.bar.update()
+            return
         self.waiting[future] = job.key
 
     def _collect(self, finished: set[Future[list[OcrWord]]]) -> None:
         for future in finished:
-            self.done(self.waiting.pop(future), future.result())
+            key = self.waiting.pop(future)
+            try:
+                words = future.result()
+            except Exception as exc:  # noqa: BLE001 - the worker's exception, or BrokenProcessPool
+                self.failed(key, exc)
+            else:
+                self.done(key, words)
             self.bar.update()
 
 
@@ -496,9 +583,25 @@ class _Reads:
 _worker_engine: OcrEngine | None = None
 
 
-def _init_worker(name: str, options: dict[str, Any]) -> None:
+def _init_worker(name: str, options: dict[str, Any], parent: int) -> None:
     global _worker_engine
+    _die_with(parent)
     _worker_engine = make_engine(name, options, threads=1)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with(parent: int) -> None:
+    """Ask the kernel to kill this worker when the build process dies, even by SIGKILL (Linux);
+    a worker whose parent is already gone exits at once."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):  # no prctl: the pool's own shutdown is all there is
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _worker_read(

@@ -50,6 +50,11 @@ class WindowExclusion:
             return "excluded app"
         return None
 
+    def seen(self, session: Session) -> bool:
+        """Whether an excluded window had focus at some point of `session` (it may still show
+        beside the focused one afterwards)."""
+        return bool(self) and any(isinstance(e, Window) and self.matches(e.title, e.app) for e in session.events)
+
     def without_frames(self, session: Session) -> tuple[Session, int]:
         """A copy of `session` without the frames taken while an excluded window had focus
         (so OCR never reads them and no neighbouring interval shows them), and how many went."""

@@ -141,12 +141,21 @@ def redact_interval(interval: Interval, redactor: Redactor, mapping: RedactionMa
                 setattr(action, name, redactor.redact(value, mapping, screen=name in ("target", "result")))
     # the report's copy: its strings redacted too (the interval's task above, once), then its
     # actions and words set to the interval's, redacted as the screen text they are
-    evidence = copy.metadata.model_dump(mode="json", exclude_defaults=True, exclude={"task"})
+    evidence = copy.metadata.model_dump(mode="json", exclude_defaults=True, exclude={"task", "screens"})
     copy.metadata = EpisodeEvidence.model_validate({**redactor.redact_data(evidence, mapping), "task": copy.task})
     if len(copy.metadata.actions) == len(copy.actions):  # one row per action, as activity makes them
         for row, action in zip(copy.metadata.actions, copy.actions):
-            row.text, row.title, row.target = action.text, action.title, action.target
+            row.text, row.title, row.target, row.result = action.text, action.title, action.target, action.result
     copy.metadata.ocr = [EvidenceWord.model_validate(w) for w in copy.screen_words]
+    copy.metadata.screens = {  # each step's screen, redacted as the main frame's words are (the main one reused)
+        path: copy.metadata.ocr
+        if path == copy.metadata.main_frame
+        else [
+            EvidenceWord.model_validate(w)
+            for w in redact_words([OcrWord(**w.model_dump()) for w in words], redactor, mapping)
+        ]
+        for path, words in interval.metadata.screens.items()
+    }
     return copy
 
 

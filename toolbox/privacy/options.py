@@ -49,7 +49,7 @@ class RedactionOptions(Options):
     phones_engine: Literal["phonenumbers", "regex"] = "phonenumbers"
     hide_unread: bool = Field(
         True,
-        description="frames for a vision model: also black out what OCR did not read as words (missed text, pictures)",
+        description="frames for a vision model: also black out text-like areas OCR read no word in (a missed secret)",
     )
     min_secret_entropy: float = Field(
         3.0, ge=0, le=8, description="bits per character a keyword value needs to count as a secret"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from toolbox.ocr_engines.words import Box, OcrWord, text_lines
 
@@ -108,20 +108,45 @@ def blackout(image: Image, boxes: Iterable[Box], pad: int = 2) -> Image:
     return out
 
 
+def black_share(boxes: Iterable[Box], size: tuple[int, int], pad: int = 2) -> float:
+    """The share of a `size` frame that `blackout` (with the same `pad`) covers."""
+    import numpy as np
+
+    width, height = size
+    covered = np.zeros((max(height, 1), max(width, 1)), dtype=bool)
+    for x0, y0, x1, y1 in boxes:
+        covered[
+            max(0, y0 - pad) : max(0, min(height, y1 + pad + 1)), max(0, x0 - pad) : max(0, min(width, x1 + pad + 1))
+        ] = True
+    return float(covered.mean())
+
+
 def unread_boxes(
-    image: Image, words: Sequence[OcrWord], region: Box | None = None, cell: int = 8, pad: int = 3
+    image: Image,
+    words: Sequence[OcrWord],
+    region: Box | None = None,
+    cell: int = 8,
+    pad: int = 3,
+    line: int = 32,
+    max_height: int = 64,
+    min_width: int = 40,
 ) -> list[Box]:
-    """Boxes around whatever on the frame looks like text or a picture (sharp edges) where OCR
-    read no word: text it missed, or misread so badly it is not a word, may still hold a secret
-    a vision model would read. Cells of `cell` pixels with edges, outside every word box, are
-    grouped into connected areas; each area's bounding box is returned."""
+    """Boxes around text-like marks OCR read no word in (`hide_unread`): text it missed may
+    still hold a secret a vision model would read. Sharp edges outside every word box, less the
+    straight runs of `line` pixels or more (window, panel and table borders, rules: they joined
+    everything into one box covering the screen), are gathered in cells of `cell` pixels; cells
+    that touch (or nearly, along a line) form an area, and each area no taller than `max_height`
+    (a line or two of text) and at least `min_width` wide (room for a secret of some 8
+    characters; a lone digit or colon OCR skipped holds none) is returned as its bounding box."""
     import numpy as np
 
     gray = np.asarray(image.convert("L"), dtype=np.int16)
     height, width = gray.shape
-    edges = np.zeros(gray.shape, dtype=bool)
-    edges[:, 1:] |= np.abs(np.diff(gray, axis=1)) > 48
-    edges[1:, :] |= np.abs(np.diff(gray, axis=0)) > 48
+    horizontal = np.zeros(gray.shape, dtype=bool)
+    vertical = np.zeros(gray.shape, dtype=bool)
+    horizontal[1:, :] = np.abs(np.diff(gray, axis=0)) > 48  # an edge between two rows
+    vertical[:, 1:] = np.abs(np.diff(gray, axis=1)) > 48
+    edges = (horizontal & ~_long_runs(horizontal, line)) | (vertical & ~_long_runs(vertical.T, line).T)
     if region is not None:  # outside the region is blacked out whole anyway
         x0, y0, x1, y1 = region
         inside = np.zeros_like(edges)
@@ -149,7 +174,24 @@ def unread_boxes(
                 if 0 <= ny < rows and 0 <= nx < cols and cells[ny, nx] and not seen[ny, nx]:
                     seen[ny, nx] = True
                     stack.append((ny, nx))
-        boxes.append(
-            (int(c0 * cell), int(r0 * cell), int(min(width, (c1 + 1) * cell)), int(min(height, (r1 + 1) * cell)))
-        )
+        if (r1 - r0 + 1) * cell <= max_height and (c1 - c0 + 1) * cell >= min_width:
+            boxes.append(
+                (int(c0 * cell), int(r0 * cell), int(min(width, (c1 + 1) * cell)), int(min(height, (r1 + 1) * cell)))
+            )
     return boxes
+
+
+def _long_runs(mask: Any, length: int) -> Any:
+    """Which pixels of `mask` (rows of booleans) lie on a run of at least `length` along their row."""
+    import numpy as np
+
+    rows, width = mask.shape
+    if width < length:
+        return np.zeros_like(mask)
+    total = np.zeros((rows, width + 1), dtype=np.int32)
+    np.cumsum(mask, axis=1, out=total[:, 1:])
+    full = (total[:, length:] - total[:, :-length]) == length  # the run starting at each pixel is whole
+    starts = np.zeros((rows, width + 1), dtype=np.int32)
+    np.cumsum(np.pad(full, ((0, 0), (0, length - 1))), axis=1, out=starts[:, 1:])
+    begin = np.clip(np.arange(width) - length + 1, 0, None)
+    return (starts[:, 1:] - starts[:, begin]) > 0

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from toolbox.core.io import BadLine, read_jsonl
 from toolbox.core.models import Episode, EpisodeEvidence, LoggedEpisode
 from toolbox.core.plugin import BuildContext
+from toolbox.core.session import FrameFileError, session_file
 from toolbox.core.tokens import episode_tokens
 
 
@@ -98,17 +99,26 @@ def episode_evidence(episode: Episode, problems: list[str]) -> EpisodeEvidence:
         return EpisodeEvidence()
 
 
-def episode_frames(evidence: EpisodeEvidence) -> list[FrameFile]:
+def episode_frames(evidence: EpisodeEvidence, problems: list[str] | None = None) -> list[FrameFile]:
     """The frames of an episode's intervals in time order, with its clicks and the OCR boxes of
-    its main frame, in frame pixels."""
+    its main frame, in frame pixels. A frame whose file is not inside the session folder (see
+    `session_file`) is left out, named in `problems`."""
     folder = Path(evidence.session_path) if evidence.session_path else None
     frames: list[FrameFile] = []
     by_path: dict[str, int] = {}
     for ref in sorted(evidence.frames, key=lambda f: f.t):
-        if ref.path not in by_path:
-            by_path[ref.path] = len(frames)
-            source = folder / ref.path if folder else Path(ref.path)
-            frames.append(FrameFile(source=source, width=ref.width, height=ref.height, t=ref.t, reason=ref.reason))
+        if ref.path in by_path:
+            continue
+        try:
+            if folder is None:
+                raise FrameFileError(f"frame file {ref.path} has no session folder")
+            source = session_file(folder, ref.path)
+        except FrameFileError as exc:
+            if problems is not None:
+                problems.append(f"session {evidence.session or '?'}: {exc}; frame left out")
+            continue
+        by_path[ref.path] = len(frames)
+        frames.append(FrameFile(source=source, width=ref.width, height=ref.height, t=ref.t, reason=ref.reason))
     if not frames:
         return frames
     for number, action in enumerate(evidence.actions, start=1):

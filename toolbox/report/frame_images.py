@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from toolbox.core.io import atomic_writer, private_dir
+from toolbox.core.session import FrameFileError, FrameMissing, check_frame_file
 
 FrameMode = Literal["link", "embed"]
 THUMB_SIZE = (400, 400)  # shown ~350 CSS px wide
@@ -71,6 +72,7 @@ class FrameStore:
 
     def _make(self, source: Path) -> FrameImage | None:
         try:
+            check_frame_file(source)  # bytes and pixels bounded before anything is decoded
             with Image.open(source) as image:
                 width, height = image.size
                 if self.mode == "embed":
@@ -81,11 +83,14 @@ class FrameStore:
                 if not (thumb.exists() and thumb.stat().st_mtime >= source.stat().st_mtime):
                     _save_webp(image, THUMB_SIZE, THUMB_QUALITY, thumb)
                 return FrameImage(self._url(thumb), self._url(source), width, height)
-        except FileNotFoundError:
+        except (FileNotFoundError, FrameMissing):
             self.problems.append(f"{source}: frame file not found; shown as missing")
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
+        except FrameFileError as exc:
+            self.problems.append(f"{source}: {exc}; shown as missing")
+        except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for broken files; one frame, not the page
             self.problems.append(
-                f"{source}: cannot read the frame ({str(exc).splitlines()[0][:120]}); shown as missing"
+                f"{source}: cannot read the frame ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); "
+                "shown as missing"
             )
         return None
 

@@ -65,7 +65,7 @@ function renderSummary() {
     ["episodes made", st.episodes ?? EPISODES.length, ""],
     ["dropped", sum(drops.map((d) => d.count)), `${drops.length} reason${drops.length === 1 ? "" : "s"}`],
     ["written", st.written ?? EPISODES.filter((e) => e.status === "kept").length, ""],
-    ["tokens written", st.tokens ?? null, "cl100k_base"],
+    ["tokens written", st.tokens ?? null, st.tokenizer ?? "cl100k_base"],
   ];
   if (st.skipped && Object.keys(st.skipped).length) {
     cards.push(["skipped input", sum(Object.values(st.skipped)), Object.entries(st.skipped).map(([k, v]) => `${k}: ${v}`).join(", ")]);

@@ -61,7 +61,7 @@ def write_report(
         evidence = episode_evidence(entry.episode, result.problems) if entry.episode is not None else EpisodeEvidence()
         view = episode_view(entry, evidence)
         views.append(view)
-        episode_frame_files.append(episode_frames(evidence))
+        episode_frame_files.append(episode_frames(evidence, result.problems))
         if view.get("session") and evidence.session_path:
             session_paths.setdefault(view["session"], Path(evidence.session_path))
     store.prepare([f.source for files in episode_frame_files for f in files])

@@ -3,6 +3,7 @@ a transcriber plugin (`heuristic` offline by default, or an LLM)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
@@ -51,7 +52,7 @@ class IntervalEpisodes(Task):
         ocr: PluginRef | None = Field(default_factory=lambda: PluginRef(name=DEFAULT_ENGINE))  # null: no OCR
         ocr_region: Literal["window", "pointer", "full"] = "window"  # what part of a frame to read
         ocr_scale: float = Field(default=1.0, ge=0.5, le=4.0)  # upscale the whole region before reading
-        ocr_workers: int = Field(default=0, ge=0)  # processes for OCR; 0 = one per CPU core
+        ocr_workers: int = Field(default=0, ge=0)  # processes for OCR; 0 = one per CPU core (of a worker's share)
         # reuse the words of text that did not change (full-resolution bands, ocr_engines/changes.py);
         # false: read every frame whole
         ocr_reuse: bool = True
@@ -121,7 +122,7 @@ class IntervalEpisodes(Task):
                     engine=ref.name,
                     engine_options=ref.options,
                     scale=self.options.ocr_scale,
-                    workers=self.options.ocr_workers,
+                    workers=self.options.ocr_workers or self.ctx.cpus or 0,  # 0: every core
                     reuse=self.options.ocr_reuse,
                 ),
                 cache_dir=self.ctx.cache_dir,
@@ -139,7 +140,7 @@ class IntervalEpisodes(Task):
         ocr = self.ocr_runner()
         frame_words = FrameWords()
         reader = WordsKeeper(ocr, frame_words) if ocr is not None and self.redactor is not None else ocr
-        intervals = session_intervals(session, self.settings, reader, lambda m: stats.problem("frames", m))  # type: ignore[arg-type]
+        intervals = session_intervals(session, self._settings(record), reader, lambda m: stats.problem("frames", m))  # type: ignore[arg-type]
         if not intervals:
             stats.drop(self.plugin_name, "session has no actions", record.id, str(record.path))
             return [], None
@@ -155,6 +156,15 @@ class IntervalEpisodes(Task):
             return kept, None
         privacy = SessionRedaction(self.redactor, frame_words)
         return privacy.intervals(kept, frames=bool(getattr(self.transcriber, "vision", False))), privacy
+
+    def _settings(self, record: Session) -> EvidenceSettings:
+        """Frames go to a vision model whole, so OCR reads them whole (to find every secret on
+        them), unless `ocr_region` is set or an excluded window was on screen in the session: then
+        what OCR did not read (beside the focused window) is blacked out."""
+        vision = bool(getattr(self.transcriber, "vision", False))
+        if not vision or "ocr_region" in self.options.model_fields_set or self.exclusion.seen(record):
+            return self.settings
+        return dataclasses.replace(self.settings, region="full")
 
     def run(self, record: Session) -> Iterator[Episode]:
         intervals, privacy = self.safe_intervals(record)

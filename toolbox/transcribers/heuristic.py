@@ -19,6 +19,7 @@ from toolbox.core.plugin import Options
 from toolbox.core.registry import register_transcriber
 from toolbox.ocr_engines.words import OcrWord, text_lines
 from toolbox.transcribers.base import Transcriber
+from toolbox.vision.steps import trajectory_steps
 
 _POINT = {
     "x": {"type": "integer", "description": "Screen x in pixels."},
@@ -104,7 +105,8 @@ class HeuristicTranscriber(Transcriber):
         # "Slack | general", "Messages"), or a chat app
         chat_titles: str = (
             r"(?i)(^|[-|:\u2013\u2014]\s)\s*(\(\d+\)\s*)?(slack|discord|telegram|whatsapp|signal|element|"
-            r"mattermost|microsoft teams|teams|messenger|messages|zulip|weechat|irssi|hexchat|pidgin|rocket\.chat)"
+            r"mattermost|microsoft teams|teams|messenger|messages|zulip|weechat|irssi|hexchat|pidgin|rocket\.chat|"
+            r"(?:\w+\s)?chat)"
             r"(\s[\d.]+)?\s*($|\s[-|:(\u2013\u2014])"
         )
         chat_apps: str = r"(?i)slack|discord|telegram|whatsapp|signal|element|mattermost|teams|zulip|hexchat|pidgin"
@@ -183,7 +185,9 @@ class HeuristicTranscriber(Transcriber):
                 path=interval.session_path,
             ),
             metadata={
-                **interval.metadata.as_metadata(),
+                **interval.metadata.model_copy(
+                    update={"steps": trajectory_steps(actions, interval.session_path)}
+                ).as_metadata(),
                 "transcriber": self.plugin_name,
                 "answer_source": answer.source if answer else "none",
             },
@@ -245,12 +249,13 @@ class HeuristicTranscriber(Transcriber):
         return Answer("\n".join(reversed(lines)), "written_text") if lines else None
 
     def documents_written(self, actions: Sequence[Action], windows: Windows) -> dict[str, list[str]]:
-        """The texts typed into each document window (by title, paths shortened), the document
-        written in last at the end."""
+        """The texts typed (or pasted) into each document window (by title, paths shortened),
+        the document written in last at the end."""
         written: dict[str, list[str]] = {}
         for action in actions:
             window = windows.of(action)
-            if action.kind == "type" and action.text and self.window_kind(window) == "document":
+            pasted = action.kind == "hotkey" and action.shortcut == "paste" and action.text
+            if (action.kind == "type" or pasted) and action.text and self.window_kind(window) == "document":
                 name = short_title(window.title)
                 written[name] = [*written.pop(name, []), action.text]
         return written
