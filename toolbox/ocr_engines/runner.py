@@ -52,6 +52,8 @@ from toolbox.ocr_engines.words import Box, OcrWord, reading_order, same_line
 _WORDS = TypeAdapter(list[OcrWord])
 log = logging.getLogger("datamakr")
 DEFAULT_ENGINE = "tesseract"  # best word recall per second in bench/RESULTS-ocr.md
+BAND_PAD = 10  # a band is read with this many pixels of its own edge around it: tesseract drops a glyph
+# that touches the image's border ("ilter:" for "Filter:" in a band cut 4 px left of the line)
 POOL_MIN_FRAMES = 4  # fewer reads than this are done in-process
 REUSE_VERSION = "changes-v3"  # part of the cache key: v1 (thumbnail) results may hide typed text; v3 reads
 # changed columns only
@@ -278,7 +280,8 @@ class OcrRunner:
                     results[band_key] = cached
                     continue
                 x0, y0, x1, y1 = (box[0] - origin[0], box[1] - origin[1], box[2] - origin[0], box[3] - origin[1])
-                reads.submit(_Job(band_key, engine_pixels[y0:y1, x0:x1], box[:2], frame_size))
+                band = _padded(engine_pixels[y0:y1, x0:x1], BAND_PAD)
+                reads.submit(_Job(band_key, band, (box[0] - BAND_PAD, box[1] - BAND_PAD), frame_size))
             recent[request.region] = [(request, pixels), *seen][: max(self.settings.history, 1)]
             while len(recent) > 16:  # regions seen longest ago first
                 del recent[next(iter(recent))]
@@ -349,7 +352,13 @@ class OcrRunner:
         return hashlib.sha1(json.dumps(what).encode()).hexdigest()
 
     def _band_key(self, request: OcrRequest, box: Box) -> str:
-        what = [self._digest(request.path), self.engine.cache_key(), list(box), self.settings.scale, "band"]
+        what = [
+            self._digest(request.path),
+            self.engine.cache_key(),
+            list(box),
+            self.settings.scale,
+            f"band-pad{BAND_PAD}",
+        ]
         return hashlib.sha1(json.dumps(what).encode()).hexdigest()
 
     def _root(self) -> Path | None:
@@ -392,6 +401,11 @@ class OcrRunner:
         private_dir(root)
         private_dir(folder)  # files in it are 0600: write_atomic creates them so
         self._private_dirs.add(folder)
+
+
+def _padded(pixels: np.ndarray, pad: int) -> np.ndarray:
+    """`pixels` with `pad` rows and columns repeated from its edges on each side."""
+    return np.pad(pixels, ((pad, pad), (pad, pad)) + ((0, 0),) * (pixels.ndim - 2), mode="edge")
 
 
 def _join(spans: list[Span], gap: int) -> list[Span]:
