@@ -207,6 +207,15 @@ def word(text: str, y: int, conf: float = 0.9, x: int = 10) -> OcrWord:
     return OcrWord(text=text, box=(x, y, x + 10 * len(text), y + 14), conf=conf, mid=(0, 0))
 
 
+def test_a_cursor_read_into_a_word_is_cut_off_not_the_word():
+    """A text cursor OCR reads as "|" stuck to the word before it ("C-204|", "Qq|") leaves the
+    word in the result without the cursor; a glyph inside a word still makes it garbage, and a
+    lone "|" (a shell pipe) is text."""
+    after = [word("Room:", 10), word("C-204|", 10, x=70), word("|Tracking", 40), word("st§rn", 70), word("|", 100)]
+    text = observation([], after, "notes.txt - Mousepad", ObservationLimits())
+    assert text.splitlines() == ['Window "notes.txt - Mousepad" (+ appeared):', "+ Room: C-204", "+ Tracking", "+ |"]
+
+
 def test_ocr_noise_stays_out_of_results():
     """Unsure words and garbled tokens (an icon read as "«", a block cursor read as "fj", a
     fragment "ut") are not quoted; real short tokens (ls, -l, a, $, 13) are."""

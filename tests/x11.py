@@ -150,13 +150,22 @@ class XServer:
             what=f"a window named {name_regex!r}",
         )[0]
 
-    def mousepad(self, path: Path, home: Path) -> str:
+    def mousepad(self, path: Path, home: Path, user: int | None = None) -> str:
         """Mousepad (Xfce's GTK text editor) editing `path`, with default settings kept in memory
         and its state under `home`; focused; returns its window id. Its title is
-        "<path> - Mousepad", with a leading "*" once modified."""
+        "<path> - Mousepad", with a leading "*" once modified. `user`: run it as that user id
+        (from root, by setpriv; `home` and the folder of `path` are given to it), as a person's
+        editor runs: as root, Mousepad shows a warning bar across its window."""
         env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "GSETTINGS_BACKEND": "memory"}
         env |= {"NO_AT_BRIDGE": "1", "XDG_RUNTIME_DIR": str(home)}
-        self.spawn(["mousepad", "--disable-server", str(path)], env=env)
+        prefix: list[str] = []
+        if user is not None:
+            home.mkdir(parents=True, exist_ok=True)
+            home.chmod(0o700)
+            for owned in (home, path.parent, path):
+                os.chown(owned, user, user)
+            prefix = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"]
+        self.spawn([*prefix, "mousepad", "--disable-server", str(path)], env=env)
         wid = self.window(re.escape(path.name) + " - Mousepad$")
         self.focus(wid)
         return wid

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from toolbox.ocr_engines.words import Box, OcrWord, is_noise, text_lines
+from toolbox.ocr_engines.words import Box, OcrWord, quotable, text_lines
 
 MAX_TARGET_WORDS = 6
 
@@ -68,8 +68,9 @@ class ObservationLimits:
 
 
 def readable(words: Sequence[OcrWord]) -> list[OcrWord]:
-    """The words a tool result may quote: OCR noise left out (ocr_engines/words.py `is_noise`)."""
-    return [w for w in words if not is_noise(w)]
+    """The words a tool result may quote: OCR noise left out, cursors cut off words
+    (ocr_engines/words.py `quotable`)."""
+    return [q for q in map(quotable, words) if q is not None]
 
 
 def observation(

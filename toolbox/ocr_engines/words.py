@@ -76,7 +76,8 @@ MIN_RESULT_CONF = 0.3  # higher cuts cost real ids (run-0044, llama-13b read at 
 _TRIM = ".,;:!?\"'`()[]{}<>*‘’“”"
 # lone symbols that are text (shell, code, prose); other lone symbols are icons read as text
 _TEXT_SYMBOLS = frozenset("$ # > < >> & && || | = == -> => - -- * / % : ~ { } [ ] ( ) [] {} () ... ? !".split())
-_JUNK = frozenset("|§¦¬«»©®¢¤")  # glyphs OCR makes of icons, cursors and rules, never inside a word
+_JUNK_TEXT = "|§¦¬«»©®¢¤"  # glyphs OCR makes of icons, cursors and rules, never inside a word
+_JUNK = frozenset(_JUNK_TEXT)
 # two-letter tokens that are words: English, shell commands, units and file types
 _TWO_LETTER_WORDS = frozenset(
     """of to in is it on at by or be as we he do go no so up us my me if an am ok id vs pm tv hi oh ah ha ex
@@ -106,6 +107,18 @@ def garbled(text: str) -> bool:
     )
 
 
+def quotable(word: OcrWord, min_conf: float = MIN_RESULT_CONF) -> OcrWord | None:
+    """The word as a tool result may quote it, or None for noise (read with too little confidence,
+    or garbled). A text cursor or an icon's glyph stuck to the edge of a word is cut off first
+    ("C-204|" is C-204 with the cursor after it): only a glyph inside a word makes it garbage."""
+    if word.conf < min_conf:
+        return None
+    text = word.text.strip(_JUNK_TEXT) if any(ch.isalnum() for ch in word.text) else word.text
+    if garbled(text):
+        return None
+    return word if text == word.text else word.model_copy(update={"text": text})
+
+
 def is_noise(word: OcrWord, min_conf: float = MIN_RESULT_CONF) -> bool:
-    """A word to keep out of tool results: read with too little confidence, or garbled."""
-    return word.conf < min_conf or garbled(word.text)
+    """A word to keep out of tool results (`quotable` finds none in it)."""
+    return quotable(word, min_conf) is None
