@@ -709,9 +709,11 @@ def write_results(scores: list[Score], label_: str, load: tuple[str, str], secon
         f"{sum(s.noise for s in scores) / max(tokens, 1):.1%} ({sum(s.noise for s in scores)}/{tokens}) | "
         f"{sum(s.answer_ok for s in scores)} of {len(scores)} | {load[0]} / {load[1]} |"
     )
-    rows = []
-    if RESULTS.exists():  # keep the rows of earlier runs (before / after)
+    rows, notes = [], []
+    if RESULTS.exists():  # keep the rows of earlier runs (before / after) and the notes written by hand
         text = RESULTS.read_text()
+        if text.count("<!-- notes -->") == 2:
+            notes = ["<!-- notes -->", text.split("<!-- notes -->")[1].strip("\n"), "<!-- notes -->", ""]
         if "<!-- runs -->" in text:
             block = text.split("<!-- runs -->")[1]
             rows = [
@@ -736,6 +738,7 @@ def write_results(scores: list[Score], label_: str, load: tuple[str, str], secon
         *rows,
         "<!-- runs -->",
         "",
+        *notes,
         f"## Last run: {label_} ({seconds:.0f} s to compile and score)",
         "",
         "| scenario | typed chars | later-action results | key facts | noise | answer | answer_source | "

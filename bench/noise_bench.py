@@ -304,7 +304,9 @@ def write_results(rows: list[dict]) -> None:
         **{f"confidence < {c} only": (lambda r, c=c: r["conf"] < c) for c in (0.35, 0.4, 0.5, 0.6)},
         "garbled only": lambda r: garbled(r["text"]),
         **{f"garbled or confidence < {c}": (lambda r, c=c: garbled(r["text"]) or r["conf"] < c) for c in (0.4, 0.5)},
-        f"is_noise (garbled or confidence < {MIN_RESULT_CONF})": lambda r: is_noise(word_of(r)),
+        f"is_noise (confidence < {MIN_RESULT_CONF}, or garbled once a cursor glyph at its edge is cut off)": lambda r: (
+            is_noise(word_of(r))
+        ),
     }
     for name, flag in candidates.items():
         p, rc, lost, n = scores(rows, flag)
