@@ -10,6 +10,7 @@ turn. Used by bench/llm_bench.py and tests/test_grounding_vision.py.
 from __future__ import annotations
 
 import html
+import os
 import shutil
 import subprocess
 import sys
@@ -91,7 +92,7 @@ def desktop_screens(folder: Path, size: tuple[int, int] = SIZE) -> list[Screen]:
     from PIL import Image
 
     sys.path.insert(0, str(ROOT))
-    from tests.x11 import XServer, wait_for
+    from tests.x11 import XServer
 
     screens = []
     with tempfile.TemporaryDirectory(prefix="notes-") as notes, XServer(*size) as xs:
@@ -101,11 +102,8 @@ def desktop_screens(folder: Path, size: tuple[int, int] = SIZE) -> list[Screen]:
         for command in TERMINAL:
             time.sleep(0.5)  # the prompt is back
             xs.xdotool("type", "--window", term, "--delay", "20", command + "\n")
-        xs.spawn(["mousepad", "--disable-server", str(note)])
-        editor = wait_for(
-            lambda: xs.run("xdotool", "search", "--name", "notes.txt", check=False).split(),
-            what="mousepad to appear",
-        )[-1]
+        # as a person's editor runs: not as root (as root, Mousepad shows a warning bar)
+        editor = xs.mousepad(note, Path(notes) / "home", user=65534 if os.geteuid() == 0 else None)
         xs.xdotool("windowsize", editor, "600", "420")
         xs.xdotool("windowmove", editor, "660", "330")
         for name, wid in (("terminal", term), ("editor", editor)):
