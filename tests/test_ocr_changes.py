@@ -123,23 +123,28 @@ def test_the_runner_reads_the_typed_word_and_reuses_words_across_a_caret_blink(f
 LOG = [f"step {n * 100} loss {2.5 - n * 0.037:.3f} lr 2e-5 batch {n % 7}" for n in range(1, 27)]
 
 
-@pytest.fixture(scope="module")
-def scrolled(tmp_path_factory) -> tuple[Path, Path]:
-    """A terminal before and after three new log lines scrolled the oldest three out of view."""
-    folder = tmp_path_factory.mktemp("scroll")
-    paths = (folder / "before.png", folder / "after.png")
+def screenshots(folder: Path, size: tuple[int, int], pages: list[str]) -> tuple[Path, ...]:
+    """Each HTML page as Chromium shows it in a viewport of `size`: before.png, after.png, ..."""
+    paths = tuple(folder / name for name in ("before.png", "after.png", "later.png")[: len(pages)])
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium")
-        page = browser.new_page(viewport={"width": 560, "height": 420})
-        for path, lines in zip(paths, (LOG[:20], LOG[3:23])):
-            text = "\n".join(lines)
-            page.set_content(
-                "<body style='margin:0;background:#1e1e1e'><pre style=\"margin:0;padding:6px 10px;color:#e6e6e6;"
-                f"font:14px/20px 'DejaVu Sans Mono',monospace\">{text}</pre></body>"
-            )
+        page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+        for path, html in zip(paths, pages):
+            page.set_content(html)
             page.screenshot(path=str(path))
         browser.close()
     return paths
+
+
+@pytest.fixture(scope="module")
+def scrolled(tmp_path_factory) -> tuple[Path, ...]:
+    """A terminal before and after three new log lines scrolled the oldest three out of view."""
+    pages = [
+        "<body style='margin:0;background:#1e1e1e'><pre style=\"margin:0;padding:6px 10px;color:#e6e6e6;"
+        f"font:14px/20px 'DejaVu Sans Mono',monospace\">{chr(10).join(lines)}</pre></body>"
+        for lines in (LOG[:20], LOG[3:23])
+    ]
+    return screenshots(tmp_path_factory.mktemp("scroll"), (560, 420), pages)
 
 
 def test_after_a_scroll_only_the_new_lines_are_read(scrolled):
@@ -166,24 +171,16 @@ def test_after_a_scroll_only_the_new_lines_are_read(scrolled):
 
 
 @pytest.fixture(scope="module")
-def scrolled_under_title(tmp_path_factory) -> tuple[Path, Path]:
+def scrolled_under_title(tmp_path_factory) -> tuple[Path, ...]:
     """A window whose title bar stays while its log scrolls up by five lines."""
-    folder = tmp_path_factory.mktemp("scroll_title")
-    paths = (folder / "before.png", folder / "after.png")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
-        page = browser.new_page(viewport={"width": 560, "height": 460})
-        for path, lines in zip(paths, (LOG[:20], LOG[5:25])):
-            text = "\n".join(lines)
-            page.set_content(
-                "<body style='margin:0;background:#fff'><div style=\"background:#d8d8dc;color:#111;"
-                "font:14px 'DejaVu Sans',sans-serif;padding:8px 10px\">Training log - Editor</div>"
-                '<pre style="margin:0;padding:6px 10px;color:#202124;'
-                f"font:14px/20px 'DejaVu Sans Mono',monospace\">{text}</pre></body>"
-            )
-            page.screenshot(path=str(path))
-        browser.close()
-    return paths
+    pages = [
+        "<body style='margin:0;background:#fff'><div style=\"background:#d8d8dc;color:#111;"
+        "font:14px 'DejaVu Sans',sans-serif;padding:8px 10px\">Training log - Editor</div>"
+        '<pre style="margin:0;padding:6px 10px;color:#202124;'
+        f"font:14px/20px 'DejaVu Sans Mono',monospace\">{chr(10).join(lines)}</pre></body>"
+        for lines in (LOG[:20], LOG[5:25])
+    ]
+    return screenshots(tmp_path_factory.mktemp("scroll_title"), (560, 460), pages)
 
 
 def test_a_title_bar_that_stays_while_the_content_scrolls_keeps_its_words(scrolled_under_title):

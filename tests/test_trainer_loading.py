@@ -195,10 +195,13 @@ def module(name: str, **attributes: object) -> types.ModuleType:
 
 @pytest.fixture(scope="module")
 def llamafactory() -> Iterator[SimpleNamespace]:
-    """LLaMA-Factory's own dataset_info parser and format converters, from its installed package
-    (requirements-trainers.txt, installed without dependencies). Its package __init__ files import
-    torch and transformers for training, so the two modules are loaded from their files, with the
-    three small helpers they import (a logger, the dataset_info file name, hub switches) stubbed."""
+    """LLaMA-Factory's own dataset_info parser, format converters and constants, from its
+    installed package (requirements-trainers.txt, `pip install --no-deps`). Its package __init__
+    files pull in the trainer stack (torch, torchaudio, peft, transformers), so its packages are
+    entered as bare packages over the same folders; `extras/constants.py` gets stand-ins for the
+    four weight-file names it imports from peft and transformers, only while it loads; its logger
+    is one that keeps the warnings, and `extras/misc.py` (torch) gives way to the two hub switches
+    the parser asks. Everything that reads our rows is LLaMA-Factory's code."""
     spec = importlib.util.find_spec("llamafactory")
     if spec is None or not spec.submodule_search_locations:
         pytest.fail("llamafactory is not installed: pip install --no-deps -r requirements-trainers.txt")
@@ -214,20 +217,38 @@ def llamafactory() -> Iterator[SimpleNamespace]:
         def info_rank0(self, msg: str, *args: object, **kwargs: object) -> None:
             pass
 
+    saved = {name: mod for name, mod in sys.modules.items() if name.startswith("llamafactory")}
+    for name in saved:
+        del sys.modules[name]
     stubs = [
         module("llamafactory", __path__=[str(root)]),
         module("llamafactory.extras", __path__=[str(root / "extras")]),
         module("llamafactory.data", __path__=[str(root / "data")]),
         module("llamafactory.extras.logging", get_logger=lambda name: Logger(logging.getLogger(name), {})),
-        module("llamafactory.extras.constants", DATA_CONFIG="dataset_info.json"),
         module("llamafactory.extras.misc", use_modelscope=lambda: False, use_openmind=lambda: False),
     ]
-    saved = {name: module for name, module in sys.modules.items() if name.startswith("llamafactory")}
     sys.modules.update({stub.__name__: stub for stub in stubs})
+    weights = dict.fromkeys(["SAFE_WEIGHTS_INDEX_NAME", "SAFE_WEIGHTS_NAME", "WEIGHTS_INDEX_NAME", "WEIGHTS_NAME"], "-")
+    stand_ins = {
+        "peft": {},
+        "peft.utils": {"SAFETENSORS_WEIGHTS_NAME": "-", "WEIGHTS_NAME": "-"},
+        "transformers": {},
+        "transformers.utils": weights,
+    }
+    outside = {name: sys.modules.get(name) for name in stand_ins}
     try:
+        sys.modules.update({name: module(name, **attrs) for name, attrs in stand_ins.items()})
+        try:
+            constants = importlib.import_module("llamafactory.extras.constants")
+        finally:
+            for name, old in outside.items():
+                if old is None:
+                    del sys.modules[name]
+                else:
+                    sys.modules[name] = old
         parser = importlib.import_module("llamafactory.data.parser")
         converter = importlib.import_module("llamafactory.data.converter")
-        yield SimpleNamespace(parser=parser, converter=converter, warnings=warnings)
+        yield SimpleNamespace(parser=parser, converter=converter, constants=constants, warnings=warnings)
     finally:
         for name in [n for n in sys.modules if n.startswith("llamafactory")]:
             del sys.modules[name]
@@ -428,69 +449,7 @@ def vision_build(tmp_path_factory):
     return {fmt: build(root, sessions, fmt, name=fmt) for fmt in ("llamafactory_vision", "openai_vision", "opencua")}
 
 
-@pytest.fixture
-def llamafactory_data(monkeypatch):
-    """LLaMA-Factory's own dataset parser and converters (llamafactory/data/parser.py and
-    converter.py, `pip install --no-deps llamafactory`), imported without the trainer stack its
-    package __init__ files pull in (torch, torchaudio, peft, transformers): its packages are
-    entered as bare packages over the same folders; `extras/constants.py` gets stand-ins for the
-    four weight-file names it imports from peft and transformers, only while it loads; and
-    `extras/misc.py` (torch) gives way to the two hub switches the parser asks. Everything that
-    reads our rows is LLaMA-Factory's code."""
-    import importlib
-    import importlib.util
-    import types
-
-    for name in [n for n in sys.modules if n.startswith("llamafactory")]:
-        monkeypatch.delitem(sys.modules, name)  # the text formats' fixture may have left its stand-ins
-    spec = importlib.util.find_spec("llamafactory")
-    if spec is None or spec.origin is None:
-        pytest.fail("llamafactory is not installed: pip install --no-deps -r requirements-trainers.txt")
-    root = Path(spec.origin).parent
-    before = set(sys.modules)
-
-    def module(name: str, **attrs) -> types.ModuleType:
-        made = types.ModuleType(name)
-        made.__dict__.update(attrs)
-        monkeypatch.setitem(sys.modules, name, made)
-        return made
-
-    for name, folder in (
-        ("llamafactory", root),
-        ("llamafactory.extras", root / "extras"),
-        ("llamafactory.data", root / "data"),
-    ):
-        module(name, __path__=[str(folder)])
-    weights = dict.fromkeys(["SAFE_WEIGHTS_INDEX_NAME", "SAFE_WEIGHTS_NAME", "WEIGHTS_INDEX_NAME", "WEIGHTS_NAME"], "-")
-    stand_ins = {
-        "peft": {},
-        "peft.utils": {"SAFETENSORS_WEIGHTS_NAME": "-", "WEIGHTS_NAME": "-"},
-        "transformers": {},
-        "transformers.utils": weights,
-    }
-    saved = {name: sys.modules.get(name) for name in stand_ins}
-    for name, attrs in stand_ins.items():
-        sys.modules[name] = types.ModuleType(name)
-        sys.modules[name].__dict__.update(attrs)
-    try:
-        constants = importlib.import_module("llamafactory.extras.constants")
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                del sys.modules[name]
-            else:
-                sys.modules[name] = old
-    module("llamafactory.extras.misc", use_modelscope=lambda: False, use_openmind=lambda: False)
-    yield (
-        importlib.import_module("llamafactory.data.parser"),
-        importlib.import_module("llamafactory.data.converter"),
-        constants,
-    )
-    for name in set(sys.modules) - before:
-        sys.modules.pop(name, None)
-
-
-def test_llamafactory_loads_the_vision_rows_with_their_images(vision_build, llamafactory_data, tmp_path):
+def test_llamafactory_loads_the_vision_rows_with_their_images(vision_build, llamafactory, tmp_path):
     """Its parser reads our dataset_info.json entry, its SharegptDatasetConverter (through
     align_dataset, as its loader calls it) turns each row into a prompt, a response and images
     resolved to files; and each row has as many <image> tokens as images (the rule its
@@ -498,7 +457,7 @@ def test_llamafactory_loads_the_vision_rows_with_their_images(vision_build, llam
     from datasets import load_dataset
     from PIL import Image
 
-    parser, converter, constants = llamafactory_data
+    parser, converter, constants = llamafactory.parser, llamafactory.converter, llamafactory.constants
     output = vision_build["llamafactory_vision"]
     (attr,) = parser.get_dataset_list([output.stem], str(output.parent))
     assert (attr.load_from, attr.formatting, attr.images) == ("file", "sharegpt", "images")
