@@ -7,9 +7,9 @@ import pytest
 from episodes import sample_episode
 
 from toolbox.core import tokens
-from toolbox.core.filter import Drop, Dropped
+from toolbox.core.filter import Drop, Dropped, needs_whole_stream
 from toolbox.core.plugin import BuildContext
-from toolbox.filters.max_length import BATCH, MaxLength
+from toolbox.filters.max_length import MaxLength
 
 
 def episodes(n: int):
@@ -45,7 +45,7 @@ def test_counts_are_the_same_alone_in_batches_and_with_the_memory_full(monkeypat
 
 @pytest.mark.parametrize("mode", ["trim", "drop"])
 def test_max_length_decides_a_stream_as_it_decides_each_episode(mode):
-    eps = episodes(2 * BATCH + 50)
+    eps = episodes(2 * MaxLength.batch + 50)
     for ep in eps[::4]:
         ep.turns.insert(3, ep.turns[-1].model_copy())  # an early final answer: trimming can cut there
     flt = MaxLength(MaxLength.Options(max_tokens=400, mode=mode), BuildContext())
@@ -58,3 +58,10 @@ def test_max_length_decides_a_stream_as_it_decides_each_episode(mode):
     assert 0 < sum(isinstance(v, Drop) for v in alone) < len(eps)
     kept = [v for v in streamed if not isinstance(v, Dropped)]
     assert kept == [v for v in alone if not isinstance(v, Drop)]
+
+
+def test_max_length_counts_in_batches_yet_runs_in_the_workers():
+    """Counting 512 episodes at once does not make max_length a whole-stream filter: with
+    workers, it still runs on each part of the input (core/filter.py `worker_filters`)."""
+    flt = MaxLength(MaxLength.Options(), BuildContext())
+    assert MaxLength.batch > 1 and not needs_whole_stream(flt)

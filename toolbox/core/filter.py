@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import ClassVar
 
 from toolbox.core.models import Episode
@@ -38,17 +39,25 @@ class Filter(Plugin):
     one process; other filters may run on parts of the input in parallel (core/executor.py)."""
 
     whole_stream: ClassVar[bool] = False
+    batch: ClassVar[int] = 1  # episodes handed to `prepare` at once before each is checked
 
     def check(self, episode: Episode) -> Verdict:
         return episode
 
+    def prepare(self, episodes: list[Episode]) -> None:
+        """Called with the next `batch` episodes before `check` sees them: work that is cheaper
+        done for many at once (max_length counts their tokens together)."""
+
     def apply(self, episodes: Iterator[Episode]) -> Iterator[Episode | Dropped]:
-        for episode in episodes:
-            verdict = self.check(episode)
-            if isinstance(verdict, Drop):
-                yield Dropped(episode, self.plugin_name, verdict.reason, verdict.detail)
-            else:
-                yield verdict
+        while group := list(islice(episodes, self.batch)):
+            if self.batch > 1:
+                self.prepare(group)
+            for episode in group:
+                verdict = self.check(episode)
+                if isinstance(verdict, Drop):
+                    yield Dropped(episode, self.plugin_name, verdict.reason, verdict.detail)
+                else:
+                    yield verdict
 
 
 def needs_whole_stream(flt: Filter) -> bool:

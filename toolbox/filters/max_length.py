@@ -1,18 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-from itertools import islice
 from typing import Literal
 
 from pydantic import Field
 
-from toolbox.core.filter import Drop, Dropped, Filter, Verdict
+from toolbox.core.filter import Drop, Filter, Verdict
 from toolbox.core.models import Episode
 from toolbox.core.plugin import Options
 from toolbox.core.registry import register_filter
 from toolbox.core.tokens import TokenCounter
-
-BATCH = 512  # episodes counted together
 
 
 @register_filter("max_length")
@@ -23,17 +19,10 @@ class MaxLength(Filter):
         max_tokens: int = Field(4096, gt=0)
         mode: Literal["trim", "drop"] = "trim"
 
-    def apply(self, episodes: Iterator[Episode]) -> Iterator[Episode | Dropped]:
-        """Each episode decided by `check`, the tokens of `BATCH` episodes counted ahead at once."""
-        counter = self.ctx.shared(TokenCounter, TokenCounter)
-        while batch := list(islice(episodes, BATCH)):
-            counter.prepare(batch)
-            for episode in batch:
-                verdict = self.check(episode)
-                if isinstance(verdict, Drop):
-                    yield Dropped(episode, self.plugin_name, verdict.reason, verdict.detail)
-                else:
-                    yield verdict
+    batch = 512  # episodes whose tokens are counted together
+
+    def prepare(self, episodes: list[Episode]) -> None:
+        self.ctx.shared(TokenCounter, TokenCounter).prepare(episodes)
 
     def check(self, episode: Episode) -> Verdict:
         counter = self.ctx.shared(TokenCounter, TokenCounter)
