@@ -59,6 +59,7 @@ def session_intervals(
     slices = cut_intervals(session.events, actions, settings.intervals, task=session.meta.task)
     out: list[Interval] = []
     title, app = None, None
+    evidence_words: dict[str, list[EvidenceWord]] = {}  # a frame's words as the evidence keeps them, made once
     for piece in slices:
         start_title, start_app = title, app
         for event in session.events[piece.first : piece.end]:
@@ -66,7 +67,7 @@ def session_intervals(
                 title, app = event.title, event.app
         if not piece.actions:
             continue
-        out.append(_interval(session, piece, frames, words, bound, start_title, start_app))
+        out.append(_interval(session, piece, frames, words, bound, start_title, start_app, evidence_words))
     return out
 
 
@@ -96,6 +97,7 @@ def _interval(
     bound: dict[int, Action],
     title: str | None,
     app: str | None,
+    evidence_words: dict[str, list[EvidenceWord]],
 ) -> Interval:
     events = session.events
     windows: list[str] = [title] if title else []
@@ -128,11 +130,13 @@ def _interval(
         frames=sorted(used.values(), key=lambda f: f.t),
     )
     interval.metadata = report_metadata(interval, frames, main, piece)
-    interval.metadata.screens = {
-        frames.relative(a.frame_before): [EvidenceWord.model_validate(w) for w in words[a.frame_before.path]]
-        for a in actions
-        if a.frame_before is not None and a.frame_before.path in words
-    }
+    interval.metadata.screens = {}
+    for a in actions:
+        if a.frame_before is not None and a.frame_before.path in words:
+            path = a.frame_before.path
+            if path not in evidence_words:
+                evidence_words[path] = [EvidenceWord.model_validate(w) for w in words[path]]
+            interval.metadata.screens[frames.relative(a.frame_before)] = evidence_words[path]
     return interval
 
 

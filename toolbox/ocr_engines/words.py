@@ -46,17 +46,29 @@ def text_lines(words: Iterable[OcrWord], engine_lines: bool = False) -> list[lis
     else it begins a line. With `engine_lines`, a line also holds only words the engine read as
     one line (same `line` number): two columns side by side stay two lines."""
     lines: list[list[OcrWord]] = []
-    latest: dict[int, list[OcrWord]] = {}  # engine line number (or 0 for all) -> its line begun last
-    for word in sorted(words, key=lambda w: w.center_y):
+    # engine line number (or 0 for all) -> its line begun last, with its first word's middle and
+    # half height (`same_line` written out: this runs for every word of every screen shown)
+    latest: dict[int, tuple[list[OcrWord], float, float]] = {}
+    for word in sorted(words, key=_middle):
+        x0, y0, x1, y1 = word.box
+        middle, half = (y0 + y1) / 2, (y1 - y0) / 2
         key = word.line if engine_lines else 0
-        line = latest.get(key)
-        if line is None or not same_line(line[0], word):
-            line = latest[key] = []
-            lines.append(line)
-        line.append(word)
+        begun = latest.get(key)
+        if begun is None or abs(begun[1] - middle) > max(MIN_LINE_SLACK, begun[2], half):
+            begun = latest[key] = ([], middle, half)
+            lines.append(begun[0])
+        begun[0].append(word)
     for line in lines:
-        line.sort(key=lambda w: w.box[0])
+        line.sort(key=_left)
     return lines
+
+
+def _middle(word: OcrWord) -> float:
+    return word.box[1] + word.box[3]
+
+
+def _left(word: OcrWord) -> int:
+    return word.box[0]
 
 
 def reading_order(words: Iterable[OcrWord]) -> list[OcrWord]:
@@ -113,10 +125,17 @@ def quotable(word: OcrWord, min_conf: float = MIN_RESULT_CONF) -> OcrWord | None
     ("C-204|" is C-204 with the cursor after it): only a glyph inside a word makes it garbage."""
     if word.conf < min_conf:
         return None
-    text = word.text.strip(_JUNK_TEXT) if any(ch.isalnum() for ch in word.text) else word.text
-    if garbled(text):
+    text = _quoted(word.text)
+    if text is None:
         return None
     return word if text == word.text else word.model_copy(update={"text": text})
+
+
+@lru_cache(maxsize=1 << 16)
+def _quoted(text: str) -> str | None:
+    """`text` with a cursor glyph cut off its edges, or None when it is garbled."""
+    core = text.strip(_JUNK_TEXT) if any(ch.isalnum() for ch in text) else text
+    return None if garbled(core) else core
 
 
 def is_noise(word: OcrWord, min_conf: float = MIN_RESULT_CONF) -> bool:

@@ -6,16 +6,24 @@ from __future__ import annotations
 
 from collections import Counter
 
+import orjson
+
 from toolbox.core.models import Episode
 from toolbox.privacy.redactor import RedactionMap, Redactor
 
 
 def redact_episode(
-    episode: Episode, redactor: Redactor, totals: dict[str, int] | None = None, mapping: RedactionMap | None = None
+    episode: Episode,
+    redactor: Redactor,
+    totals: dict[str, int] | None = None,
+    mapping: RedactionMap | None = None,
+    redacted: frozenset[str] = frozenset(),
 ) -> Episode:
     """A copy of `episode` with its system prompt, turn texts, tool-call arguments (recursively),
     tool results and metadata strings redacted with one mapping. Counts per kind go to
-    `metadata["redactions"]` (and are added to `totals`)."""
+    `metadata["redactions"]` (and are added to `totals`). Metadata keys in `redacted` hold
+    text already redacted with this mapping (a session's OCR evidence: most of an episode's
+    bytes); only the values the mapping knows are looked for there again."""
     mapping = mapping if mapping is not None else RedactionMap()
     before = Counter(mapping.counts)  # a shared (session) map already holds other episodes' counts
     data = episode.model_dump()
@@ -29,7 +37,14 @@ def redact_episode(
             call["arguments"] = red(call["arguments"], mapping)
     for tool in data["tools"]:
         tool["description"] = red(tool["description"], mapping)
-    metadata = red({k: v for k, v in data["metadata"].items() if k != "redactions"}, mapping)
+    metadata = red({k: v for k, v in data["metadata"].items() if k != "redactions" and k not in redacted}, mapping)
+    # a known value in the JSON of the words: JSON escapes character by character, so a string
+    # holding the value holds its escaped form (a false hit only costs a full pass)
+    known = [orjson.dumps(value)[1:-1] for value in mapping.known()]
+    for key in redacted & data["metadata"].keys():
+        value = data["metadata"][key]
+        dumped = orjson.dumps(value) if known else b""
+        metadata[key] = red(value, mapping) if any(v in dumped for v in known) else value
     made = mapping.counts - before
     counts: Counter[str] = Counter(episode.metadata.get("redactions") or {})
     counts.update(made)

@@ -8,6 +8,7 @@ import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from toolbox.activity.models import FrameRef, Interval
 from toolbox.core.io import private_dir
@@ -24,14 +25,16 @@ from toolbox.privacy.passwords import (
 )
 from toolbox.privacy.redactor import PASSWORD, RedactionMap, Redactor
 
+ScreenWord = TypeVar("ScreenWord", OcrWord, EvidenceWord)  # a word read by OCR, or as the evidence keeps it
 
-def redact_words(words: Sequence[OcrWord], redactor: Redactor, mapping: RedactionMap) -> list[OcrWord]:
+
+def redact_words(words: Sequence[ScreenWord], redactor: Redactor, mapping: RedactionMap) -> list[ScreenWord]:
     """OCR words with redacted text: per line, so a secret split over words is found; the first
     word of a finding takes the placeholder, the others of it are dropped; words inside a
     password field become [PASSWORD]."""
-    field_boxes = password_field_boxes(words) if redactor.options.passwords else []
-    out: list[OcrWord] = []
-    for line in text_lines(words):
+    field_boxes = password_field_boxes(words) if redactor.options.passwords else []  # type: ignore[arg-type]
+    out: list[ScreenWord] = []
+    for line in text_lines(words):  # type: ignore[arg-type]
         text = " ".join(w.text for w in line)
         findings = redactor.find(text, mapping, screen=True)
         at = 0
@@ -141,19 +144,15 @@ def redact_interval(interval: Interval, redactor: Redactor, mapping: RedactionMa
                 setattr(action, name, redactor.redact(value, mapping, screen=name in ("target", "result")))
     # the report's copy: its strings redacted too (the interval's task above, once), then its
     # actions and words set to the interval's, redacted as the screen text they are
-    evidence = copy.metadata.model_dump(mode="json", exclude_defaults=True, exclude={"task", "screens"})
+    # (its words, `ocr` and `screens`, are replaced below by the redacted words)
+    evidence = copy.metadata.model_dump(mode="json", exclude_defaults=True, exclude={"task", "screens", "ocr"})
     copy.metadata = EpisodeEvidence.model_validate({**redactor.redact_data(evidence, mapping), "task": copy.task})
     if len(copy.metadata.actions) == len(copy.actions):  # one row per action, as activity makes them
         for row, action in zip(copy.metadata.actions, copy.actions):
             row.text, row.title, row.target, row.result = action.text, action.title, action.target, action.result
     copy.metadata.ocr = [EvidenceWord.model_validate(w) for w in copy.screen_words]
     copy.metadata.screens = {  # each step's screen, redacted as the main frame's words are (the main one reused)
-        path: copy.metadata.ocr
-        if path == copy.metadata.main_frame
-        else [
-            EvidenceWord.model_validate(w)
-            for w in redact_words([OcrWord(**w.model_dump()) for w in words], redactor, mapping)
-        ]
+        path: copy.metadata.ocr if path == copy.metadata.main_frame else redact_words(words, redactor, mapping)
         for path, words in interval.metadata.screens.items()
     }
     return copy

@@ -172,6 +172,11 @@ class Redactor:
     def redact_data(self, value: Any, mapping: RedactionMap, key: str | None = None) -> Any:
         """Strings anywhere inside dicts and lists redacted; a string under a key that names a
         password or secret (`password`, `api_key`, ...) is replaced as a whole."""
+        kind_of = type(value)
+        if kind_of in _NUMBERS:  # most leaves of evidence (boxes, confidences, times): nothing to redact
+            return value
+        if kind_of is list and all(type(v) in _NUMBERS for v in value):  # a box or a point
+            return value
         if isinstance(value, str):
             if key is not None and value and _SECRET_KEY.search(key) and not _PLACEHOLDER.fullmatch(value):
                 kind = "password" if re.search(r"(?i)pass|pwd", key) else "secret"

@@ -49,6 +49,11 @@ def frame_boxes(interval: Interval, frame: FrameRef) -> list[Box] | None:
     return None if boxes is None else list(boxes)
 
 
+# metadata keys of a session's episode that hold the interval's OCR words, redacted with the
+# session's map as screen text (redact_interval): not walked through again, word by word
+EVIDENCE_WORDS = frozenset({"ocr", "screens"})
+
+
 class SessionRedaction:
     def __init__(self, redactor: Redactor, frame_words: FrameWords | None = None) -> None:
         self.redactor = redactor
@@ -97,6 +102,6 @@ class SessionRedaction:
         """The episode a transcriber wrote from redacted evidence, redacted once more (a model
         may put pieces together) with the session's map."""
         totals: dict[str, Any] = {}
-        safe = redact_episode(episode, self.redactor, totals, self.mapping)
+        safe = redact_episode(episode, self.redactor, totals, self.mapping, EVIDENCE_WORDS)
         self.totals.update(totals)
         return safe
