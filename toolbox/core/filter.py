@@ -53,11 +53,14 @@ class Filter(Plugin):
             if self.batch > 1:
                 self.prepare(group)
             for episode in group:
-                verdict = self.check(episode)
-                if isinstance(verdict, Drop):
-                    yield Dropped(episode, self.plugin_name, verdict.reason, verdict.detail)
-                else:
-                    yield verdict
+                yield self.outcome(episode)
+
+    def outcome(self, episode: Episode) -> Episode | Dropped:
+        """`check`'s verdict on one episode, a drop named after this filter."""
+        verdict = self.check(episode)
+        if isinstance(verdict, Drop):
+            return Dropped(episode, self.plugin_name, verdict.reason, verdict.detail)
+        return verdict
 
 
 def needs_whole_stream(flt: Filter) -> bool:

@@ -93,17 +93,27 @@ class BadLine:
 MAX_LINE_BYTES = 64 * 2**20  # a longer JSONL line is skipped without being held in memory
 
 
-def read_jsonl(path: str | Path, max_line: int = MAX_LINE_BYTES) -> Iterator[tuple[int, Any | BadLine]]:
+def read_jsonl(
+    path: str | Path, max_line: int = MAX_LINE_BYTES, part: LinePart | None = None
+) -> Iterator[tuple[int, Any | BadLine]]:
     """(line number, parsed value or BadLine) for every non-blank line, streamed. One reader
     for every JSONL input (events, data files, logs), so each reports bad lines the same way.
-    A line longer than `max_line` bytes is a BadLine, skipped as it is read."""
+    A line longer than `max_line` bytes is a BadLine, skipped as it is read. `part`: only the
+    lines that begin in that byte range (`line_parts`), numbered as in the whole file."""
     pending: tuple[int, str] | None = None  # a bad line: truncated only if no line follows it
+    start, end, first = part if part is not None else (0, None, 1)
     with Path(path).open("rb") as handle:
-        for number, raw in enumerate(iter(partial(handle.readline, max_line + 1), b""), start=1):
+        handle.seek(start)
+        position = start
+        for number, raw in enumerate(iter(partial(handle.readline, max_line + 1), b""), start=first):
+            if end is not None and position >= end:
+                break
+            position += len(raw)
             if len(raw) > max_line:  # no newline within max_line bytes: skip the rest of the line unread
                 if not raw.endswith(b"\n"):
                     while (rest := handle.readline(2**20)) and not rest.endswith(b"\n"):
-                        pass
+                        position += len(rest)
+                    position += len(rest)
                 raw = None
             elif not raw.strip():
                 continue
@@ -118,7 +128,31 @@ def read_jsonl(path: str | Path, max_line: int = MAX_LINE_BYTES) -> Iterator[tup
             except orjson.JSONDecodeError as exc:
                 pending = (number, str(exc).splitlines()[0][:160])
     if pending is not None:
-        yield pending[0], BadLine(pending[1], truncated=True)
+        yield pending[0], BadLine(pending[1], truncated=end is None or position >= os.path.getsize(path))
+
+
+LinePart = tuple[int, int, int]  # start byte, end byte, number of its first line
+
+
+def line_parts(path: str | Path, size: int) -> list[LinePart]:
+    """A text file cut into parts of about `size` bytes, each ending at the end of a line, with the
+    number of each part's first line (newlines counted in 1 MiB blocks: a second per few GB)."""
+    parts: list[LinePart] = []
+    start, first, lines, at = 0, 1, 0, 0
+    with Path(path).open("rb") as handle:
+        while block := handle.read(1 << 20):
+            # the current part ends at the first line end at or past start + size
+            while start + size < at + len(block):
+                newline = block.find(b"\n", max(0, start + size - at))
+                if newline < 0:
+                    break
+                parts.append((start, at + newline + 1, first))
+                start, first = at + newline + 1, lines + block.count(b"\n", 0, newline + 1) + 1
+            lines += block.count(b"\n")
+            at += len(block)
+    if start < at:
+        parts.append((start, at, first))
+    return parts
 
 
 def make_private(path: str | Path) -> None:

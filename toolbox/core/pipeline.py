@@ -258,21 +258,31 @@ def filtered(pipeline: Pipeline, stream: Iterator[Episode], filters: list[Filter
 
 def apply_filter(pipeline: Pipeline, flt: Filter, stream: Iterator[Episode]) -> Iterator[Episode | Dropped]:
     """A filter that checks one episode at a time is applied one episode at a time, so an error
-    in its `check` drops that episode only (warned, and shown with the reason `failed`). A
-    filter that sees the whole stream (dedupe, the LLM judge) handles its own errors."""
+    in its `check` drops that episode only (warned, and shown with the reason `failed`); one
+    with a `batch` is given each batch to `prepare` first (a failure there only costs the
+    head start). A filter that sees the whole stream (dedupe, the LLM judge) handles its own
+    errors."""
     if type(flt).apply is not Filter.apply:
         yield from flt.apply(stream)
         return
-    for episode in stream:
-        try:
-            verdicts = list(flt.apply(iter((episode,))))
-        except FATAL:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            log.warning(_failure("filter", flt.plugin_name, describe(episode), exc, "episode dropped"))
-            yield Dropped(episode, flt.plugin_name, "failed", f"{type(exc).__name__}: {str(exc)[:200]}")
-            continue
-        yield from verdicts
+    while batch := list(islice(stream, flt.batch)):
+        if flt.batch > 1:
+            try:
+                flt.prepare(batch)
+            except FATAL:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                log.warning(_failure("filter", flt.plugin_name, f"{len(batch)} episodes", exc, "checked one by one"))
+        for episode in batch:
+            try:
+                verdict = flt.outcome(episode)
+            except FATAL:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                log.warning(_failure("filter", flt.plugin_name, describe(episode), exc, "episode dropped"))
+                yield Dropped(episode, flt.plugin_name, "failed", f"{type(exc).__name__}: {str(exc)[:200]}")
+                continue
+            yield verdict
 
 
 def built(pipeline: Pipeline, output: Path) -> Iterator[Episode]:

@@ -5,6 +5,7 @@ across the episode. Used by the `redact` filter and by a session's redaction (se
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import orjson
 
@@ -37,14 +38,18 @@ def redact_episode(
             call["arguments"] = red(call["arguments"], mapping)
     for tool in data["tools"]:
         tool["description"] = red(tool["description"], mapping)
-    metadata = red({k: v for k, v in data["metadata"].items() if k != "redactions" and k not in redacted}, mapping)
     # a known value in the JSON of the words: JSON escapes character by character, so a string
     # holding the value holds its escaped form (a false hit only costs a full pass)
     known = [orjson.dumps(value)[1:-1] for value in mapping.known()]
-    for key in redacted & data["metadata"].keys():
-        value = data["metadata"][key]
-        dumped = orjson.dumps(value) if known else b""
-        metadata[key] = red(value, mapping) if any(v in dumped for v in known) else value
+
+    def already_redacted(value: Any) -> bool:
+        return not known or not any(v in orjson.dumps(value) for v in known)
+
+    metadata = {
+        key: value if key in redacted and already_redacted(value) else red(value, mapping, key)
+        for key, value in data["metadata"].items()
+        if key != "redactions"
+    }
     made = mapping.counts - before
     counts: Counter[str] = Counter(episode.metadata.get("redactions") or {})
     counts.update(made)
