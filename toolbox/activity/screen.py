@@ -91,12 +91,12 @@ def observation(
         - Draft
           … 12 more lines
     """
-    rows = _lines(readable(after))
+    rows = screen_rows(after)
     if before is None:
         marked = [(" ", row) for row in rows]
         state = "newly focused"
     else:
-        marked = _diff(_lines(readable(before)), rows)
+        marked = _diff(screen_rows(before), rows)
         kinds = {mark for mark, _ in marked}
         state = ", ".join(name for mark, name in (("+", "+ appeared"), ("-", "- gone")) if mark in kinds)
         state = state or "no change"
@@ -119,6 +119,23 @@ def shown_lines(observation: str) -> list[tuple[str, str]]:
 
 
 Row = tuple[str, float]  # a line's text and its vertical middle (frame pixels)
+
+
+_ROWS: dict[int, tuple[Sequence[OcrWord], list[Row]]] = {}  # a few recent word lists' rows, by identity
+
+
+def screen_rows(words: Sequence[OcrWord]) -> list[Row]:
+    """The quotable lines of a frame's words. Remembered for the latest word lists (kept alive
+    here, so an id is never reused while remembered): a frame's screen is the result of one
+    action and the screen before the next, and lining up its words is most of a result's cost."""
+    hit = _ROWS.get(id(words))
+    if hit is not None and hit[0] is words:
+        return hit[1]
+    rows = _lines(readable(words))
+    if len(_ROWS) >= 64:
+        _ROWS.clear()
+    _ROWS[id(words)] = (words, rows)
+    return rows
 
 
 def _lines(words: Sequence[OcrWord]) -> list[Row]:

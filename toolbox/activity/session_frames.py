@@ -4,6 +4,7 @@ frame that OCR should read (the focused window, else the area around the pointer
 from __future__ import annotations
 
 import bisect
+import os
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -24,6 +25,7 @@ class SessionFrames:
     windows: dict[str, WindowState] = field(default_factory=dict)  # absolute path -> the focused window then
     _by_file: dict[str, FrameRef] = field(default_factory=dict)
     _times: list[float] = field(default_factory=list)
+    _root: str | None = None  # the session folder, resolved, with a trailing separator
 
     def add(self, ref: FrameRef, file: str) -> None:
         self.refs.append(ref)
@@ -58,12 +60,10 @@ class SessionFrames:
         return self.refs[i - 1] if i and self.refs[i - 1].t > t0 + 1e-6 else None
 
     def relative(self, ref: FrameRef) -> str:
-        try:
-            from pathlib import Path
-
-            return str(Path(ref.path).relative_to(self.session.path.resolve()))
-        except ValueError:
-            return ref.path
+        """The frame's path inside the session folder (as the evidence names frames)."""
+        if self._root is None:
+            self._root = f"{self.session.path.resolve()}{os.sep}"
+        return ref.path.removeprefix(self._root) if ref.path.startswith(self._root) else ref.path
 
 
 def session_frames(

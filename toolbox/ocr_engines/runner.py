@@ -129,6 +129,7 @@ class OcrRunner:
         self._digests: dict[str, str] = {}
         self._private_dirs: set[Path] = set()
         self._cache_broken = False  # a cache write failed (full disk): the rest of the build does not try
+        self._parsed: dict[bytes, list[OcrWord]] = {}  # cache entries parsed, by a digest of their bytes
         self.stats = OcrRunStats()
         root = self._root()
         if root is not None and root.is_dir():
@@ -376,12 +377,27 @@ class OcrRunner:
 
     def _load(self, key: str) -> list[OcrWord] | None:
         file = self._file(key)
+        if file is None:
+            return None
         try:
-            return None if file is None else _WORDS.validate_json(file.read_bytes())  # parsed by pydantic-core
+            data = file.read_bytes()
         except FileNotFoundError:
             return None
-        except Exception:  # noqa: BLE001 - a damaged cache entry is read again
+        except OSError:  # an unreadable cache entry is read again
             return None
+        # Frames with the same words (near duplicates, a screen that came back) have entries with
+        # the same bytes: parsed once, one list shared (no one changes a frame's words in place).
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        words = self._parsed.get(digest)
+        if words is None:
+            try:
+                words = _WORDS.validate_json(data)  # parsed by pydantic-core
+            except Exception:  # noqa: BLE001 - a damaged cache entry is read again
+                return None
+            if len(self._parsed) >= 4096:
+                self._parsed.clear()
+            self._parsed[digest] = words
+        return words
 
     def _store(self, key: str, words: list[OcrWord]) -> None:
         file = self._file(key)
