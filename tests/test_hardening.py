@@ -560,3 +560,28 @@ def test_llm_cache_and_exports_are_private(tmp_path):
         assert result.returncode == 0, result.stderr
         made = [tmp_path / target, *(tmp_path / target).rglob("*")]
         assert {oct(p.stat().st_mode & 0o777) for p in made} <= {"0o600", "0o700"}, target
+
+
+@pytest.mark.parametrize("kind", ["lossy", "lossless", "extended"])
+def test_a_webp_frame_is_measured_from_its_header_before_any_decode(tmp_path, kind):
+    """The recorder's frames are WebP: their size is read from the file's first bytes (no
+    decoder is started for it), and a header that claims too many pixels is refused as any
+    other image's."""
+    from toolbox.core.session import FrameFileError, check_frame_file
+
+    image = Image.new("RGBA" if kind == "extended" else "RGB", (1920, 1080), (250, 250, 250, 0))
+    path = tmp_path / "frame.webp"
+    image.save(path, "WEBP", lossless=kind == "lossless")
+    assert check_frame_file(path) == path
+    data = bytearray(path.read_bytes())
+    assert data[12:16] == {"lossy": b"VP8 ", "lossless": b"VP8L", "extended": b"VP8X"}[kind]
+    if kind == "lossy":  # 14-bit width and height after the start code
+        data[26:28], data[28:30] = (16000).to_bytes(2, "little"), (16000).to_bytes(2, "little")
+    elif kind == "lossless":  # 14 bits each, minus one, after the signature byte
+        bits = int.from_bytes(data[21:25], "little") & ~((1 << 28) - 1)
+        data[21:25] = (bits | 15999 | (15999 << 14)).to_bytes(4, "little")
+    else:  # the canvas, 24 bits each, minus one
+        data[24:27], data[27:30] = (15999).to_bytes(3, "little"), (15999).to_bytes(3, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(FrameFileError, match=r"too many pixels \(16000x16000"):
+        check_frame_file(path, "frames/frame.webp")

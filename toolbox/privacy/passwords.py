@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from toolbox.ocr_engines.words import Box, OcrWord, text_lines
@@ -44,6 +45,13 @@ def _label(text: str) -> str:
     return text.strip().strip(":*?.").strip()
 
 
+@lru_cache(maxsize=1 << 16)  # a session shows the same words frame after frame
+def _word_kind(text: str) -> tuple[str, bool, bool]:
+    """A word's label text (lower case), whether it names a password field, whether it is a mask."""
+    label = _label(text)
+    return label.lower(), bool(_PASSWORD_LABEL.match(label)), bool(_MASK.match(text.strip()))
+
+
 def password_field_boxes(words: Sequence[OcrWord], frame_size: tuple[int, int] | None = None) -> list[Box]:
     """Boxes to black out for every field labelled "Password" (or a translation, or a run of
     mask dots): the band to the right of the label on its line, where a field beside its label
@@ -54,11 +62,11 @@ def password_field_boxes(words: Sequence[OcrWord], frame_size: tuple[int, int] |
         size if size else (max((w.box[2] for w in words), default=0) * 2, max((w.box[3] for w in words), default=0) * 2)
     )
     boxes: list[Box] = []
+    kinds = [_word_kind(w.text) for w in words]
     for i, word in enumerate(words):
-        text = _label(word.text)
-        nxt = _label(words[i + 1].text) if i + 1 < len(words) else ""
-        labelled = bool(_PASSWORD_LABEL.match(text)) or (text.lower() == "mot" and nxt.lower() == "de")
-        if _MASK.match(word.text.strip()):
+        lower, is_label, is_mask = kinds[i]
+        labelled = is_label or (lower == "mot" and i + 1 < len(words) and kinds[i + 1][0] == "de")
+        if is_mask:
             x0, y0, x1, y1 = word.box
             boxes.append((x0, y0, x1, y1))
             continue
