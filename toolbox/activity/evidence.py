@@ -21,7 +21,7 @@ from toolbox.activity.models import Action, FrameRef, Interval
 from toolbox.activity.screen import ObservationLimits, observation, readable, target_at
 from toolbox.activity.session_frames import RegionMode, SessionFrames, session_frames
 from toolbox.activity.titles import short_title
-from toolbox.core.models import EpisodeEvidence, EvidenceAction, EvidenceFrame, EvidenceWord
+from toolbox.core.models import EpisodeEvidence, EvidenceAction, EvidenceFrame
 from toolbox.core.session import Click, Key, Marker, Scroll, Session, Window
 from toolbox.ocr_engines.runner import OcrRequest, OcrRunner
 from toolbox.ocr_engines.words import OcrWord
@@ -59,7 +59,6 @@ def session_intervals(
     slices = cut_intervals(session.events, actions, settings.intervals, task=session.meta.task)
     out: list[Interval] = []
     title, app = None, None
-    evidence_words: dict[str, list[EvidenceWord]] = {}  # a frame's words as the evidence keeps them, made once
     for piece in slices:
         start_title, start_app = title, app
         for event in session.events[piece.first : piece.end]:
@@ -67,7 +66,7 @@ def session_intervals(
                 title, app = event.title, event.app
         if not piece.actions:
             continue
-        out.append(_interval(session, piece, frames, words, bound, start_title, start_app, evidence_words))
+        out.append(_interval(session, piece, frames, words, bound, start_title, start_app))
     return out
 
 
@@ -97,7 +96,6 @@ def _interval(
     bound: dict[int, Action],
     title: str | None,
     app: str | None,
-    evidence_words: dict[str, list[EvidenceWord]],
 ) -> Interval:
     events = session.events
     windows: list[str] = [title] if title else []
@@ -130,13 +128,11 @@ def _interval(
         frames=sorted(used.values(), key=lambda f: f.t),
     )
     interval.metadata = report_metadata(interval, frames, main, piece)
-    interval.metadata.screens = {}
-    for a in actions:
-        if a.frame_before is not None and a.frame_before.path in words:
-            path = a.frame_before.path
-            if path not in evidence_words:
-                evidence_words[path] = [EvidenceWord.model_validate(w) for w in words[path]]
-            interval.metadata.screens[frames.relative(a.frame_before)] = evidence_words[path]
+    interval.metadata.screens = {  # OCR words are evidence words: the frame's own list, shared
+        frames.relative(a.frame_before): words[a.frame_before.path]
+        for a in actions
+        if a.frame_before is not None and a.frame_before.path in words
+    }
     return interval
 
 

@@ -125,20 +125,35 @@ class TokenCounter:
 
     name = "cl100k_base"
 
+    def __init__(self) -> None:
+        # the counts of the last two batches prepared, by episode identity (each kept with its
+        # episode, so an id is not reused while it is here): max_length and then the summary ask
+        # for the same episodes, and making their turn texts again was a tenth of a conversion
+        self._batches: list[dict[int, tuple[Episode, tuple[int, list[int]]]]] = [{}, {}]
+
     def prepare(self, episodes: list[Episode]) -> None:
         """Count a batch of episodes ahead of `count` (here: their texts at once, on threads, and
         remembered); a counter that gains nothing from batches does nothing."""
-        count_episodes(episodes)
+        counted = count_episodes(episodes)
+        self._batches = [self._batches[-1], {id(e): (e, c) for e, c in zip(episodes, counted)}]
 
     def count(self, episode: Episode, row: dict[str, Any] | None = None) -> int:
         """Tokens of `episode` (`row`: its output row, when already encoded)."""
-        return episode_tokens(episode)
+        head, turns = self._turn_tokens(episode)
+        return head + sum(turns)
 
     def prefix_counts(self, episode: Episode, cuts: list[int]) -> list[float]:
         """Tokens of the episode cut after `turns[:k]`, for each k in `cuts` (inf: cannot be written)."""
-        head, counts = turn_tokens(episode)
+        head, counts = self._turn_tokens(episode)
         running = list(accumulate(counts, initial=head))
         return [running[k] for k in cuts]
+
+    def _turn_tokens(self, episode: Episode) -> tuple[int, list[int]]:
+        for batch in reversed(self._batches):
+            found = batch.get(id(episode))
+            if found is not None and found[0] is episode and len(found[1][1]) == len(episode.turns):
+                return found[1]
+        return turn_tokens(episode)
 
 
 class ChatTemplateCounter(TokenCounter):
@@ -150,6 +165,7 @@ class ChatTemplateCounter(TokenCounter):
         pass
 
     def __init__(self, folder: Path, fmt: Format) -> None:
+        super().__init__()
         try:
             from tokenizers import Tokenizer
         except ImportError:

@@ -11,17 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
-from pydantic import BaseModel
+from toolbox.core.models import EvidenceWord
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in frame pixels
 MIN_LINE_SLACK = 4  # pixels: words this close in height are on one line, however small
 
 
-class OcrWord(BaseModel):
-    text: str
-    box: Box
-    conf: float
-    mid: tuple[float, float]  # normalized midpoint: x / width, y / height
+class OcrWord(EvidenceWord):
+    """A word as OCR read it: the evidence's word (text, box, confidence, normalized midpoint)
+    and the engine's line. Being an EvidenceWord, it goes into an episode's evidence as it is
+    (written there without `line`), not copied word by word."""
+
     line: int = 0  # words with the same number were read as one line (a label, a sentence)
 
     @property

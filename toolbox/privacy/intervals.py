@@ -150,7 +150,7 @@ def redact_interval(interval: Interval, redactor: Redactor, mapping: RedactionMa
     if len(copy.metadata.actions) == len(copy.actions):  # one row per action, as activity makes them
         for row, action in zip(copy.metadata.actions, copy.actions):
             row.text, row.title, row.target, row.result = action.text, action.title, action.target, action.result
-    copy.metadata.ocr = [EvidenceWord.model_validate(w) for w in copy.screen_words]
+    copy.metadata.ocr = list(copy.screen_words)  # OCR words are evidence words
     copy.metadata.screens = {  # each step's screen, redacted as the main frame's words are (the main one reused)
         path: copy.metadata.ocr if path == copy.metadata.main_frame else redact_words(words, redactor, mapping)
         for path, words in interval.metadata.screens.items()
