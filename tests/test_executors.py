@@ -311,3 +311,49 @@ def test_ray_is_named_when_it_is_missing(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
     assert main(["--config", str(tmp_path / "x.yaml")]) == 2
     assert "which the `ray` extra installs: pip install 'datamakr[ray]'" in capsys.readouterr().err
+
+
+# A worker-side filter that leaves values JSON carries differently (a set in a call's
+# arguments, a tuple, a datetime and inf in the metadata), and a driver-side one that drops an
+# episode unless it sees them as JSON brings them back.
+ODD_VALUES = """
+import datetime
+from toolbox import Drop, Filter, register_filter
+
+@register_filter("odd_values")
+class OddValues(Filter):
+    def check(self, episode):
+        call = next(t for t in episode.turns if t.tool_calls).tool_calls[0]
+        call.arguments = {**call.arguments, "tags": {"only"}, "span": (1, 2)}
+        episode.metadata = {"when": datetime.datetime(2026, 1, 2), "ratio": float("inf")}
+        return episode
+
+@register_filter("as_json_brings_them")
+class AsJsonBringsThem(Filter):
+    whole_stream = True
+
+    def check(self, episode):
+        arguments = next(t for t in episode.turns if t.tool_calls).tool_calls[0].arguments
+        seen = (type(arguments["tags"]), type(arguments["span"]), episode.metadata)
+        if seen != (list, list, {"when": "2026-01-02T00:00:00", "ratio": None}):
+            return Drop("not as from a worker", repr(seen))
+        return episode
+"""
+
+
+def test_values_json_carries_differently_are_the_same_in_one_process_as_from_a_worker(inputs, tmp_path):
+    (tmp_path / "odd.py").write_text(ODD_VALUES)
+    body = {
+        "datasets": [{"name": "file", "path": str(inputs / "rows.jsonl")}],
+        "filters": ["odd_values", "as_json_brings_them"],
+        "plugins": [str(tmp_path / "odd.py")],
+        "cache_dir": str(tmp_path / "cache"),
+    }
+    (tmp_path / "odd.yaml").write_text(json.dumps(body))
+    for workers in ("1", "2"):
+        assert build(tmp_path / "odd.yaml", tmp_path / f"out-{workers}.jsonl", "--workers", workers) == 0
+    rows = [json.loads(line) for line in (tmp_path / "out-1.jsonl").read_text().splitlines()]
+    assert len(rows) == 3  # none dropped: the driver's filter saw lists and strings in both builds
+    call = rows[0]["messages"][2]["tool_calls"][0]["function"]
+    assert json.loads(call["arguments"])["tags"] == ["only"]
+    assert (tmp_path / "out-2.jsonl").read_bytes() == (tmp_path / "out-1.jsonl").read_bytes()

@@ -1,4 +1,4 @@
-"""Token counts: the same however they are counted (one episode, many at once on threads, with
+"""Token counts: the same however they are counted (one episode, many at once in helper processes, with
 the memory of recent counts full), and max_length decides a stream as it decides each episode."""
 
 import json
@@ -8,6 +8,7 @@ from episodes import sample_episode
 
 from toolbox.core import tokens
 from toolbox.core.filter import Drop, Dropped, needs_whole_stream
+from toolbox.core.pipeline import apply_filter
 from toolbox.core.plugin import BuildContext
 from toolbox.filters.max_length import MaxLength
 
@@ -35,8 +36,11 @@ def test_counts_are_the_same_alone_in_batches_and_with_the_memory_full(monkeypat
     tokens._memo.clear()
     assert [tokens.episode_tokens(ep) for ep in eps] == expected  # one at a time
     tokens._memo.clear()
-    assert [head + sum(turns) for head, turns in tokens.count_episodes(eps)] == expected  # at once, on threads
+    assert [head + sum(turns) for head, turns in tokens.count_episodes(eps)] == expected  # at once
     assert [tokens.episode_tokens(ep) for ep in eps] == expected  # remembered
+    tokens._memo.clear()
+    monkeypatch.setattr(tokens, "PROCESS_TEXTS", 10)  # in the helper processes
+    assert [head + sum(turns) for head, turns in tokens.count_episodes(eps)] == expected
     monkeypatch.setattr(tokens, "_MEMO_SIZE", 40)  # the memory is cleared again and again
     tokens._memo.clear()
     assert [head + sum(turns) for head, turns in tokens.count_episodes(eps)] == expected
@@ -52,12 +56,31 @@ def test_max_length_decides_a_stream_as_it_decides_each_episode(mode):
     flt.plugin_name = "max_length"
     tokens._memo.clear()
     alone = [flt.check(ep) for ep in eps]
-    tokens._memo.clear()
-    streamed = list(flt.apply(iter(eps)))
-    assert [isinstance(v, Drop) for v in alone] == [isinstance(v, Dropped) for v in streamed]
-    assert 0 < sum(isinstance(v, Drop) for v in alone) < len(eps)
-    kept = [v for v in streamed if not isinstance(v, Dropped)]
-    assert kept == [v for v in alone if not isinstance(v, Drop)]
+    for streamed in (flt.apply(iter(eps)), apply_filter(flt, iter(eps))):  # the next batch counted on a thread
+        tokens._memo.clear()
+        verdicts = list(streamed)
+        assert [isinstance(v, Drop) for v in alone] == [isinstance(v, Dropped) for v in verdicts]
+        assert 0 < sum(isinstance(v, Drop) for v in alone) < len(eps)
+        kept = [v for v in verdicts if not isinstance(v, Dropped)]
+        assert kept == [v for v in alone if not isinstance(v, Drop)]
+
+
+def test_a_batch_that_cannot_be_prepared_on_its_thread_is_checked_one_by_one(caplog):
+    flt = MaxLength(MaxLength.Options(max_tokens=400), BuildContext())
+    flt.plugin_name = "max_length"
+    eps = episodes(MaxLength.batch + 5)
+    failing = [True]
+
+    def prepare(batch):
+        if failing.pop() if failing else False:
+            raise RuntimeError("tokenizer crashed")
+        MaxLength.prepare(flt, batch)
+
+    flt.prepare = prepare  # the first batch fails, the second is prepared
+    verdicts = list(apply_filter(flt, iter(eps)))
+    assert [v.id if not isinstance(v, Dropped) else v.episode.id for v in verdicts] == [e.id for e in eps]
+    assert any("max_length" in r.getMessage() and "tokenizer crashed" in r.getMessage() for r in caplog.records)
+    assert any("checked one by one" in r.getMessage() for r in caplog.records)
 
 
 def test_max_length_counts_in_batches_yet_runs_in_the_workers():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from typing import ClassVar
@@ -40,6 +41,9 @@ class Filter(Plugin):
 
     whole_stream: ClassVar[bool] = False
     batch: ClassVar[int] = 1  # episodes handed to `prepare` at once before each is checked
+    # prepare the next batch on a thread while this one is checked: for a `prepare` that spends
+    # its time outside the GIL (max_length: tiktoken), and touches nothing `check` changes
+    prepare_on_thread: ClassVar[bool] = False
 
     def check(self, episode: Episode) -> Verdict:
         return episode
@@ -49,9 +53,7 @@ class Filter(Plugin):
         done for many at once (max_length counts their tokens together)."""
 
     def apply(self, episodes: Iterator[Episode]) -> Iterator[Episode | Dropped]:
-        while group := list(islice(episodes, self.batch)):
-            if self.batch > 1:
-                self.prepare(group)
+        for group in prepared_batches(self, episodes):
             for episode in group:
                 yield self.outcome(episode)
 
@@ -61,6 +63,49 @@ class Filter(Plugin):
         if isinstance(verdict, Drop):
             return Dropped(episode, self.plugin_name, verdict.reason, verdict.detail)
         return verdict
+
+
+def prepared_batches(
+    flt: Filter,
+    stream: Iterator[Episode],
+    on_error: Callable[[Filter, list[Episode], Exception], None] | None = None,
+) -> Iterator[list[Episode]]:
+    """The stream in the filter's batches, each given to its `prepare` first; with
+    `prepare_on_thread`, the next batch is prepared on a thread while this one is checked.
+    `on_error`: told of a `prepare` that failed (the batch is still checked); None: raise."""
+    if flt.batch == 1:
+        while batch := list(islice(stream, 1)):
+            yield batch
+        return
+    if not flt.prepare_on_thread:
+        while batch := list(islice(stream, flt.batch)):
+            _prepared(flt, batch, None, on_error)
+            yield batch
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix=f"prepare-{flt.plugin_name}") as pool:
+        batch = list(islice(stream, flt.batch))
+        pending = pool.submit(flt.prepare, batch)
+        while batch:
+            following = list(islice(stream, flt.batch))  # read while `batch` is being prepared
+            _prepared(flt, batch, pending, on_error)
+            pending = pool.submit(flt.prepare, following) if following else None
+            yield batch
+            batch = following
+
+
+def _prepared(
+    flt: Filter,
+    batch: list[Episode],
+    pending: Future[None] | None,
+    on_error: Callable[[Filter, list[Episode], Exception], None] | None,
+) -> None:
+    """`flt.prepare(batch)`, or wait for it on its thread (`pending`)."""
+    try:
+        flt.prepare(batch) if pending is None else pending.result()
+    except Exception as exc:
+        if on_error is None:
+            raise
+        on_error(flt, batch, exc)
 
 
 def needs_whole_stream(flt: Filter) -> bool:

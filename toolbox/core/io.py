@@ -17,6 +17,8 @@ from typing import IO, Any
 
 import orjson
 
+WRITE_BUFFER = 1 << 20
+
 
 @contextlib.contextmanager
 def atomic_writer(path: str | Path, mode: str = "wb", fsync: bool = True) -> Iterator[IO]:
@@ -28,7 +30,9 @@ def atomic_writer(path: str | Path, mode: str = "wb", fsync: bool = True) -> Ite
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released when the process ends, however it ends
-        with os.fdopen(fd, mode) as handle:
+        # 1 MB buffers: each write lets go of the GIL, and a thread of the build (max_length
+        # preparing its next batch) may then hold it for a switch interval (5 ms)
+        with os.fdopen(fd, mode, buffering=WRITE_BUFFER) as handle:
             yield handle
             handle.flush()
             if fsync:

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from toolbox.core import registry
 from toolbox.core.config import ConfigError, ExperimentConfig, PluginRef, plugin_options
 from toolbox.core.dataset import Dataset
-from toolbox.core.filter import Dropped, Filter, FunctionFilter, worker_filters
+from toolbox.core.filter import Dropped, Filter, FunctionFilter, prepared_batches, worker_filters
 from toolbox.core.format import Format, FormatError
 from toolbox.core.io import atomic_writer, remove_stale_temps
 from toolbox.core.models import Episode, LoggedEpisode
@@ -252,11 +252,11 @@ def episodes(pipeline: Pipeline) -> Iterator[Episode]:
 
 def filtered(pipeline: Pipeline, stream: Iterator[Episode], filters: list[Filter] | None = None) -> Iterator[Episode]:
     for flt in pipeline.filters if filters is None else filters:
-        stream = _drop_counted(pipeline, apply_filter(pipeline, flt, stream))
+        stream = _drop_counted(pipeline, apply_filter(flt, stream))
     return stream
 
 
-def apply_filter(pipeline: Pipeline, flt: Filter, stream: Iterator[Episode]) -> Iterator[Episode | Dropped]:
+def apply_filter(flt: Filter, stream: Iterator[Episode]) -> Iterator[Episode | Dropped]:
     """A filter that checks one episode at a time is applied one episode at a time, so an error
     in its `check` drops that episode only (warned, and shown with the reason `failed`); one
     with a `batch` is given each batch to `prepare` first (a failure there only costs the
@@ -265,14 +265,7 @@ def apply_filter(pipeline: Pipeline, flt: Filter, stream: Iterator[Episode]) -> 
     if type(flt).apply is not Filter.apply:
         yield from flt.apply(stream)
         return
-    while batch := list(islice(stream, flt.batch)):
-        if flt.batch > 1:
-            try:
-                flt.prepare(batch)
-            except FATAL:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                log.warning(_failure("filter", flt.plugin_name, f"{len(batch)} episodes", exc, "checked one by one"))
+    for batch in prepared_batches(flt, stream, on_error=_prepare_failed):
         for episode in batch:
             try:
                 verdict = flt.outcome(episode)
@@ -283,6 +276,12 @@ def apply_filter(pipeline: Pipeline, flt: Filter, stream: Iterator[Episode]) -> 
                 yield Dropped(episode, flt.plugin_name, "failed", f"{type(exc).__name__}: {str(exc)[:200]}")
                 continue
             yield verdict
+
+
+def _prepare_failed(flt: Filter, batch: list[Episode], exc: Exception) -> None:
+    if isinstance(exc, FATAL):
+        raise exc
+    log.warning(_failure("filter", flt.plugin_name, f"{len(batch)} episodes", exc, "checked one by one"))
 
 
 def built(pipeline: Pipeline, output: Path) -> Iterator[Episode]:

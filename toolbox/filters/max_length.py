@@ -20,6 +20,7 @@ class MaxLength(Filter):
         mode: Literal["trim", "drop"] = "trim"
 
     batch = 512  # episodes whose tokens are counted together
+    prepare_on_thread = True  # tiktoken counts the next batch while this one is checked and written
 
     def prepare(self, episodes: list[Episode]) -> None:
         self.ctx.shared(TokenCounter, TokenCounter).prepare(episodes)
