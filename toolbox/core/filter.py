@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from typing import ClassVar
@@ -41,9 +40,6 @@ class Filter(Plugin):
 
     whole_stream: ClassVar[bool] = False
     batch: ClassVar[int] = 1  # episodes handed to `prepare` at once before each is checked
-    # prepare the next batch on a thread while this one is checked: for a `prepare` that spends
-    # its time outside the GIL (max_length: tiktoken), and touches nothing `check` changes
-    prepare_on_thread: ClassVar[bool] = False
 
     def check(self, episode: Episode) -> Verdict:
         return episode
@@ -70,42 +66,17 @@ def prepared_batches(
     stream: Iterator[Episode],
     on_error: Callable[[Filter, list[Episode], Exception], None] | None = None,
 ) -> Iterator[list[Episode]]:
-    """The stream in the filter's batches, each given to its `prepare` first; with
-    `prepare_on_thread`, the next batch is prepared on a thread while this one is checked.
-    `on_error`: told of a `prepare` that failed (the batch is still checked); None: raise."""
-    if flt.batch == 1:
-        while batch := list(islice(stream, 1)):
-            yield batch
-        return
-    if not flt.prepare_on_thread:
-        while batch := list(islice(stream, flt.batch)):
-            _prepared(flt, batch, None, on_error)
-            yield batch
-        return
-    with ThreadPoolExecutor(1, thread_name_prefix=f"prepare-{flt.plugin_name}") as pool:
-        batch = list(islice(stream, flt.batch))
-        pending = pool.submit(flt.prepare, batch)
-        while batch:
-            following = list(islice(stream, flt.batch))  # read while `batch` is being prepared
-            _prepared(flt, batch, pending, on_error)
-            pending = pool.submit(flt.prepare, following) if following else None
-            yield batch
-            batch = following
-
-
-def _prepared(
-    flt: Filter,
-    batch: list[Episode],
-    pending: Future[None] | None,
-    on_error: Callable[[Filter, list[Episode], Exception], None] | None,
-) -> None:
-    """`flt.prepare(batch)`, or wait for it on its thread (`pending`)."""
-    try:
-        flt.prepare(batch) if pending is None else pending.result()
-    except Exception as exc:
-        if on_error is None:
-            raise
-        on_error(flt, batch, exc)
+    """The stream in the filter's batches, each given to its `prepare` first. `on_error`: told
+    of a `prepare` that failed (the batch is still checked); None: the error is raised."""
+    while batch := list(islice(stream, flt.batch)):
+        if flt.batch > 1:
+            try:
+                flt.prepare(batch)
+            except Exception as exc:
+                if on_error is None:
+                    raise
+                on_error(flt, batch, exc)
+        yield batch
 
 
 def needs_whole_stream(flt: Filter) -> bool:

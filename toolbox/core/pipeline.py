@@ -288,9 +288,10 @@ def built(pipeline: Pipeline, output: Path) -> Iterator[Episode]:
     """The episodes that pass every filter, in input order. The executor runs the per-record part
     (read, tasks, `worker_filters`) on shards of the input; the other filters run here."""
     workers_run = len(worker_filters(pipeline.filters))
+    counter = pipeline.ctx.shared(TokenCounter, TokenCounter)
     with pipeline.executor.shared(pipeline) as provided:
         stream = _drop_counted(pipeline, pipeline.executor.verdicts(pipeline, output, provided))
-        yield from filtered(pipeline, stream, pipeline.filters[workers_run:])
+        yield from filtered(pipeline, counter.ahead(stream), pipeline.filters[workers_run:])
 
 
 def _drop_counted(pipeline: Pipeline, stream: Iterator[Episode | Dropped]) -> Iterator[Episode]:
@@ -303,6 +304,7 @@ def _drop_counted(pipeline: Pipeline, stream: Iterator[Episode | Dropped]) -> It
 
 def _drop(pipeline: Pipeline, episode: Episode, filter_name: str, reason: str, detail: str = "") -> None:
     pipeline.stats.drop(filter_name, reason, episode.id, detail)
+    pipeline.ctx.shared(TokenCounter, TokenCounter).forget(episode)
     if pipeline._log is not None:
         pipeline._log.write(episode, drop=(filter_name, reason, detail))
 
@@ -347,9 +349,9 @@ def run(pipeline: Pipeline, output: Path) -> BuildStats:
                 rows, lines = encoded
                 handle.write(lines)
                 stats.written += 1
-                tokens = pipeline.ctx.shared(TokenCounter, TokenCounter).count(
-                    episode, rows[0] if len(rows) == 1 else None
-                )
+                counter = pipeline.ctx.shared(TokenCounter, TokenCounter)
+                tokens = counter.count(episode, rows[0] if len(rows) == 1 else None)
+                counter.forget(episode)
                 stats.tokens += tokens
                 if pipeline._log is not None:
                     pipeline._log.write(episode, tokens=tokens)

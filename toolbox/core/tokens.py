@@ -7,19 +7,19 @@ tokenizer_config.json or chat_template.jinja), the count is what a trainer feeds
 output row, as the format wrote it, rendered with the model's chat template and tokenized.
 
 A build counts each kept episode more than once (max_length, then the summary), so cl100k counts
-are remembered by text for a while; `count_episodes` counts many episodes' texts in one call, in
-helper processes when there are many (max_length calls it on a thread for its next batch while
-the build checks and writes this one)."""
+are remembered by text for a while, and the episodes that reach the driver's filters are counted
+ahead in helper processes (`TokenCounter.ahead`) while the driver reads, dedupes and writes."""
 
 from __future__ import annotations
 
 import json
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
 from functools import lru_cache
-from itertools import accumulate
+from itertools import accumulate, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +46,12 @@ def count_tokens(text: str) -> int:
 
 
 def turn_text(turn: Turn) -> str:
-    calls = [json.dumps({"name": c.name, "arguments": c.arguments}, ensure_ascii=False) for c in turn.tool_calls]
-    return "\n".join([turn.content or "", *calls])
+    return _turn_text(turn.content, [(c.name, c.arguments) for c in turn.tool_calls])
+
+
+def _turn_text(content: str | None, calls: list[tuple[str, dict[str, Any]]]) -> str:
+    dumped = [json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False) for name, arguments in calls]
+    return "\n".join([content or "", *dumped])
 
 
 def turn_tokens(episode: Episode) -> tuple[int, list[int]]:
@@ -63,41 +67,39 @@ def episode_tokens(episode: Episode) -> int:
 
 
 def count_episodes(episodes: list[Episode]) -> list[tuple[int, list[int]]]:
-    """`turn_tokens` of many episodes, counted at once: the texts not counted lately are encoded
-    together, in helper processes when there are many (`_count_texts`)."""
+    """`turn_tokens` of many episodes: each text not counted lately is encoded once."""
     texts = [[turn_text(t) for t in e.turns] for e in episodes]
     missing = list(dict.fromkeys(text for some in texts for text in some if text not in _memo))
-    known = dict(zip(missing, _count_texts(missing)))
-    _remember(list(known), list(known.values()))
+    known = dict(zip(missing, _encoded_lengths(missing)))
+    _remember(missing, list(known.values()))
     return [
         (_head_tokens(e), [c + 4 for c in (_counts(some, known) if known else _counts(some))])
         for e, some in zip(episodes, texts)
     ]
 
 
-# Many texts are counted in helper processes, one per core: tiktoken lets go of the GIL, but
-# threads gained nothing here (2 threads: 5.8 s for 20,000 rows' texts, one: 5.9 s), while two
-# processes took 8.1 s where one took 12.1 s (2026-12-02, in the same run).
-PROCESS_TEXTS = 2048  # at least this many texts go to the helper processes
+# `TokenCounter.ahead` counts in helper processes, all cores but the driver's: tiktoken lets go
+# of the GIL, but threads gained nothing here (2 threads: 5.8 s for 20,000 rows' texts, one:
+# 5.9 s), while two processes took 8.1 s where one took 12.1 s (2026-12-02, in the same run).
 _helpers: ProcessPoolExecutor | None = None
 
 
-def _count_texts(texts: list[str]) -> list[int]:
-    workers = os.cpu_count() or 1
-    if workers < 2 or len(texts) < PROCESS_TEXTS:
-        encode = encoding().encode_ordinary
-        return [len(encode(text)) if text else 0 for text in texts]
+def _helper_pool() -> ProcessPoolExecutor:
     global _helpers
     if _helpers is None:
+        workers = max(1, (os.cpu_count() or 1) - 1)
         _helpers = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    size = -(-len(texts) // workers)
-    parts = [texts[i : i + size] for i in range(0, len(texts), size)]
-    return [count for part in _helpers.map(_encoded_lengths, parts) for count in part]
+    return _helpers
 
 
 def _encoded_lengths(texts: list[str]) -> list[int]:
     encode = encoding().encode_ordinary
     return [len(encode(text)) if text else 0 for text in texts]
+
+
+def _turn_counts(episodes: list[list[tuple[str | None, list[tuple[str, dict[str, Any]]]]]]) -> list[list[int]]:
+    """In a helper process: the tokens of each turn's text (`turn_text`), episode by episode."""
+    return [_encoded_lengths([_turn_text(content, calls) for content, calls in turns]) for turns in episodes]
 
 
 _MEMO_SIZE = 1 << 16
@@ -138,23 +140,49 @@ def _head_tokens(episode: Episode) -> int:
     return count
 
 
+Counted = tuple[int, list[int]]  # tokens of the head (system prompt and tools) and of each turn
+AHEAD = 512  # episodes `TokenCounter.ahead` sends to the helper processes at once
+
+
 class TokenCounter:
     """How a build counts tokens (one per build: `ctx.shared(TokenCounter, TokenCounter)`). This
-    default counts cl100k_base tokens of the episode's text, plus a few per message."""
+    default counts cl100k_base tokens of the episode's text, plus a few per message.
+
+    Counts made before they are asked for (`ahead`, `prepare`) are kept by episode identity,
+    each with its episode (so an id is not reused while it is here), until `forget`: max_length
+    and then the summary ask for the same episodes."""
 
     name = "cl100k_base"
 
     def __init__(self) -> None:
-        # the counts of the last two batches prepared, by episode identity (each kept with its
-        # episode, so an id is not reused while it is here): max_length and then the summary ask
-        # for the same episodes, and making their turn texts again was a tenth of a conversion
-        self._batches: list[dict[int, tuple[Episode, tuple[int, list[int]]]]] = [{}, {}]
+        self._known: dict[int, tuple[Episode, Counted | tuple[Future[list[list[int]]], int]]] = {}
+
+    def ahead(self, stream: Iterator[Episode]) -> Iterator[Episode]:
+        """The stream unchanged, each batch's texts sent to the helper processes before the one
+        before it goes on: the driver reads, dedupes and writes on one core while another
+        counts. (What the driver's filters then drop was counted for nothing, on an idle core.)
+        A stream of less than one batch is left to be counted when asked."""
+        if (os.cpu_count() or 1) < 2:
+            yield from stream
+            return
+        held: list[Episode] = []
+        while batch := list(islice(stream, AHEAD)):
+            if held or len(batch) == AHEAD:
+                self._send(batch)
+            yield from held
+            held = batch
+        yield from held
 
     def prepare(self, episodes: list[Episode]) -> None:
-        """Count a batch of episodes ahead of `count` (here: their texts at once, on threads, and
-        remembered); a counter that gains nothing from batches does nothing."""
-        counted = count_episodes(episodes)
-        self._batches = [self._batches[-1], {id(e): (e, c) for e, c in zip(episodes, counted)}]
+        """Count a batch of episodes ahead of `count` (here: their texts at once, those not
+        counted yet); a counter that gains nothing from batches does nothing."""
+        missing = [e for e in episodes if self._known.get(id(e), (None,))[0] is not e]
+        for episode, counted in zip(missing, count_episodes(missing)):
+            self._known[id(episode)] = (episode, counted)
+
+    def forget(self, episode: Episode) -> None:
+        """The build is done with `episode` (written, dropped, or replaced by a trimmed copy)."""
+        self._known.pop(id(episode), None)
 
     def count(self, episode: Episode, row: dict[str, Any] | None = None) -> int:
         """Tokens of `episode` (`row`: its output row, when already encoded)."""
@@ -167,11 +195,25 @@ class TokenCounter:
         running = list(accumulate(counts, initial=head))
         return [running[k] for k in cuts]
 
-    def _turn_tokens(self, episode: Episode) -> tuple[int, list[int]]:
-        for batch in reversed(self._batches):
-            found = batch.get(id(episode))
-            if found is not None and found[0] is episode and len(found[1][1]) == len(episode.turns):
-                return found[1]
+    def _send(self, batch: list[Episode]) -> None:
+        turns = [[(t.content, [(c.name, c.arguments) for c in t.tool_calls]) for t in e.turns] for e in batch]
+        future = _helper_pool().submit(_turn_counts, turns)
+        for i, episode in enumerate(batch):
+            self._known[id(episode)] = (episode, (future, i))
+
+    def _turn_tokens(self, episode: Episode) -> Counted:
+        found = self._known.get(id(episode))
+        if found is not None and found[0] is episode:
+            counted = found[1]
+            if isinstance(counted[0], Future):  # sent to the helpers
+                future, i = counted
+                try:
+                    counted = (_head_tokens(episode), [c + 4 for c in future.result()[i]])
+                except Exception:  # noqa: BLE001 - a helper that died, arguments that do not pickle: counted here
+                    counted = turn_tokens(episode)
+                self._known[id(episode)] = (episode, counted)
+            if len(counted[1]) == len(episode.turns):  # type: ignore[arg-type]
+                return counted  # type: ignore[return-value]
         return turn_tokens(episode)
 
 
@@ -182,6 +224,9 @@ class ChatTemplateCounter(TokenCounter):
 
     def prepare(self, episodes: list[Episode]) -> None:
         pass
+
+    def ahead(self, stream: Iterator[Episode]) -> Iterator[Episode]:
+        return stream
 
     def __init__(self, folder: Path, fmt: Format) -> None:
         super().__init__()

@@ -20,7 +20,6 @@ class MaxLength(Filter):
         mode: Literal["trim", "drop"] = "trim"
 
     batch = 512  # episodes whose tokens are counted together
-    prepare_on_thread = True  # tiktoken counts the next batch while this one is checked and written
 
     def prepare(self, episodes: list[Episode]) -> None:
         self.ctx.shared(TokenCounter, TokenCounter).prepare(episodes)
@@ -44,5 +43,6 @@ class MaxLength(Filter):
                 keep = fitting[-1]
                 trimmed = episode.model_copy(update={"turns": episode.turns[:keep]})
                 trimmed.metadata = {**episode.metadata, "trimmed_turns": len(episode.turns) - keep}
+                counter.forget(episode)  # the trimmed copy goes on in its place
                 return trimmed
         return Drop("too long", f"{total} > {limit} tokens")
