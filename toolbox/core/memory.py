@@ -20,6 +20,8 @@ def few_full_collections() -> Iterator[None]:
     gc.set_threshold(young, middle, 1 << 30)
     try:
         yield
-    finally:
+    except BaseException:  # (a build stopped by Ctrl+C ends without a full collection's wait)
         gc.set_threshold(young, middle, full)
-        gc.collect()
+        raise
+    gc.set_threshold(young, middle, full)
+    gc.collect()

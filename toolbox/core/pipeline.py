@@ -339,6 +339,8 @@ def run(pipeline: Pipeline, output: Path) -> BuildStats:
     log_path = pipeline.episodes_log
     log_file = atomic_writer(log_path) if log_path else contextlib.nullcontext()
     pipeline.format.start(output)
+    counter = pipeline.ctx.shared(TokenCounter, TokenCounter)
+    written = False
     try:
         with atomic_writer(output) as handle, log_file as log_handle:
             pipeline._log = EpisodesLog(log_handle, stats) if log_handle is not None else None
@@ -349,7 +351,6 @@ def run(pipeline: Pipeline, output: Path) -> BuildStats:
                 rows, lines = encoded
                 handle.write(lines)
                 stats.written += 1
-                counter = pipeline.ctx.shared(TokenCounter, TokenCounter)
                 tokens = counter.count(episode, rows[0] if len(rows) == 1 else None)
                 counter.forget(episode)
                 stats.tokens += tokens
@@ -357,6 +358,7 @@ def run(pipeline: Pipeline, output: Path) -> BuildStats:
                     pipeline._log.write(episode, tokens=tokens)
             if pipeline._log is not None:
                 pipeline._log.finish()
+        written = True
     except OSError as exc:
         where = exc.filename or (log_path if isinstance(exc, LogWriteError) else output)
         raise BuildFailed(
@@ -364,6 +366,7 @@ def run(pipeline: Pipeline, output: Path) -> BuildStats:
         ) from exc
     finally:
         pipeline._log = None
+        counter.close(failed=not written)  # stopped (Ctrl+C, an error): its helpers too, at once
     pipeline.ctx.finish(output)
     return stats
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
@@ -78,18 +79,9 @@ def count_episodes(episodes: list[Episode]) -> list[tuple[int, list[int]]]:
     ]
 
 
-# `TokenCounter.ahead` counts in helper processes, all cores but the driver's: tiktoken lets go
-# of the GIL, but threads gained nothing here (2 threads: 5.8 s for 20,000 rows' texts, one:
-# 5.9 s), while two processes took 8.1 s where one took 12.1 s (2026-12-02, in the same run).
-_helpers: ProcessPoolExecutor | None = None
-
-
-def _helper_pool() -> ProcessPoolExecutor:
-    global _helpers
-    if _helpers is None:
-        workers = max(1, (os.cpu_count() or 1) - 1)
-        _helpers = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    return _helpers
+def _leave_ctrl_c_to_the_driver() -> None:
+    """A helper ignores Ctrl+C (sent to the whole terminal's process group): the driver stops it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _encoded_lengths(texts: list[str]) -> list[int]:
@@ -156,6 +148,7 @@ class TokenCounter:
 
     def __init__(self) -> None:
         self._known: dict[int, tuple[Episode, Counted | tuple[Future[list[list[int]]], int]]] = {}
+        self._helpers: ProcessPoolExecutor | None = None  # made by the first `ahead` batch; `close`
 
     def ahead(self, stream: Iterator[Episode]) -> Iterator[Episode]:
         """The stream unchanged, each batch's texts sent to the helper processes before the one
@@ -180,6 +173,17 @@ class TokenCounter:
         for episode, counted in zip(missing, count_episodes(missing)):
             self._known[id(episode)] = (episode, counted)
 
+    def close(self, failed: bool = False) -> None:
+        """The build is over: what the helpers were still to count is cancelled, and they end
+        once their batch in hand is done; `failed` (Ctrl+C, an error): they are stopped now."""
+        if self._helpers is not None:
+            # (the pool's own processes: a private attribute, the only way to stop them mid-batch)
+            processes = list((getattr(self._helpers, "_processes", None) or {}).values())
+            self._helpers.shutdown(wait=False, cancel_futures=True)
+            self._helpers = None
+            for process in processes if failed else ():
+                process.terminate()
+
     def forget(self, episode: Episode) -> None:
         """The build is done with `episode` (written, dropped, or replaced by a trimmed copy)."""
         self._known.pop(id(episode), None)
@@ -197,7 +201,15 @@ class TokenCounter:
 
     def _send(self, batch: list[Episode]) -> None:
         turns = [[(t.content, [(c.name, c.arguments) for c in t.tool_calls]) for t in e.turns] for e in batch]
-        future = _helper_pool().submit(_turn_counts, turns)
+        if self._helpers is None:
+            # all cores but the driver's: tiktoken lets go of the GIL, but threads gained nothing
+            # here (2 threads: 5.8 s for 20,000 rows' texts, one: 5.9 s), while two processes
+            # took 8.1 s where one took 12.1 s (2026-12-02, in the same run)
+            workers = max(1, (os.cpu_count() or 1) - 1)
+            self._helpers = ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn"), initializer=_leave_ctrl_c_to_the_driver
+            )
+        future = self._helpers.submit(_turn_counts, turns)
         for i, episode in enumerate(batch):
             self._known[id(episode)] = (episode, (future, i))
 
