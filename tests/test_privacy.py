@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from toolbox.privacy import RedactionMap, RedactionOptions, Redactor
+from toolbox.privacy.detectors import PROVIDER_RULES, keyword_findings
 
 CAUGHT = {
     "api_key": [
@@ -159,3 +160,55 @@ def test_detect_secrets_engine_adds_its_finds() -> None:
     assert "SG." not in both.redact(text, RedactionMap())
     out = only.redact(text, RedactionMap())
     assert "ghp_16C7" not in out and "178B4a" not in out  # its `ghp` match is widened to the whole token
+
+
+RANDOM = "Zx8Cv7Bn6Mm5Aa4Ss3Dd2Ff1Gg0Hh9Jj8Kk7Ll6Qq5Ww4Ee3Rr2Tt1Yy0Uu9Ii8Oo7Pp0AaBbCcDdEe"
+# One sample of every provider rule, as the rule is named: a rule skips a text without any of
+# its `needles`, so a needle that is not in every match would hide that provider's secrets.
+RULE_SAMPLES = {
+    "private key block": "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ",
+    "anthropic": "sk-ant-api03-Zx8Cv7Bn6Mm5Aa4Ss3Dd2Ff1Gg0Hh9Jj8Kk7Ll6Qq5Ww4Ee3Rr2Tt1Yy0Uu9Ii8Oo7Pp-AbCdEfAA",
+    "openai": "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAB7cDE0fGH3iJK6lMN9oPQ2rST5uVW8xYZ",
+    "aws access key id": "A3T9IOSFODNN7EXAMPLE",
+    "github": "ghr_16C7e42F292c6912E7710c838347Ae178B4a",
+    "gitlab": "glpat-Zx8Cv7Bn6Mm5Aa4Ss3Dd2",
+    "slack": "xoxe-1234567890-abcdefABCDEF",
+    "slack webhook": "https://hooks.slack.com/services/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",
+    "google api key": "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY",
+    "google oauth token": "ya29.a0AfH6SMBx8Cv7Bn6Mm5Aa4Ss3Dd2Ff1Gg0",
+    "stripe": "rk_test_51H8sd7aKd93jfKs8dk3JdkS",
+    "sendgrid": "SG." + RANDOM[:22] + "." + RANDOM[22:65],
+    "npm": "npm_" + RANDOM[:36],
+    "pypi": "pypi-AgEIcHlwaS5vcmcCJGQ4ZDk1NjUzLTNlYWQtNDk2Yy1hNzQ1LWEyNjU0ZTMyNmY4ZgACKlsz",
+    "hugging face": "hf_" + "".join(c for c in RANDOM if c.isalpha())[:34],
+    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "bearer": "BEARER 7fG2kLq9XzP4mN8vR1tY6wE3",
+    "url password": "mysql://admin:s3cr3tPass@db.internal",
+}
+
+
+@pytest.mark.parametrize("rule", PROVIDER_RULES, ids=lambda rule: rule.name)
+def test_every_provider_rule_finds_its_sample_in_a_screen_line(rule) -> None:
+    sample = RULE_SAMPLES[rule.name]  # a new rule needs a sample here
+    found = list(rule.find(f"copied from the console: {sample} (do not share)"))
+    assert found and found[0].kind == rule.kind and found[0].value in sample
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "PASSPHRASE: x7Gq9!rT",
+        "DB_PWD=x7Gq9!rT",
+        "Passcode: 8812x!",
+        "Kennwort = geheim12!",
+        "mot de passe : geheim12!",
+        "contraseña: abc123XYZ",
+        "Senha: abc123XYZ",
+        "Credentials=Zq81mX0pLk27Vb93NcRt",
+        "CLIENT_SECRET=Zq81mX0pLk27Vb93NcRt",
+        "Access Token: Zq81mX0pLk27Vb93NcRt",
+        "Signing-Key = Zq81mX0pLk27Vb93NcRt",
+    ],
+)
+def test_secret_words_are_found_in_any_case(text: str) -> None:
+    assert list(keyword_findings(text, 3.0))

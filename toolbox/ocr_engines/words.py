@@ -40,11 +40,30 @@ def same_line(a: OcrWord, b: OcrWord) -> bool:
     return abs(a.center_y - b.center_y) <= max(MIN_LINE_SLACK, a.height / 2, b.height / 2)
 
 
+_LINES: dict[tuple[int, bool], tuple[list[OcrWord], list[list[OcrWord]]]] = {}  # recent lists' lines
+
+
 def text_lines(words: Iterable[OcrWord], engine_lines: bool = False) -> list[list[OcrWord]]:
     """Words grouped into lines, top to bottom, each left to right. Taken top down, a word joins
     the line begun last when it is on the same line as that line's first word (`same_line`),
     else it begins a line. With `engine_lines`, a line also holds only words the engine read as
-    one line (same `line` number): two columns side by side stay two lines."""
+    one line (same `line` number): two columns side by side stay two lines.
+
+    A frame's word list (never changed in place: frames share them) is lined up again and again
+    (its password fields, its redaction, its observation), so the lines of the latest lists are
+    remembered by identity, each list kept alive here so an id is not reused."""
+    if type(words) is not list:
+        return _text_lines(words, engine_lines)
+    key = (id(words), engine_lines)
+    hit = _LINES.get(key)
+    if hit is None or hit[0] is not words:
+        if len(_LINES) >= 256:
+            _LINES.clear()
+        hit = _LINES[key] = (words, _text_lines(words, engine_lines))
+    return [list(line) for line in hit[1]]  # the caller's own lists
+
+
+def _text_lines(words: Iterable[OcrWord], engine_lines: bool) -> list[list[OcrWord]]:
     lines: list[list[OcrWord]] = []
     # engine line number (or 0 for all) -> its line begun last, with its first word's middle and
     # half height (`same_line` written out: this runs for every word of every screen shown)
