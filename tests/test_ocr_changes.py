@@ -220,3 +220,22 @@ def test_an_old_cache_folder_is_made_private(tmp_path):
     os.chmod(root, 0o755)
     OcrRunner(OcrSettings(engine="tesseract"), cache_dir=tmp_path / "cache")
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
+
+
+def test_a_copy_of_a_recent_frame_takes_its_words_without_being_decoded(frames, tmp_path, monkeypatch):
+    """A recorder writes the same bytes for an unchanged screen: such a frame (a copy here) gets the
+    words of the frame it copies, and is neither decoded nor compared again."""
+    copy = tmp_path / "copy.png"
+    copy.write_bytes(frames["typed_f14_cd"].read_bytes())
+    order = [frames["base"], frames["typed_f14_cd"], frames["caret"], copy]
+    requests = [OcrRequest(str(p)) for p in order]
+    runner = OcrRunner(OcrSettings(engine="tesseract", workers=1), cache_dir=None)
+    decoded: list[str] = []
+    decode = runner._decode
+    monkeypatch.setattr(
+        runner, "_decode", lambda request, problem: (decoded.append(request.path), decode(request, problem))[1]
+    )
+    out = runner.read(requests, problem=pytest.fail)
+    assert decoded == [str(p) for p in order[:3]]  # not the copy
+    assert out[requests[3]] == out[requests[1]] and "cd" in [w.text for w in out[requests[3]]]
+    assert runner.stats.near_duplicates == 2  # the caret blink and the copy

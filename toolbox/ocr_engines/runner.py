@@ -266,16 +266,25 @@ class OcrRunner:
         """Decode each frame once (a broken image is reported here), decide how it is read, and
         hand the pixels to read (the region, or its changed bands) to `reads` at once."""
         plans: list[_Plan] = []
-        # frames of this run that will have words, the latest few per region (a window comes back after alt+tab)
-        recent: dict[Box | None, list[tuple[OcrRequest, np.ndarray]]] = {}
+        # frames of this run that will have words, the latest few per region (a window comes back
+        # after alt+tab), with their cache keys and frame sizes
+        recent: dict[Box | None, list[tuple[OcrRequest, np.ndarray, str, tuple[int, int]]]] = {}
         for request, key in todo:
+            same = next((entry for entry in recent.get(request.region, []) if entry[2] == key), None)
+            if same is not None:  # the same file bytes as a recent frame: its words, not decoded again
+                seen = recent.pop(request.region)
+                base, pixels, _, frame_size = same
+                region = request.region or (0, 0, pixels.shape[1], pixels.shape[0])
+                plans.append(_Plan(request, key, base, region=region, frame_height=frame_size[1]))
+                recent[request.region] = [(request, pixels, key, frame_size), *seen][: max(self.settings.history, 1)]
+                continue
             decoded = self._decode(request, problem)
             if decoded is None:
                 out[request] = None
                 continue
             pixels, engine_pixels, frame_size = decoded
             seen = recent.pop(request.region, [])
-            plan = self._plan_one(request, key, pixels, frame_size[1], seen)
+            plan = self._plan_one(request, key, pixels, frame_size[1], [(r, p) for r, p, _, _ in seen])
             plans.append(plan)
             origin = request.region[:2] if request.region else (0, 0)
             if plan.base is None:
@@ -289,7 +298,7 @@ class OcrRunner:
                 x0, y0, x1, y1 = (box[0] - origin[0], box[1] - origin[1], box[2] - origin[0], box[3] - origin[1])
                 band = _padded(engine_pixels[y0:y1, x0:x1], BAND_PAD)
                 reads.submit(_Job(band_key, band, (box[0] - BAND_PAD, box[1]), frame_size))
-            recent[request.region] = [(request, pixels), *seen][: max(self.settings.history, 1)]
+            recent[request.region] = [(request, pixels, key, frame_size), *seen][: max(self.settings.history, 1)]
             while len(recent) > 16:  # regions seen longest ago first
                 del recent[next(iter(recent))]
         return plans
