@@ -17,7 +17,7 @@ from toolbox.activity.screen import ObservationLimits
 from toolbox.activity.titles import with_short_titles
 from toolbox.core.config import ConfigError, PluginRef, plugin_options
 from toolbox.core.io import private_dir
-from toolbox.core.models import Episode
+from toolbox.core.models import Episode, EpisodeEvidence
 from toolbox.core.plugin import BuildContext, Options
 from toolbox.core.registry import register_task
 from toolbox.core.session import Session
@@ -175,7 +175,7 @@ class IntervalEpisodes(Task):
             for episode in self.transcriber.transcribe(intervals):
                 interval = by_span.get(tuple(episode.source.interval or ()))  # type: ignore[arg-type]
                 if interval is not None:  # the report's data, whatever the transcriber kept
-                    episode.metadata = {**interval.metadata.as_metadata(), **episode.metadata}
+                    episode.metadata = {**_evidence_left_out(interval.metadata, episode.metadata), **episode.metadata}
                 yield privacy.episode(episode) if privacy is not None else episode
         finally:
             if privacy is not None:
@@ -214,3 +214,10 @@ class WordsKeeper:
             if words is not None:
                 self.keep.add(request.path, request.region, words)
         return results
+
+
+def _evidence_left_out(evidence: EpisodeEvidence, metadata: dict[str, Any]) -> dict[str, Any]:
+    """`evidence.as_metadata()`, but for the fields the transcriber's metadata already holds (the
+    offline one puts them all there: made again, they were a tenth of a warm rebuild)."""
+    missing = set(EpisodeEvidence.model_fields) - metadata.keys()
+    return evidence.model_dump(mode="json", exclude_defaults=True, include=missing) if missing else {}
