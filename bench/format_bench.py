@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dedupe_bench import Vocabulary, machine, make_episode  # noqa: E402
 
-from toolbox.core.memory import few_full_collections  # noqa: E402
+from toolbox.core.memory import collected_between_shards  # noqa: E402
 from toolbox.core.models import Episode  # noqa: E402
 from toolbox.formats.glaive import GlaiveFormat  # noqa: E402
 from toolbox.formats.openai import OpenAIFormat  # noqa: E402
@@ -94,7 +94,7 @@ def main() -> None:
             fmt = cls()
             # with the garbage collector set as a build sets it (build_data.py): no full collection
             # of the 20k episodes held here in the middle of a format's rows
-            with few_full_collections():
+            with collected_between_shards():
                 best = min(
                     (run(fmt, eps, Path(tmp) / f"{name}.jsonl") for _ in range(args.repeats)), key=lambda r: r[0]
                 )
@@ -102,7 +102,7 @@ def main() -> None:
             # diagnostic: the same episodes without tool specs, i.e. if serializing the (usually
             # identical) tool list per episode were free, e.g. cached
             bare = [e.model_copy(update={"tools": []}) for e in eps]
-            with few_full_collections():
+            with collected_between_shards():
                 no_tools = min(run(fmt, bare, Path(tmp) / f"{name}-bare.jsonl")[0] for _ in range(args.repeats))
             results.append((name, *best, prof, no_tools))
             total, enc, wr, size, val = best

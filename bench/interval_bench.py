@@ -267,12 +267,15 @@ from toolbox.core.pipeline import instantiate
 from toolbox.core.plugin import BuildContext
 from toolbox.core.session import read_session
 try:  # the garbage collector's setting for a build, where the code has one (build_data.py uses it)
-    from toolbox.core.memory import few_full_collections
+    from toolbox.core.memory import collected_between_shards as gc_setting
 except ImportError:
-    from contextlib import nullcontext as few_full_collections
+    try:
+        from toolbox.core.memory import few_full_collections as gc_setting
+    except ImportError:
+        from contextlib import nullcontext as gc_setting
 ctx = BuildContext(cache_dir=Path(args["cache"]))
 task = instantiate("tasks", PluginRef.model_validate(args["options"]), "tasks[0]", ctx)
-with few_full_collections():
+with gc_setting():
     episodes = list(task.run(read_session(Path(args["session"]))))
 ocr = dict(ctx.stats.extra.get("ocr", {}))
 ocr["partial"] = task._ocr.stats.partial if getattr(task, "_ocr", None) else 0

@@ -25,7 +25,7 @@ from toolbox.core import registry
 from toolbox.core.config import ConfigError, ExperimentConfig, load_config
 from toolbox.core.executor import executor_ref
 from toolbox.core.io import write_atomic
-from toolbox.core.memory import few_full_collections
+from toolbox.core.memory import collected_between_shards
 from toolbox.core.pipeline import BuildFailed, Pipeline, make_pipeline, prepare_outputs, run, stats_path
 from toolbox.core.plugin import BuildStats, log
 from toolbox.core.trainers import axolotl_path, write_trainer_files
@@ -210,7 +210,7 @@ def build(args: argparse.Namespace) -> int:
         pipeline.ctx.on_finish(partial(report_after_build, pipeline, report))
     pipeline.stats.extra["build"] = build_info(pipeline, config, args.config)
     started = time.perf_counter()
-    with few_full_collections():
+    with collected_between_shards():
         stats = run(pipeline, output)
     write_atomic(stats_path(output), orjson.dumps(stats.to_dict(), option=orjson.OPT_INDENT_2))
     write_trainer_files(pipeline.format, output)

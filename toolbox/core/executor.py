@@ -43,6 +43,7 @@ from toolbox.core.config import ExperimentConfig, PluginRef
 from toolbox.core.dataset import Dataset, files_digest
 from toolbox.core.filter import Dropped, Filter, worker_filters
 from toolbox.core.io import write_atomic
+from toolbox.core.memory import collect_shard
 from toolbox.core.models import Episode, Source, ToolCall, ToolSpec, Turn
 from toolbox.core.pipeline import FATAL, Pipeline, apply_filter, episodes, make_pipeline
 from toolbox.core.plugin import SHARED_ACROSS_WORKERS, BuildContext, BuildStats, Options, Plugin, WorkerState, log
@@ -331,6 +332,7 @@ class Executor(Plugin):
                     ShardReport(job.label, attempts == 0, shard.seconds, shard.worker, shard.peak_rss_mb, size_mb)
                 )
                 merge(ctx, shard, reused=attempts == 0)
+                collect_shard()
                 for event in shard.events:
                     yield Dropped(event.episode, *event.drop) if event.drop else event.episode
                 if remaining is not None:
