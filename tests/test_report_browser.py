@@ -103,11 +103,11 @@ def test_opening_an_episode_shows_conversation_frames_clicks_and_toggleable_ocr(
     assert detail.locator(".timeline .seg.current").count() == 1
     boxes = detail.locator(".frame").first.locator(".ocr rect")
     assert boxes.count() == 4
-    assert not boxes.first.is_visible()
+    expect(boxes.first).to_be_hidden()  # (expect waits for the page's handler; is_visible did not)
     page.check("#ocr-toggle")
-    assert boxes.first.is_visible()
+    expect(boxes.first).to_be_visible()
     page.uncheck("#ocr-toggle")
-    assert not boxes.first.is_visible()
+    expect(boxes.first).to_be_hidden()
     # a thumbnail opens the full-size frame (the recorded image itself)
     detail.locator(".frame-box").first.click()
     full = page.locator("#lb-stage img")
@@ -188,7 +188,7 @@ def test_pagination_with_1200_episodes(browser: Browser, tmp_path: Path) -> None
     page.click("#next")
     assert len(opened.rows()) == 20 and page.locator("#next").is_disabled()
     page.locator("#list tbody tr.row").last.click()
-    assert page.locator("#why").is_visible()
+    expect(page.locator("#why")).to_be_visible()  # the detail opens on the hash change, after the click
     assert page.locator("img").count() == 1  # only the opened episode's frames are in the page
     assert opened.images_loaded() == []
     assert opened.errors == []
