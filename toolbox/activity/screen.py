@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from toolbox.core.memo import ByIdentity
 from toolbox.ocr_engines.words import Box, OcrWord, quotable, text_lines
 
 MAX_TARGET_WORDS = 6
@@ -121,21 +122,14 @@ def shown_lines(observation: str) -> list[tuple[str, str]]:
 Row = tuple[str, float]  # a line's text and its vertical middle (frame pixels)
 
 
-_ROWS: dict[int, tuple[Sequence[OcrWord], list[Row]]] = {}  # a few recent word lists' rows, by identity
+_ROWS: ByIdentity[list[Row]] = ByIdentity(64)  # a few recent word lists' rows
 
 
 def screen_rows(words: Sequence[OcrWord]) -> list[Row]:
-    """The quotable lines of a frame's words. Remembered for the latest word lists (kept alive
-    here, so an id is never reused while remembered): a frame's screen is the result of one
-    action and the screen before the next, and lining up its words is most of a result's cost."""
-    hit = _ROWS.get(id(words))
-    if hit is not None and hit[0] is words:
-        return hit[1]
-    rows = _lines(readable(words))
-    if len(_ROWS) >= 64:
-        _ROWS.clear()
-    _ROWS[id(words)] = (words, rows)
-    return rows
+    """The quotable lines of a frame's words. Remembered for the latest word lists: a frame's
+    screen is the result of one action and the screen before the next, and lining up its words
+    is most of a result's cost."""
+    return _ROWS.get(words, lambda: _lines(readable(words)))
 
 
 def _lines(words: Sequence[OcrWord]) -> list[Row]:

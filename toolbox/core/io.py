@@ -30,8 +30,8 @@ def atomic_writer(path: str | Path, mode: str = "wb", fsync: bool = True) -> Ite
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released when the process ends, however it ends
-        # 1 MB buffers: each write lets go of the GIL, and a thread of the build (max_length
-        # preparing its next batch) may then hold it for a switch interval (5 ms)
+        # 1 MB buffers: each write lets go of the GIL, and another thread of the build (the
+        # token helpers' result thread) may then hold it for a switch interval (5 ms)
         with os.fdopen(fd, mode, buffering=WRITE_BUFFER) as handle:
             yield handle
             handle.flush()

@@ -29,6 +29,7 @@ import tiktoken
 
 from toolbox.core.config import ConfigError
 from toolbox.core.models import Episode, Source, Turn
+from toolbox.core.processes import pool_processes
 
 if TYPE_CHECKING:
     from toolbox.core.format import Format
@@ -177,8 +178,7 @@ class TokenCounter:
         """The build is over: what the helpers were still to count is cancelled, and they end
         once their batch in hand is done; `failed` (Ctrl+C, an error): they are stopped now."""
         if self._helpers is not None:
-            # (the pool's own processes: a private attribute, the only way to stop them mid-batch)
-            processes = list((getattr(self._helpers, "_processes", None) or {}).values())
+            processes = pool_processes(self._helpers)
             self._helpers.shutdown(wait=False, cancel_futures=True)
             self._helpers = None
             for process in processes if failed else ():

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from toolbox.core.executor import Executor, Finished, InProcess, ShardJob, WorkerLost, run_shard
 from toolbox.core.plugin import SHARED_ACROSS_WORKERS
+from toolbox.core.processes import pool_processes
 from toolbox.core.registry import register_executor
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ class _Pool:
                 initargs=(self.provided,),
             )
         self._running[pool.submit(_run, job)] = (slot, job)
-        self._processes[slot] = _processes(pool) or self._processes[slot]
+        self._processes[slot] = pool_processes(pool) or self._processes[slot]
 
     def wait(self) -> list[tuple[ShardJob, Finished | Exception]]:
         done, _ = wait(list(self._running), return_when=FIRST_COMPLETED)
@@ -134,11 +135,6 @@ class _Pool:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         self._pools[slot] = None
-
-
-def _processes(pool: ProcessPoolExecutor | None) -> list[Any]:
-    # the pool's own processes (a private attribute: the only way to stop a running shard)
-    return list((getattr(pool, "_processes", None) or {}).values())
 
 
 def _exit_status(processes: list[Any]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
+from toolbox.core.memo import ByIdentity
 from toolbox.core.models import EvidenceWord
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in frame pixels
@@ -40,7 +41,7 @@ def same_line(a: OcrWord, b: OcrWord) -> bool:
     return abs(a.center_y - b.center_y) <= max(MIN_LINE_SLACK, a.height / 2, b.height / 2)
 
 
-_LINES: dict[tuple[int, bool], tuple[list[OcrWord], list[list[OcrWord]]]] = {}  # recent lists' lines
+_LINES: ByIdentity[list[list[OcrWord]]] = ByIdentity(256)  # recent word lists' lines
 
 
 def text_lines(words: Iterable[OcrWord], engine_lines: bool = False) -> list[list[OcrWord]]:
@@ -51,16 +52,11 @@ def text_lines(words: Iterable[OcrWord], engine_lines: bool = False) -> list[lis
 
     A frame's word list (never changed in place: frames share them) is lined up again and again
     (its password fields, its redaction, its observation), so the lines of the latest lists are
-    remembered by identity, each list kept alive here so an id is not reused."""
+    remembered by identity."""
     if type(words) is not list:
         return _text_lines(words, engine_lines)
-    key = (id(words), engine_lines)
-    hit = _LINES.get(key)
-    if hit is None or hit[0] is not words:
-        if len(_LINES) >= 256:
-            _LINES.clear()
-        hit = _LINES[key] = (words, _text_lines(words, engine_lines))
-    return [list(line) for line in hit[1]]  # the caller's own lists
+    lines = _LINES.get(words, lambda: _text_lines(words, engine_lines), engine_lines)
+    return [list(line) for line in lines]  # the caller's own lists
 
 
 def _text_lines(words: Iterable[OcrWord], engine_lines: bool) -> list[list[OcrWord]]:
