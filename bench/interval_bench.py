@@ -318,6 +318,19 @@ def same_episodes(a: Path, b: Path) -> str:
     return f"{same} of {max(len(left), len(right))} episodes identical"
 
 
+def screen_words(episodes: Path) -> tuple[int, int]:
+    """The words OCR found on the episodes' screens (each frame once) that are the bench's own
+    words (its vocabulary, window titles, numbers) and those that are not (misreads): the session's
+    text is known, so more of the first and fewer of the second is a better read."""
+    vocabulary = set(WORDS) | {word for title, _ in WINDOWS.values() for word in title.split()}
+    frames: dict[str, list[dict]] = {}
+    for line in episodes.read_text().splitlines():
+        frames.update(json.loads(line)["metadata"].get("screens", {}))
+    words = [w["text"] for screen in frames.values() for w in screen]
+    known = sum(w in vocabulary or (w.isdigit() and len(w) <= 4) for w in words)
+    return known, len(words) - known
+
+
 def check_reuse(folder: Path, engine: str, frames: int) -> str:
     """Words with reuse (near duplicates + changed bands) against every frame read whole, on the
     first `frames` frames: the share of whole-read words (multiset, per frame) the reuse also has."""
@@ -403,7 +416,8 @@ def main() -> None:
         partial, near = cold.ocr.get("partial", 0), cold.ocr.get("near_duplicates", 0)
         rows.append(
             f"| {label} | {session_name} | {args.engine} | {args.workers} | {cold.episodes} | "
-            f"{cold.ocr.get('read', 0) - partial} whole, {partial} bands, {near} near-dup | "
+            f"{cold.ocr.get('read', 0) - partial} whole, {partial} bands, {near} near-dup"
+            f"{', ' + str(cold.ocr['lines_reused']) + ' lines found again' if cold.ocr.get('lines_reused') else ''} | "
             f"{cold.seconds:.1f} s | {cold.cpu:.0f} s | {warm.seconds:.1f} s | {cold.load:.1f} / {warm.load:.1f} |"
         )
     notes = [f"Session ({session_name}): {len(session.events)} events."]
@@ -412,7 +426,9 @@ def main() -> None:
         notes.append(
             f"Same run, {session_name}: cold {old_cold.seconds:.1f} s -> {new_cold.seconds:.1f} s "
             f"({old_cold.seconds / new_cold.seconds:.1f}x), CPU {old_cold.cpu:.0f} s -> {new_cold.cpu:.0f} s; "
-            f"{same_episodes(old_cold.episodes_file, new_cold.episodes_file)}."
+            f"{same_episodes(old_cold.episodes_file, new_cold.episodes_file)}; screen words that are the "
+            f"session's own (misread): {'{} ({})'.format(*screen_words(old_cold.episodes_file))} -> "
+            f"{'{} ({})'.format(*screen_words(new_cold.episodes_file))}."
         )
     if args.check_reuse:
         notes.append(check_reuse(folder, args.engine, args.check_reuse) + ".")

@@ -239,3 +239,111 @@ def test_a_copy_of_a_recent_frame_takes_its_words_without_being_decoded(frames, 
     assert decoded == [str(p) for p in order[:3]]  # not the copy
     assert out[requests[3]] == out[requests[1]] and "cd" in [w.text for w in out[requests[3]]]
     assert runner.stats.near_duplicates == 2  # the caret blink and the copy
+
+
+# -- lines read earlier in the run (lines.py) ---------------------------------------------------
+
+
+def log_page(lines: list[str]) -> str:
+    return (
+        "<body style='margin:0;background:#fff'><pre style=\"margin:0;padding:6px 10px;color:#202124;"
+        f"font:14px/20px 'DejaVu Sans Mono',monospace\">{chr(10).join(lines)}</pre></body>"
+    )
+
+
+@pytest.fixture(scope="module")
+def scrolled_back(tmp_path_factory) -> tuple[Path, ...]:
+    """A log at its top, scrolled down by six lines, back up to the top, and (another time) back up
+    to a top where one line's loss lost its last digit."""
+    log = [f"step {n * 100} loss {2.5 - n * 0.037:.3f} lr 2e-5 batch {n % 7}" for n in range(1, 31)]
+    changed = [*log[:4], log[4].replace("2.315", "2.31"), *log[5:]]
+    pages = [log_page(lines) for lines in (log[:20], log[6:26], log[:20], changed[:20])]
+    folder = tmp_path_factory.mktemp("scroll_back")
+    paths = tuple(folder / f"{name}.png" for name in ("top", "down", "back", "back_changed"))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
+        page = browser.new_page(viewport={"width": 560, "height": 420})
+        for path, html in zip(paths, pages):
+            page.set_content(html)
+            page.screenshot(path=str(path))
+        browser.close()
+    return paths
+
+
+def rows_read(runner: OcrRunner, monkeypatch) -> list[list[int]]:
+    """Per frame the runner decodes from now on: the heights of the images the engine is handed."""
+    import toolbox.ocr_engines.runner as runner_module
+
+    frames: list[list[int]] = []
+    read, decode = runner_module.read_pixels, runner._decode
+
+    def counted(engine, pixels, *args):
+        frames[-1].append(pixels.shape[0])
+        return read(engine, pixels, *args)
+
+    monkeypatch.setattr(runner_module, "read_pixels", counted)
+    monkeypatch.setattr(runner, "_decode", lambda *args: (frames.append([]), decode(*args))[1])
+    return frames
+
+
+@pytest.mark.parametrize("line_memory", [2048, 0])
+def test_lines_that_scroll_back_into_view_take_the_words_read_before(scrolled_back, monkeypatch, line_memory):
+    """With a frame history of one (as after a few other frames), the top of the log scrolling back
+    is compared only with the frame scrolled down: its six lines are found among the lines read in
+    the first frame and not read again, and the frame gets the words the first read found there."""
+    top, down, back, _ = (str(p) for p in scrolled_back)
+    requests = [OcrRequest(top), OcrRequest(down), OcrRequest(back)]
+    runner = OcrRunner(OcrSettings(engine="tesseract", workers=1, history=1, line_memory=line_memory), None)
+    reads = rows_read(runner, monkeypatch)
+    out = runner.read(requests, problem=pytest.fail)
+    assert runner.stats.scrolled == 2
+    if line_memory:
+        assert runner.stats.lines_reused >= 6
+        assert sum(reads[2]) <= 20  # at most a line's height read for the third frame
+    else:
+        assert runner.stats.lines_reused == 0 and sum(reads[2]) >= 120  # six lines of 20 px, read again
+    first, third = out[requests[0]], out[requests[2]]
+    assert [w.text for w in third] == [w.text for w in first]
+    for a, b in zip(third, first):
+        assert a.box == pytest.approx(b.box, abs=2) and a.mid == pytest.approx(b.mid, abs=0.002)
+
+
+def test_a_line_that_differs_by_one_digit_is_read_again(scrolled_back, monkeypatch):
+    top, down, back, changed = (str(p) for p in scrolled_back)
+    requests = [OcrRequest(top), OcrRequest(down), OcrRequest(changed)]
+    runner = OcrRunner(OcrSettings(engine="tesseract", workers=1, history=1), None)
+    reads = rows_read(runner, monkeypatch)
+    out = runner.read(requests, problem=pytest.fail)
+    assert 20 <= sum(reads[2]) <= 40  # that line (20 px), not the five found around it
+    texts = [w.text for w in out[requests[2]]]
+    assert "2.31" in texts and "2.315" not in texts
+    assert texts.count("loss") == 20
+
+
+def test_a_line_is_found_again_through_compression_noise_but_not_with_another_letter():
+    """WebP moves the pixels of a line drawn 7 rows lower by up to a quarter of its contrast; a
+    different letter or digit moves some by more than half."""
+    from io import BytesIO
+
+    from PIL import ImageDraw, ImageFont
+
+    from toolbox.ocr_engines.lines import LineMemory, LineRef, cut_lines
+
+    font = ImageFont.truetype("DejaVuSans.ttf", 14)
+
+    def line(text: str, top: int) -> np.ndarray:
+        image = Image.new("L", (400, 120), 255)
+        ImageDraw.Draw(image).text((16, top), text, fill=20, font=font)
+        buffer = BytesIO()
+        image.save(buffer, "WEBP", quality=48)
+        pixels = gray(Image.open(buffer))
+        (found,) = cut_lines(pixels)
+        return pixels[found.ink[0] : found.ink[1]]
+
+    memory = LineMemory(16)
+    for n, text in enumerate(["epoch 12 loss 0.53 eval", "run 1834 finished", "checkpoint l"]):
+        memory.add(LineRef(f"read{n}", 0, 400, 40, (30, 60)), line(text, 40))
+    assert memory.find(line("epoch 12 loss 0.53 eval", 47)).key == "read0"
+    assert memory.find(line("run 1834 finished", 33)).key == "read1"
+    for other in ("epoch 12 loss 0.58 eval", "run 1884 finished", "checkpoint I", "epoch 12 loss 0.53 evaI"):
+        assert memory.find(line(other, 47)) is None, other

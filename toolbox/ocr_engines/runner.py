@@ -47,6 +47,7 @@ from toolbox.ocr_engines.changes import (
     shifted_spans,
     vertical_shift,
 )
+from toolbox.ocr_engines.lines import LineMemory, LineRef, cut_lines
 from toolbox.ocr_engines.words import Box, OcrWord, reading_order, same_line
 
 _WORDS = TypeAdapter(list[OcrWord])
@@ -79,6 +80,7 @@ class OcrSettings:
     max_bands: int = 4  # more separate changed bands than this: read it whole
     band_join: int = 32  # changed bands closer than this many rows are read as one
     history: int = 4  # earlier frames of the same region a frame is compared with
+    line_memory: int = 2048  # lines read earlier in the run that a band's lines are matched with (lines.py); 0: none
     changes: ChangeSettings = field(default_factory=ChangeSettings)
     progress: bool = True
 
@@ -91,7 +93,18 @@ class OcrRunStats:
     read: int = 0  # frames the engine read, whole or in part
     partial: int = 0  # ... of which only the changed bands were read
     scrolled: int = 0  # ... of which the earlier words were moved by a scroll
+    lines_reused: int = 0  # lines of changed bands that matched a line read earlier, so were not read
     failed: int = 0
+
+
+class _Source(NamedTuple):
+    """Where words of a re-read band come from: the read `key` (all its words), or the words of one
+    line of it (middle inside `line`, frame pixels) moved by dx, dy."""
+
+    key: str
+    line: Box | None = None
+    dx: int = 0
+    dy: int = 0
 
 
 @dataclass
@@ -108,6 +121,8 @@ class _Plan:
     pinned: list[Box] = field(default_factory=list)  # rows that did not scroll with it (frame pixels)
     region: Box = (0, 0, 0, 0)  # the region in frame pixels
     frame_height: int = 0
+    frame_width: int = 0
+    sources: list[list[_Source]] = field(default_factory=list)  # per box: where its words come from
 
 
 @dataclass
@@ -130,6 +145,7 @@ class OcrRunner:
         self._private_dirs: set[Path] = set()
         self._cache_broken = False  # a cache write failed (full disk): the rest of the build does not try
         self._parsed: dict[bytes, list[OcrWord]] = {}  # cache entries parsed, by a digest of their bytes
+        self.lines = LineMemory(settings.line_memory if settings.reuse and settings.partial else 0)
         self.stats = OcrRunStats()
         root = self._root()
         if root is not None and root.is_dir():
@@ -186,12 +202,11 @@ class OcrRunner:
                 words = results[plan.key]
                 self.stats.read += 1
             else:
-                band_keys = [self._band_key(plan.request, box) for box in plan.boxes]
                 base_words = out.get(plan.base)
-                if base_words is None or any(k in errors for k in band_keys):
+                if base_words is None or any(s.key in errors for parts in plan.sources for s in parts):
                     again.append(_Plan(plan.request, plan.key))
                     continue
-                bands = [(box, results.get(k, [])) for box, k in zip(plan.boxes, band_keys)]
+                bands = [(box, _band_words(parts, results, plan)) for box, parts in zip(plan.boxes, plan.sources)]
                 words = merge_bands(base_words, bands, plan.shift, plan.region, plan.frame_height, plan.pinned)
                 if plan.spans:
                     self.stats.read += 1
@@ -275,7 +290,9 @@ class OcrRunner:
                 seen = recent.pop(request.region)
                 base, pixels, _, frame_size = same
                 region = request.region or (0, 0, pixels.shape[1], pixels.shape[0])
-                plans.append(_Plan(request, key, base, region=region, frame_height=frame_size[1]))
+                plans.append(
+                    _Plan(request, key, base, region=region, frame_height=frame_size[1], frame_width=frame_size[0])
+                )
                 recent[request.region] = [(request, pixels, key, frame_size), *seen][: max(self.settings.history, 1)]
                 continue
             decoded = self._decode(request, problem)
@@ -287,21 +304,79 @@ class OcrRunner:
             plan = self._plan_one(request, key, pixels, frame_size[1], [(r, p) for r, p, _, _ in seen])
             plans.append(plan)
             origin = request.region[:2] if request.region else (0, 0)
+            plan.frame_width = frame_size[0]
             if plan.base is None:
                 reads.submit(_Job(key, engine_pixels, origin, frame_size))
+                self._remember_lines(key, pixels, origin)
             for box in plan.boxes:
-                band_key = self._band_key(request, box)
-                cached = self._load(band_key)
-                if cached is not None:
-                    results[band_key] = cached
-                    continue
-                x0, y0, x1, y1 = (box[0] - origin[0], box[1] - origin[1], box[2] - origin[0], box[3] - origin[1])
-                band = _padded(engine_pixels[y0:y1, x0:x1], BAND_PAD)
-                reads.submit(_Job(band_key, band, (box[0] - BAND_PAD, box[1]), frame_size))
+                plan.sources.append(
+                    self._read_band(request, box, pixels, engine_pixels, origin, frame_size, reads, results)
+                )
             recent[request.region] = [(request, pixels, key, frame_size), *seen][: max(self.settings.history, 1)]
             while len(recent) > 16:  # regions seen longest ago first
                 del recent[next(iter(recent))]
         return plans
+
+    def _read_band(
+        self,
+        request: OcrRequest,
+        box: Box,
+        pixels: np.ndarray,
+        engine_pixels: np.ndarray,
+        origin: tuple[int, int],
+        frame_size: tuple[int, int],
+        reads: _Reads,
+        results: dict[str, list[OcrWord]],
+    ) -> list[_Source]:
+        """Hand the reads of one changed band to `reads`: the whole band, or, when some of its lines
+        were read earlier in the run (lines.py), the runs of its other lines; where its words come from."""
+        x0, y0, x1, y1 = (box[0] - origin[0], box[1] - origin[1], box[2] - origin[0], box[3] - origin[1])
+        band = pixels[y0:y1, x0:x1]
+        lines = cut_lines(band, self.settings.changes) if self.lines.size else []
+        found = [self.lines.find(band[line.ink[0] : line.ink[1]]) for line in lines]
+        if not any(found):
+            parts = [(0, y1 - y0)]  # read it whole
+        else:
+            parts = []  # the runs of lines not found, by their reaches
+            for line, ref in zip(lines, found):
+                if ref is not None:
+                    continue
+                if parts and parts[-1][1] == line.reach[0]:
+                    parts[-1] = (parts[-1][0], line.reach[1])
+                else:
+                    parts.append(line.reach)
+        sources = []
+        for top, bottom in parts:
+            part = (box[0], box[1] + top, box[2], box[1] + bottom)
+            part_key = self._band_key(request, part)
+            sources.append(_Source(part_key))
+            for line, ref in zip(lines, found):
+                if ref is None and top <= line.ink[0] < bottom:
+                    ink = band[line.ink[0] : line.ink[1]]
+                    reach = (box[1] + line.reach[0], box[1] + line.reach[1])
+                    self.lines.add(LineRef(part_key, box[0], box[2], box[1] + line.ink[0], reach), ink)
+            cached = self._load(part_key)
+            if cached is not None:
+                results[part_key] = cached
+                continue
+            pixels_part = _padded(engine_pixels[y0 + top : y0 + bottom, x0:x1], BAND_PAD)
+            reads.submit(_Job(part_key, pixels_part, (box[0] - BAND_PAD, box[1] + top), frame_size))
+        for line, ref in zip(lines, found):
+            if ref is not None:
+                self.stats.lines_reused += 1
+                where = (ref.x0, ref.reach[0], ref.x1, ref.reach[1])
+                sources.append(_Source(ref.key, where, box[0] - ref.x0, box[1] + line.ink[0] - ref.top))
+        return sources
+
+    def _remember_lines(self, key: str, pixels: np.ndarray, origin: tuple[int, int]) -> None:
+        """The lines of a region read whole (in read `key`), for later bands to find."""
+        if not self.lines.size:
+            return
+        width = pixels.shape[1]
+        for line in cut_lines(pixels, self.settings.changes):
+            reach = (origin[1] + line.reach[0], origin[1] + line.reach[1])
+            ref = LineRef(key, origin[0], origin[0] + width, origin[1] + line.ink[0], reach)
+            self.lines.add(ref, pixels[line.ink[0] : line.ink[1]])
 
     def _plan_one(
         self,
@@ -457,6 +532,28 @@ def decode_gray(path: str, region: Box | None) -> tuple[np.ndarray, tuple[int, i
             return None
         pixels = pixels[y0:y1, x0:x1]
     return np.ascontiguousarray(pixels), (width, height)
+
+
+def _band_words(sources: list[_Source], results: dict[str, list[OcrWord]], plan: _Plan) -> list[OcrWord]:
+    """The words of one re-read band, from its reads and the earlier reads of lines found again."""
+    if len(sources) == 1 and sources[0].line is None:
+        return results.get(sources[0].key, [])
+    words: list[OcrWord] = []
+    for number, source in enumerate(sources):  # lines of different reads stay different lines
+        for word in results.get(source.key, []):
+            if source.line is not None:
+                x, y = (word.box[0] + word.box[2]) / 2, word.center_y
+                x0, y0, x1, y1 = source.line
+                if not (x0 <= x < x1 and y0 <= y < y1):
+                    continue
+            bx0, by0, bx1, by1 = word.box
+            moved = (bx0 + source.dx, by0 + source.dy, bx1 + source.dx, by1 + source.dy)
+            mid = (
+                round((moved[0] + moved[2]) / 2 / plan.frame_width, 4),
+                round((moved[1] + moved[3]) / 2 / plan.frame_height, 4),
+            )
+            words.append(word.model_copy(update={"box": moved, "mid": mid, "line": number * 100_000 + word.line}))
+    return words
 
 
 def _padded(pixels: np.ndarray, pad: int) -> np.ndarray:

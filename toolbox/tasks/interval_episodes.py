@@ -192,6 +192,7 @@ class IntervalEpisodes(Task):
             "cached": s.cached,
             "near_duplicates": s.near_duplicates,
             "read": s.read,
+            "lines_reused": s.lines_reused,
             "failed": s.failed,
             "engine": self.options.ocr.name if self.options.ocr else None,
         }
