@@ -8,6 +8,8 @@
   earlier frame's words are reused. Bands of lines changed (typing, a new line, a scroll): only
   those bands are read, across their changed columns, and the earlier frame's words outside them
   are kept (moved by the scroll, except in rows that did not scroll). Otherwise: read it whole.
+  A changed band's lines that match a line read earlier in the run take the words read there
+  (lines.py): after a scroll back up, only the lines never read are read.
 - Pool: each frame is decoded once, here; the pixels to read (in the engine's image mode) go to
   `workers` processes (one engine each, loaded once) as soon as the frame is planned, so reading
   overlaps planning. A handful of frames is read in this process instead: a pool costs more than
