@@ -283,6 +283,12 @@ with open(args["episodes"], "w") as f:
     for e in episodes:
         f.write(e.model_dump_json() + "\\n")
 print(json.dumps({"seconds": time.perf_counter() - start, "episodes": len(episodes), "ocr": ocr}))
+try:  # the way build_data.py ends its process, where the code has one
+    from toolbox.core.memory import exit_without_final_collection
+except ImportError:
+    pass
+else:
+    exit_without_final_collection(0)
 """
 
 

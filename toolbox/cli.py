@@ -13,7 +13,7 @@ import sys
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 from rich.console import Console
@@ -25,7 +25,7 @@ from toolbox.core import registry
 from toolbox.core.config import ConfigError, ExperimentConfig, load_config
 from toolbox.core.executor import executor_ref
 from toolbox.core.io import write_atomic
-from toolbox.core.memory import collected_between_shards
+from toolbox.core.memory import collected_between_shards, exit_without_final_collection
 from toolbox.core.pipeline import BuildFailed, Pipeline, make_pipeline, prepare_outputs, run, stats_path
 from toolbox.core.plugin import BuildStats, log
 from toolbox.core.trainers import axolotl_path, write_trainer_files
@@ -77,6 +77,11 @@ def build_parser(prog: str = "build_data.py") -> argparse.ArgumentParser:
     parser.add_argument("--list", action="store_true", help="list every registered plugin and exit")
     parser.add_argument("-q", "--quiet", action="store_true", help="no summary table")
     return parser
+
+
+def console_script() -> NoReturn:
+    """The installed `datamakr` command."""
+    exit_without_final_collection(datamakr())
 
 
 def datamakr(argv: list[str] | None = None) -> int:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 
 @contextmanager
@@ -33,3 +35,14 @@ def collect_shard() -> None:
     (one walk of the shard's new objects). Nothing outside `collected_between_shards`."""
     if not gc.isenabled():
         gc.collect(1)
+
+
+def exit_without_final_collection(code: int) -> NoReturn:
+    """End the process (a command's entry point, its outputs closed) without the collection
+    Python runs as it exits. That collection walks every object still alive for cycles to free
+    (after a one-hour session's rebuild: 0.4-0.5 s of a 4-5 s run) just before the process ends
+    and frees them anyway. Everything else is as `sys.exit`: exit handlers run, files are flushed
+    and closed, and objects are freed by their reference counts as the modules are torn down.
+    Not for a library call of `main`: the caller's process goes on."""
+    gc.freeze()  # the objects move to the permanent generation, which no collection walks
+    sys.exit(code)
