@@ -8,9 +8,12 @@ from collections import Counter
 from typing import Any
 
 import orjson
+from pydantic import TypeAdapter
 
 from toolbox.core.models import Episode
 from toolbox.privacy.redactor import RedactionMap, Redactor
+
+_ANY = TypeAdapter(Any)  # a metadata value as `Episode.model_dump` gives it (a model inside: a dict)
 
 
 def redact_episode(
@@ -27,7 +30,9 @@ def redact_episode(
     bytes); only the values the mapping knows are looked for there again."""
     mapping = mapping if mapping is not None else RedactionMap()
     before = Counter(mapping.counts)  # a shared (session) map already holds other episodes' counts
-    data = episode.model_dump()
+    # the metadata is not dumped with the rest: its evidence keys are JSON already (most of an
+    # episode's bytes), kept as they are when they hold nothing to redact
+    data = episode.model_dump(exclude={"metadata"})
     red = redactor.redact_data
     if data["system"]:
         data["system"] = red(data["system"], mapping)
@@ -43,11 +48,17 @@ def redact_episode(
     known = [orjson.dumps(value)[1:-1] for value in mapping.known()]
 
     def already_redacted(value: Any) -> bool:
-        return not known or not any(v in orjson.dumps(value) for v in known)
+        if not known:
+            return True
+        try:
+            text = orjson.dumps(value)
+        except TypeError:  # not JSON as it is (a model): dumped and redacted like the other keys
+            return False
+        return not any(v in text for v in known)
 
     metadata = {
-        key: value if key in redacted and already_redacted(value) else red(value, mapping, key)
-        for key, value in data["metadata"].items()
+        key: value if key in redacted and already_redacted(value) else red(_ANY.dump_python(value), mapping, key)
+        for key, value in episode.metadata.items()
         if key != "redactions"
     }
     made = mapping.counts - before
