@@ -347,3 +347,24 @@ def test_a_line_is_found_again_through_compression_noise_but_not_with_another_le
     assert memory.find(line("run 1834 finished", 33)).key == "read1"
     for other in ("epoch 12 loss 0.58 eval", "run 1884 finished", "checkpoint I", "epoch 12 loss 0.53 evaI"):
         assert memory.find(line(other, 47)) is None, other
+
+
+def test_the_line_memory_forgets_its_oldest_lines_past_its_size_and_bytes(monkeypatch):
+    import toolbox.ocr_engines.lines as lines_module
+    from toolbox.ocr_engines.lines import LineMemory, LineRef
+
+    rng = np.random.default_rng(0)
+    drawn = [rng.integers(0, 256, (14, 300), dtype=np.uint8) for _ in range(4)]
+    memory = LineMemory(3)
+    for n, pixels in enumerate(drawn):
+        memory.add(LineRef(f"read{n}", 0, 300, 0, (0, 14)), pixels)
+    assert memory.find(drawn[0]) is None  # the oldest, past 3 lines
+    assert [memory.find(p).key for p in drawn[1:]] == ["read1", "read2", "read3"]
+    monkeypatch.setattr(lines_module, "MAX_BYTES", 2 * drawn[0].nbytes)
+    memory = LineMemory(3)
+    for n, pixels in enumerate(drawn[:3]):
+        memory.add(LineRef(f"read{n}", 0, 300, 0, (0, 14)), pixels)
+    assert memory.find(drawn[0]) is None and memory.find(drawn[2]).key == "read2"
+    tall = rng.integers(0, 256, (lines_module.MAX_LINE_ROWS + 1, 300), dtype=np.uint8)
+    memory.add(LineRef("tall", 0, 300, 0, (0, 200)), tall)
+    assert memory.find(tall) is None  # a block of pictures, not a line: not kept

@@ -58,18 +58,25 @@ def cut_lines(pixels: np.ndarray, settings: ChangeSettings = DEFAULT) -> list[Li
     return [Line((s, e), (cuts[i], cuts[i + 1])) for i, (s, e) in enumerate(zip(starts, ends))]
 
 
+MAX_LINE_ROWS = 160  # a taller run of rows with ink is not a line of text (a picture, a chart): not kept
+MAX_BYTES = 64 << 20  # the pixels kept, at most (2,048 lines of a 1200 px window take 40 MB; of a 4K screen, more)
+
+
 class LineMemory:
-    """The pixels of the last `size` lines read in a run, found by size, mean gray level and where
-    the ink ends, then by the means of 16-column blocks (a few differ a lot between two lines
-    of different text), and last pixel by pixel."""
+    """The pixels of the last `size` lines read in a run (at most `MAX_BYTES` of them), found by
+    size, mean gray level and where the ink ends, then by the means of 16-column blocks (a few
+    differ a lot between two lines of different text), and last pixel by pixel."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._buckets: dict[tuple[int, int, int, int], _Bucket] = {}
-        self._order: deque[tuple[tuple[int, int, int, int], LineRef]] = deque()  # oldest first, to forget
+        self._order: deque[tuple[tuple[int, int, int, int], LineRef, int]] = deque()  # oldest first, to forget
+        self._bytes = 0
 
     def find(self, pixels: np.ndarray) -> LineRef | None:
         """A line read earlier with these pixels (up to compression noise), or None."""
+        if not self._buckets or pixels.shape[0] > MAX_LINE_ROWS:
+            return None
         mean, end = _signature(pixels)
         blocks = _blocks(pixels)
         signed: np.ndarray | None = None
@@ -88,14 +95,16 @@ class LineMemory:
 
     def add(self, ref: LineRef, pixels: np.ndarray) -> None:
         """Remember a line about to be read (its words will be in read `ref.key`)."""
-        if self.size <= 0:
+        if self.size <= 0 or pixels.shape[0] > MAX_LINE_ROWS:
             return
         key = (*pixels.shape[:2], *_signature(pixels))
         limit = max(DEFAULT.pixel_delta, (int(pixels.max()) - int(pixels.min())) // 2)
         self._buckets.setdefault(key, _Bucket()).add(ref, pixels.copy(), limit, _blocks(pixels))
-        self._order.append((key, ref))
-        while len(self._order) > self.size:
-            old_key, old_ref = self._order.popleft()
+        self._order.append((key, ref, pixels.nbytes))
+        self._bytes += pixels.nbytes
+        while len(self._order) > self.size or self._bytes > MAX_BYTES:
+            old_key, old_ref, nbytes = self._order.popleft()
+            self._bytes -= nbytes
             if self._buckets[old_key].forget(old_ref):
                 del self._buckets[old_key]
 
