@@ -241,7 +241,7 @@ def test_a_copy_of_a_recent_frame_takes_its_words_without_being_decoded(frames, 
     assert runner.stats.near_duplicates == 2  # the caret blink and the copy
 
 
-# -- lines read earlier in the run (lines.py) ---------------------------------------------------
+# -- lines read earlier in the session (lines.py) -----------------------------------------------
 
 
 def log_page(lines: list[str]) -> str:
@@ -368,3 +368,17 @@ def test_the_line_memory_forgets_its_oldest_lines_past_its_size_and_bytes(monkey
     tall = rng.integers(0, 256, (lines_module.MAX_LINE_ROWS + 1, 300), dtype=np.uint8)
     memory.add(LineRef("tall", 0, 300, 0, (0, 200)), tall)
     assert memory.find(tall) is None  # a block of pictures, not a line: not kept
+
+
+def test_lines_are_found_again_within_one_read_only(scrolled_back):
+    """A session's words never depend on what its OCR process read before (another session, on
+    the same worker): lines read in an earlier `read` are not found again."""
+    top, down, back, _ = (str(p) for p in scrolled_back)
+    later = [OcrRequest(down), OcrRequest(back)]
+    fresh = OcrRunner(OcrSettings(engine="tesseract", workers=1, history=1), None)
+    alone = fresh.read(later, problem=pytest.fail)
+    used = OcrRunner(OcrSettings(engine="tesseract", workers=1, history=1), None)
+    used.read([OcrRequest(top)], problem=pytest.fail)  # the top of the log, in another session
+    after = used.read(later, problem=pytest.fail)
+    assert used.stats.lines_reused == fresh.stats.lines_reused
+    assert after == alone

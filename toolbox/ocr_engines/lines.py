@@ -1,9 +1,9 @@
-"""Lines of text read earlier in a run, found again when they come back.
+"""Lines of text read earlier in a session, found again when they come back.
 
 A frame is compared whole with the few frames of its region just before it (runner.py). Lines
 that come back from farther away (a scroll back up a long page, a log jumping to its end after
 the person had scrolled up, a page opened again) would be read again. So a band to read is cut
-into lines at its blank rows, and a line whose pixels match a line read earlier in the run takes
+into lines at its blank rows, and a line whose pixels match a line read earlier takes
 the words read there, moved to where it is now; only the other lines are read.
 
 Two lines match when they have the same size and no pixel differs by more than half the line's
@@ -63,7 +63,7 @@ MAX_BYTES = 64 << 20  # the pixels kept, at most (2,048 lines of a 1200 px windo
 
 
 class LineMemory:
-    """The pixels of the last `size` lines read in a run (at most `MAX_BYTES` of them), found by
+    """The pixels of the last `size` lines read in a session (at most `MAX_BYTES` of them), found by
     size, mean gray level and where the ink ends, then by the means of 16-column blocks (a few
     differ a lot between two lines of different text), and last pixel by pixel."""
 

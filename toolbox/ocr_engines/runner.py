@@ -8,8 +8,8 @@
   earlier frame's words are reused. Bands of lines changed (typing, a new line, a scroll): only
   those bands are read, across their changed columns, and the earlier frame's words outside them
   are kept (moved by the scroll, except in rows that did not scroll). Otherwise: read it whole.
-  A changed band's lines that match a line read earlier in the run take the words read there
-  (lines.py): after a scroll back up, only the lines never read are read.
+  A changed band's lines that match a line read earlier among the same frames take the words
+  read there (lines.py): after a scroll back up, only the lines never read are read.
 - Pool: each frame is decoded once, here; the pixels to read (in the engine's image mode) go to
   `workers` processes (one engine each, loaded once) as soon as the frame is planned, so reading
   overlaps planning. A handful of frames is read in this process instead: a pool costs more than
@@ -82,7 +82,7 @@ class OcrSettings:
     max_bands: int = 4  # more separate changed bands than this: read it whole
     band_join: int = 32  # changed bands closer than this many rows are read as one
     history: int = 4  # earlier frames of the same region a frame is compared with
-    line_memory: int = 2048  # lines read earlier in the run that a band's lines are matched with (lines.py); 0: none
+    line_memory: int = 2048  # lines read earlier (same `read`) a band's lines are matched with (lines.py); 0: none
     changes: ChangeSettings = field(default_factory=ChangeSettings)
     progress: bool = True
 
@@ -147,7 +147,7 @@ class OcrRunner:
         self._private_dirs: set[Path] = set()
         self._cache_broken = False  # a cache write failed (full disk): the rest of the build does not try
         self._parsed: dict[bytes, list[OcrWord]] = {}  # cache entries parsed, by a digest of their bytes
-        self.lines = LineMemory(settings.line_memory if settings.reuse and settings.partial else 0)
+        self.lines = LineMemory(0)  # lines read in the current `read` (one session): made new by each
         self.stats = OcrRunStats()
         root = self._root()
         if root is not None and root.is_dir():
@@ -164,6 +164,10 @@ class OcrRunner:
         Requests are taken in order (time order): a frame reuses words of frames before it."""
         out: dict[OcrRequest, list[OcrWord] | None] = {}
         todo: list[tuple[OcrRequest, str]] = []
+        # Lines are found again within these frames only (like the frames compared): what a session
+        # reads never depends on the sessions an OCR process read before it (workers, Ray: same bytes)
+        settings = self.settings
+        self.lines = LineMemory(settings.line_memory if settings.reuse and settings.partial else 0)
         for request in dict.fromkeys(requests):
             self.stats.frames += 1
             try:
@@ -331,7 +335,7 @@ class OcrRunner:
         results: dict[str, list[OcrWord]],
     ) -> list[_Source]:
         """Hand the reads of one changed band to `reads`: the whole band, or, when some of its lines
-        were read earlier in the run (lines.py), the runs of its other lines; where its words come from."""
+        were read earlier among these frames (lines.py), the runs of its other lines; where its words come from."""
         x0, y0, x1, y1 = (box[0] - origin[0], box[1] - origin[1], box[2] - origin[0], box[3] - origin[1])
         band = pixels[y0:y1, x0:x1]
         lines = cut_lines(band, self.settings.changes) if self.lines.size else []
