@@ -146,8 +146,8 @@ class OcrRunner:
         self._digests: dict[str, str] = {}
         self._private_dirs: set[Path] = set()
         self._cache_broken = False  # a cache write failed (full disk): the rest of the build does not try
-        self._parsed: dict[bytes, list[OcrWord]] = {}  # cache entries parsed, by a digest of their bytes
-        self.lines = LineMemory(0)  # lines read in the current `read` (one session): made new by each
+        self._parsed: dict[bytes, list[OcrWord]] = {}  # cache entries parsed in this `read`, by a digest of their bytes
+        self.lines = LineMemory(0)  # lines read in the current `read` (one session)
         self.stats = OcrRunStats()
         root = self._root()
         if root is not None and root.is_dir():
@@ -161,13 +161,25 @@ class OcrRunner:
         self, requests: list[OcrRequest], problem: Callable[[str], None]
     ) -> dict[OcrRequest, list[OcrWord] | None]:
         """Words for each request (None if its image cannot be read; `problem` gets one line).
-        Requests are taken in order (time order): a frame reuses words of frames before it."""
-        out: dict[OcrRequest, list[OcrWord] | None] = {}
-        todo: list[tuple[OcrRequest, str]] = []
-        # Lines are found again within these frames only (like the frames compared): what a session
-        # reads never depends on the sessions an OCR process read before it (workers, Ray: same bytes)
+        Requests are taken in order (time order): a frame reuses words of frames before it.
+
+        What one call remembers (lines read, cache entries parsed) is dropped when it returns:
+        lines are found again among these frames only, so what a session reads never depends on
+        the sessions an OCR process read before it (workers, Ray: same bytes), and a session's
+        words are freed with its episodes instead of staying for the collector to walk."""
         settings = self.settings
         self.lines = LineMemory(settings.line_memory if settings.reuse and settings.partial else 0)
+        try:
+            return self._read(requests, problem)
+        finally:
+            self.lines = LineMemory(0)
+            self._parsed.clear()
+
+    def _read(
+        self, requests: list[OcrRequest], problem: Callable[[str], None]
+    ) -> dict[OcrRequest, list[OcrWord] | None]:
+        out: dict[OcrRequest, list[OcrWord] | None] = {}
+        todo: list[tuple[OcrRequest, str]] = []
         for request in dict.fromkeys(requests):
             self.stats.frames += 1
             try:
