@@ -327,7 +327,7 @@ def test_a_line_is_found_again_through_compression_noise_but_not_with_another_le
 
     from PIL import ImageDraw, ImageFont
 
-    from toolbox.ocr_engines.lines import LineMemory, LineRef, cut_lines
+    from toolbox.ocr_engines.lines import LineMemory, LineRef, cut_lines, line_print
 
     font = ImageFont.truetype("DejaVuSans.ttf", 14)
 
@@ -338,7 +338,7 @@ def test_a_line_is_found_again_through_compression_noise_but_not_with_another_le
         image.save(buffer, "WEBP", quality=48)
         pixels = gray(Image.open(buffer))
         (found,) = cut_lines(pixels)
-        return pixels[found.ink[0] : found.ink[1]]
+        return line_print(pixels[found.ink[0] : found.ink[1]])
 
     memory = LineMemory(16)
     for n, text in enumerate(["epoch 12 loss 0.53 eval", "run 1834 finished", "checkpoint l"]):
@@ -351,21 +351,21 @@ def test_a_line_is_found_again_through_compression_noise_but_not_with_another_le
 
 def test_the_line_memory_forgets_its_oldest_lines_past_its_size_and_bytes(monkeypatch):
     import toolbox.ocr_engines.lines as lines_module
-    from toolbox.ocr_engines.lines import LineMemory, LineRef
+    from toolbox.ocr_engines.lines import LineMemory, LineRef, line_print
 
     rng = np.random.default_rng(0)
-    drawn = [rng.integers(0, 256, (14, 300), dtype=np.uint8) for _ in range(4)]
+    drawn = [line_print(rng.integers(0, 256, (14, 300), dtype=np.uint8)) for _ in range(4)]
     memory = LineMemory(3)
     for n, pixels in enumerate(drawn):
         memory.add(LineRef(f"read{n}", 0, 300, 0, (0, 14)), pixels)
     assert memory.find(drawn[0]) is None  # the oldest, past 3 lines
     assert [memory.find(p).key for p in drawn[1:]] == ["read1", "read2", "read3"]
-    monkeypatch.setattr(lines_module, "MAX_BYTES", 2 * drawn[0].nbytes)
+    monkeypatch.setattr(lines_module, "MAX_BYTES", 2 * drawn[0].pixels.nbytes)
     memory = LineMemory(3)
     for n, pixels in enumerate(drawn[:3]):
         memory.add(LineRef(f"read{n}", 0, 300, 0, (0, 14)), pixels)
     assert memory.find(drawn[0]) is None and memory.find(drawn[2]).key == "read2"
-    tall = rng.integers(0, 256, (lines_module.MAX_LINE_ROWS + 1, 300), dtype=np.uint8)
+    tall = line_print(rng.integers(0, 256, (lines_module.MAX_LINE_ROWS + 1, 300), dtype=np.uint8))
     memory.add(LineRef("tall", 0, 300, 0, (0, 200)), tall)
     assert memory.find(tall) is None  # a block of pictures, not a line: not kept
 

@@ -62,6 +62,21 @@ MAX_LINE_ROWS = 160  # a taller run of rows with ink is not a line of text (a pi
 MAX_BYTES = 64 << 20  # the pixels kept, at most (2,048 lines of a 1200 px window take 40 MB; of a 4K screen, more)
 
 
+class LinePrint(NamedTuple):
+    """A line's pixels and what finds it among others, made once for looking it up and keeping it."""
+
+    pixels: np.ndarray
+    key: tuple[int, int, int, int]  # height, width, mean gray level, the 8-column block where its ink ends
+    blocks: np.ndarray  # the mean of each block of 16 columns
+
+
+def line_print(pixels: np.ndarray) -> LinePrint:
+    signed = pixels.astype(np.int16)
+    edges = np.flatnonzero((np.abs(np.diff(signed, axis=1)) > DEFAULT.edge_delta).any(axis=0))
+    end = int(edges[-1]) // 8 if edges.size else -1  # lines of one window share a size and nearly a mean
+    return LinePrint(pixels, (*pixels.shape[:2], round(float(pixels.mean())), end), _blocks(pixels))
+
+
 class LineMemory:
     """The pixels of the last `size` lines read in a session (at most `MAX_BYTES` of them), found by
     size, mean gray level and where the ink ends, then by the means of 16-column blocks (a few
@@ -73,34 +88,32 @@ class LineMemory:
         self._order: deque[tuple[tuple[int, int, int, int], LineRef, int]] = deque()  # oldest first, to forget
         self._bytes = 0
 
-    def find(self, pixels: np.ndarray) -> LineRef | None:
+    def find(self, line: LinePrint) -> LineRef | None:
         """A line read earlier with these pixels (up to compression noise), or None."""
-        if not self._buckets or pixels.shape[0] > MAX_LINE_ROWS:
+        if not self._buckets or line.pixels.shape[0] > MAX_LINE_ROWS:
             return None
-        mean, end = _signature(pixels)
-        blocks = _blocks(pixels)
+        height, width, mean, end = line.key
         signed: np.ndarray | None = None
-        shape = pixels.shape[:2]
         for m in (mean, mean - 1, mean + 1):  # noise moves a line's mean by well under a level,
             for e in (end, end - 1, end + 1):  # and where its ink ends by a column or two
-                bucket = self._buckets.get((*shape, m, e))
+                bucket = self._buckets.get((height, width, m, e))
                 if bucket is None:
                     continue
-                for i in np.flatnonzero(np.abs(bucket.blocks() - blocks).max(axis=1) <= BLOCK_NOISE).tolist():
+                for i in np.flatnonzero(np.abs(bucket.blocks() - line.blocks).max(axis=1) <= BLOCK_NOISE).tolist():
                     if signed is None:
-                        signed = pixels.astype(np.int16)
+                        signed = line.pixels.astype(np.int16)
                     if np.abs(signed - bucket.pixels[i]).max() <= bucket.limits[i]:
                         return bucket.refs[i]
         return None
 
-    def add(self, ref: LineRef, pixels: np.ndarray) -> None:
+    def add(self, ref: LineRef, line: LinePrint) -> None:
         """Remember a line about to be read (its words will be in read `ref.key`)."""
+        pixels = line.pixels
         if self.size <= 0 or pixels.shape[0] > MAX_LINE_ROWS:
             return
-        key = (*pixels.shape[:2], *_signature(pixels))
         limit = max(DEFAULT.pixel_delta, (int(pixels.max()) - int(pixels.min())) // 2)
-        self._buckets.setdefault(key, _Bucket()).add(ref, pixels.copy(), limit, _blocks(pixels))
-        self._order.append((key, ref, pixels.nbytes))
+        self._buckets.setdefault(line.key, _Bucket()).add(ref, pixels.copy(), limit, line.blocks)
+        self._order.append((line.key, ref, pixels.nbytes))
         self._bytes += pixels.nbytes
         while len(self._order) > self.size or self._bytes > MAX_BYTES:
             old_key, old_ref, nbytes = self._order.popleft()
@@ -151,10 +164,3 @@ def _blocks(pixels: np.ndarray) -> np.ndarray:
     if not whole:
         return np.zeros(1, dtype=np.float32)
     return pixels[:, :whole].reshape(height, -1, BLOCK).mean(axis=(0, 2), dtype=np.float32)
-
-
-def _signature(pixels: np.ndarray) -> tuple[int, int]:
-    """What narrows the lines a line is compared with: its mean gray level and the 8-column block
-    holding its last glyph stroke (lines of one window share a height, a width and nearly a mean)."""
-    edges = np.flatnonzero((np.abs(np.diff(pixels.astype(np.int16), axis=1)) > DEFAULT.edge_delta).any(axis=0))
-    return round(float(pixels.mean())), int(edges[-1]) // 8 if edges.size else -1

@@ -49,7 +49,7 @@ from toolbox.ocr_engines.changes import (
     shifted_spans,
     vertical_shift,
 )
-from toolbox.ocr_engines.lines import LineMemory, LineRef, cut_lines
+from toolbox.ocr_engines.lines import LineMemory, LineRef, cut_lines, line_print
 from toolbox.ocr_engines.words import Box, OcrWord, reading_order, same_line
 
 _WORDS = TypeAdapter(list[OcrWord])
@@ -351,7 +351,8 @@ class OcrRunner:
         x0, y0, x1, y1 = (box[0] - origin[0], box[1] - origin[1], box[2] - origin[0], box[3] - origin[1])
         band = pixels[y0:y1, x0:x1]
         lines = cut_lines(band, self.settings.changes) if self.lines.size else []
-        found = [self.lines.find(band[line.ink[0] : line.ink[1]]) for line in lines]
+        prints = [line_print(band[line.ink[0] : line.ink[1]]) for line in lines]
+        found = [self.lines.find(print_) for print_ in prints]
         if not any(found):
             parts = [(0, y1 - y0)]  # read it whole
         else:
@@ -368,11 +369,10 @@ class OcrRunner:
             part = (box[0], box[1] + top, box[2], box[1] + bottom)
             part_key = self._band_key(request, part)
             sources.append(_Source(part_key))
-            for line, ref in zip(lines, found):
+            for line, print_, ref in zip(lines, prints, found):
                 if ref is None and top <= line.ink[0] < bottom:
-                    ink = band[line.ink[0] : line.ink[1]]
                     reach = (box[1] + line.reach[0], box[1] + line.reach[1])
-                    self.lines.add(LineRef(part_key, box[0], box[2], box[1] + line.ink[0], reach), ink)
+                    self.lines.add(LineRef(part_key, box[0], box[2], box[1] + line.ink[0], reach), print_)
             cached = self._load(part_key)
             if cached is not None:
                 results[part_key] = cached
@@ -394,7 +394,7 @@ class OcrRunner:
         for line in cut_lines(pixels, self.settings.changes):
             reach = (origin[1] + line.reach[0], origin[1] + line.reach[1])
             ref = LineRef(key, origin[0], origin[0] + width, origin[1] + line.ink[0], reach)
-            self.lines.add(ref, pixels[line.ink[0] : line.ink[1]])
+            self.lines.add(ref, line_print(pixels[line.ink[0] : line.ink[1]]))
 
     def _plan_one(
         self,
